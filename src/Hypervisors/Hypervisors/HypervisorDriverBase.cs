@@ -1,0 +1,373 @@
+using System.Runtime.CompilerServices;
+
+namespace Hypervisors;
+
+/// <summary>
+/// A base for drivers. Its public methods validate arguments and specs, refuse operations the driver's
+/// <see cref="DriverCapabilities"/> do not declare (with <see cref="OperationNotSupportedException"/>), and
+/// refuse calls after disposal; then they call the protected <c>*CoreAsync</c> method. Optional operations
+/// default to throwing <see cref="OperationNotSupportedException"/>, so a driver overrides only what it does.
+/// </summary>
+public abstract class HypervisorDriverBase : IHypervisorDriver
+{
+    private int _disposed;
+
+    /// <summary>Creates the base with the clock used for graceful-stop timeouts.</summary>
+    protected HypervisorDriverBase(TimeProvider? timeProvider = null) => TimeProvider = timeProvider ?? TimeProvider.System;
+
+    /// <inheritdoc />
+    public abstract DriverCapabilities Capabilities { get; }
+
+    /// <summary>The clock for timeouts and event timestamps.</summary>
+    protected TimeProvider TimeProvider { get; }
+
+    /// <summary>How often the default graceful stop polls the power state.</summary>
+    protected virtual TimeSpan ShutdownPollInterval => TimeSpan.FromMilliseconds(200);
+
+    /// <summary>Whether <see cref="DisposeAsync"/> has begun.</summary>
+    protected bool IsDisposed => Volatile.Read(ref _disposed) != 0;
+
+    /// <inheritdoc />
+    public Task<HostInfo> GetHostInfoAsync(CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        return GetHostInfoCoreAsync(cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<InstanceInfo>> ListInstancesAsync(CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        return ListInstancesCoreAsync(cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task<InstanceInfo> GetInstanceAsync(Guid instanceId, CancellationToken cancellationToken = default)
+    {
+        Check(InstanceOperation.GetInstance, instanceId);
+        return GetInstanceCoreAsync(instanceId, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task<InstanceInfo> CreateInstanceAsync(InstanceSpec spec, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        InstanceSpecValidator.Validate(spec);
+        if (spec.KernelBoot is not null && !Capabilities.SupportsKernelBoot)
+        {
+            throw new OperationNotSupportedException(Capabilities.HypervisorType, InstanceOperation.Create, "direct kernel boot is not supported.");
+        }
+
+        if (!Capabilities.SupportsImageDisks && spec.Disks.Any(d => d.ImageRef is not null))
+        {
+            throw new OperationNotSupportedException(Capabilities.HypervisorType, InstanceOperation.Create, "disks from an image are not supported.");
+        }
+
+        return CreateInstanceCoreAsync(spec, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task StartInstanceAsync(Guid instanceId, CancellationToken cancellationToken = default)
+    {
+        Check(InstanceOperation.Start, instanceId);
+        return StartInstanceCoreAsync(instanceId, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task StopInstanceAsync(Guid instanceId, TimeSpan gracefulTimeout, CancellationToken cancellationToken = default)
+    {
+        Check(InstanceOperation.Stop, instanceId);
+        if (gracefulTimeout < TimeSpan.Zero || gracefulTimeout > TimeSpan.FromHours(1))
+        {
+            throw new InvalidSpecException(nameof(gracefulTimeout), $"must be between 0 and 1 hour, was {gracefulTimeout}.");
+        }
+
+        return StopInstanceCoreAsync(instanceId, gracefulTimeout, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task PowerOffInstanceAsync(Guid instanceId, CancellationToken cancellationToken = default)
+    {
+        Check(InstanceOperation.PowerOff, instanceId);
+        return PowerOffInstanceCoreAsync(instanceId, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task RebootInstanceAsync(Guid instanceId, RebootKind kind, CancellationToken cancellationToken = default)
+    {
+        if (!Enum.IsDefined(kind))
+        {
+            throw new InvalidSpecException(nameof(kind), $"'{kind}' is not a reboot kind.");
+        }
+
+        Check(kind == RebootKind.Soft ? InstanceOperation.SoftReboot : InstanceOperation.HardReboot, instanceId);
+        return RebootInstanceCoreAsync(instanceId, kind, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task PauseInstanceAsync(Guid instanceId, CancellationToken cancellationToken = default)
+    {
+        Check(InstanceOperation.Pause, instanceId);
+        return PauseInstanceCoreAsync(instanceId, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task UnpauseInstanceAsync(Guid instanceId, CancellationToken cancellationToken = default)
+    {
+        Check(InstanceOperation.Unpause, instanceId);
+        return UnpauseInstanceCoreAsync(instanceId, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task SuspendInstanceAsync(Guid instanceId, CancellationToken cancellationToken = default)
+    {
+        Check(InstanceOperation.Suspend, instanceId);
+        return SuspendInstanceCoreAsync(instanceId, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task ResumeInstanceAsync(Guid instanceId, CancellationToken cancellationToken = default)
+    {
+        Check(InstanceOperation.Resume, instanceId);
+        return ResumeInstanceCoreAsync(instanceId, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task DeleteInstanceAsync(Guid instanceId, CancellationToken cancellationToken = default)
+    {
+        Check(InstanceOperation.Delete, instanceId);
+        return DeleteInstanceCoreAsync(instanceId, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task<ConsoleOutput> GetConsoleOutputAsync(Guid instanceId, CancellationToken cancellationToken = default)
+    {
+        Check(InstanceOperation.GetConsoleOutput, instanceId);
+        return GetConsoleOutputCoreAsync(instanceId, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task<InstanceDevices> GetDevicesAsync(Guid instanceId, CancellationToken cancellationToken = default)
+    {
+        Check(InstanceOperation.GetDevices, instanceId);
+        return GetDevicesCoreAsync(instanceId, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task<VolumeAttachment> AttachVolumeAsync(Guid instanceId, VolumeSpec volume, CancellationToken cancellationToken = default)
+    {
+        Check(InstanceOperation.AttachVolume, instanceId);
+        InstanceSpecValidator.ValidateVolume(volume);
+        return AttachVolumeCoreAsync(instanceId, volume, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task DetachVolumeAsync(Guid instanceId, string volumeId, CancellationToken cancellationToken = default)
+    {
+        Check(InstanceOperation.DetachVolume, instanceId);
+        InstanceSpecValidator.ValidateDeviceId(volumeId, nameof(volumeId));
+        return DetachVolumeCoreAsync(instanceId, volumeId, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task<NetworkInterfaceInfo> AttachInterfaceAsync(Guid instanceId, NetworkInterfaceSpec networkInterface, CancellationToken cancellationToken = default)
+    {
+        Check(InstanceOperation.AttachInterface, instanceId);
+        InstanceSpecValidator.ValidateInterface(networkInterface);
+        return AttachInterfaceCoreAsync(instanceId, networkInterface, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task DetachInterfaceAsync(Guid instanceId, string macAddress, CancellationToken cancellationToken = default)
+    {
+        Check(InstanceOperation.DetachInterface, instanceId);
+        return DetachInterfaceCoreAsync(instanceId, InstanceSpecValidator.NormalizeMac(macAddress), cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task<SnapshotInfo> CreateSnapshotAsync(Guid instanceId, string name, CancellationToken cancellationToken = default)
+    {
+        Check(InstanceOperation.CreateSnapshot, instanceId);
+        InstanceSpecValidator.ValidateName(name, nameof(name));
+        return CreateSnapshotCoreAsync(instanceId, name, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<SnapshotInfo>> ListSnapshotsAsync(Guid instanceId, CancellationToken cancellationToken = default)
+    {
+        Check(InstanceOperation.ListSnapshots, instanceId);
+        return ListSnapshotsCoreAsync(instanceId, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task DeleteSnapshotAsync(Guid instanceId, string snapshotId, CancellationToken cancellationToken = default)
+    {
+        Check(InstanceOperation.DeleteSnapshot, instanceId);
+        InstanceSpecValidator.ValidateDeviceId(snapshotId, nameof(snapshotId));
+        return DeleteSnapshotCoreAsync(instanceId, snapshotId, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public IAsyncEnumerable<InstanceEvent> WatchEventsAsync(CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        EnsureSupported(InstanceOperation.WatchEvents);
+        return WatchEventsCoreAsync(cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public virtual object? GetService(Type serviceType, object? serviceKey = null)
+    {
+        ArgumentNullException.ThrowIfNull(serviceType);
+        return serviceKey is null && serviceType.IsInstanceOfType(this) ? this : null;
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            await DisposeAsyncCore().ConfigureAwait(false);
+        }
+
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Releases the driver's resources; called once.</summary>
+    protected virtual ValueTask DisposeAsyncCore() => ValueTask.CompletedTask;
+
+    /// <summary>Reads host information.</summary>
+    protected abstract Task<HostInfo> GetHostInfoCoreAsync(CancellationToken cancellationToken);
+
+    /// <summary>Lists instances in one call to the hypervisor.</summary>
+    protected abstract Task<IReadOnlyList<InstanceInfo>> ListInstancesCoreAsync(CancellationToken cancellationToken);
+
+    /// <summary>Reads one instance or throws <see cref="InstanceNotFoundException"/>.</summary>
+    protected abstract Task<InstanceInfo> GetInstanceCoreAsync(Guid instanceId, CancellationToken cancellationToken);
+
+    /// <summary>Creates an instance from a validated spec, idempotently.</summary>
+    protected abstract Task<InstanceInfo> CreateInstanceCoreAsync(InstanceSpec spec, CancellationToken cancellationToken);
+
+    /// <summary>Starts an instance.</summary>
+    protected abstract Task StartInstanceCoreAsync(Guid instanceId, CancellationToken cancellationToken);
+
+    /// <summary>Powers an instance off at once.</summary>
+    protected abstract Task PowerOffInstanceCoreAsync(Guid instanceId, CancellationToken cancellationToken);
+
+    /// <summary>Reboots an instance (the capability check for soft reboot has been made).</summary>
+    protected abstract Task RebootInstanceCoreAsync(Guid instanceId, RebootKind kind, CancellationToken cancellationToken);
+
+    /// <summary>Deletes an instance and the disks created for it.</summary>
+    protected abstract Task DeleteInstanceCoreAsync(Guid instanceId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Asks the guest to shut down, without waiting. Used by the default <see cref="StopInstanceCoreAsync"/>;
+    /// the default implementation does nothing, so the stop falls through to a hard power off after the timeout.
+    /// </summary>
+    protected virtual Task RequestShutdownCoreAsync(Guid instanceId, CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>
+    /// Graceful stop: checks the state, calls <see cref="RequestShutdownCoreAsync"/>, polls until the instance is
+    /// <see cref="PowerState.Shutdown"/> or the timeout passes, then calls <see cref="PowerOffInstanceCoreAsync"/>.
+    /// </summary>
+    protected virtual async Task StopInstanceCoreAsync(Guid instanceId, TimeSpan gracefulTimeout, CancellationToken cancellationToken)
+    {
+        var info = await GetInstanceCoreAsync(instanceId, cancellationToken).ConfigureAwait(false);
+        PowerStateRules.EnsureAllowed(InstanceOperation.Stop, instanceId, info.PowerState);
+        if (gracefulTimeout > TimeSpan.Zero && info.PowerState == PowerState.Running)
+        {
+            await RequestShutdownCoreAsync(instanceId, cancellationToken).ConfigureAwait(false);
+            var deadline = TimeProvider.GetTimestamp() + (long)(gracefulTimeout.TotalSeconds * TimeProvider.TimestampFrequency);
+            while (TimeProvider.GetTimestamp() < deadline)
+            {
+                info = await GetInstanceCoreAsync(instanceId, cancellationToken).ConfigureAwait(false);
+                if (info.PowerState == PowerState.Shutdown)
+                {
+                    return;
+                }
+
+                var remaining = TimeProvider.GetElapsedTime(TimeProvider.GetTimestamp(), deadline);
+                await Task.Delay(remaining < ShutdownPollInterval ? remaining : ShutdownPollInterval, TimeProvider, cancellationToken).ConfigureAwait(false);
+            }
+
+            info = await GetInstanceCoreAsync(instanceId, cancellationToken).ConfigureAwait(false);
+            if (info.PowerState == PowerState.Shutdown)
+            {
+                return;
+            }
+        }
+
+        try
+        {
+            await PowerOffInstanceCoreAsync(instanceId, cancellationToken).ConfigureAwait(false);
+        }
+        catch (InvalidPowerStateException ex) when (ex.CurrentState == PowerState.Shutdown)
+        {
+            // The guest finished shutting down between the last poll and the power off.
+        }
+    }
+
+    /// <summary>Pauses; override when <see cref="DriverCapabilities.SupportsPause"/>.</summary>
+    protected virtual Task PauseInstanceCoreAsync(Guid instanceId, CancellationToken cancellationToken) => throw NotSupported(InstanceOperation.Pause);
+
+    /// <summary>Unpauses; override when <see cref="DriverCapabilities.SupportsPause"/>.</summary>
+    protected virtual Task UnpauseInstanceCoreAsync(Guid instanceId, CancellationToken cancellationToken) => throw NotSupported(InstanceOperation.Unpause);
+
+    /// <summary>Suspends; override when <see cref="DriverCapabilities.SupportsSuspend"/>.</summary>
+    protected virtual Task SuspendInstanceCoreAsync(Guid instanceId, CancellationToken cancellationToken) => throw NotSupported(InstanceOperation.Suspend);
+
+    /// <summary>Resumes; override when <see cref="DriverCapabilities.SupportsSuspend"/>.</summary>
+    protected virtual Task ResumeInstanceCoreAsync(Guid instanceId, CancellationToken cancellationToken) => throw NotSupported(InstanceOperation.Resume);
+
+    /// <summary>Reads the console; override when <see cref="DriverCapabilities.SupportsConsoleOutput"/>.</summary>
+    protected virtual Task<ConsoleOutput> GetConsoleOutputCoreAsync(Guid instanceId, CancellationToken cancellationToken) => throw NotSupported(InstanceOperation.GetConsoleOutput);
+
+    /// <summary>Lists devices; override when <see cref="DriverCapabilities.SupportsDeviceListing"/>.</summary>
+    protected virtual Task<InstanceDevices> GetDevicesCoreAsync(Guid instanceId, CancellationToken cancellationToken) => throw NotSupported(InstanceOperation.GetDevices);
+
+    /// <summary>Attaches a volume; override when <see cref="DriverCapabilities.SupportsVolumeAttach"/>.</summary>
+    protected virtual Task<VolumeAttachment> AttachVolumeCoreAsync(Guid instanceId, VolumeSpec volume, CancellationToken cancellationToken) => throw NotSupported(InstanceOperation.AttachVolume);
+
+    /// <summary>Detaches a volume; override when <see cref="DriverCapabilities.SupportsVolumeAttach"/>.</summary>
+    protected virtual Task DetachVolumeCoreAsync(Guid instanceId, string volumeId, CancellationToken cancellationToken) => throw NotSupported(InstanceOperation.DetachVolume);
+
+    /// <summary>Attaches an interface; override when <see cref="DriverCapabilities.SupportsInterfaceAttach"/>.</summary>
+    protected virtual Task<NetworkInterfaceInfo> AttachInterfaceCoreAsync(Guid instanceId, NetworkInterfaceSpec networkInterface, CancellationToken cancellationToken) => throw NotSupported(InstanceOperation.AttachInterface);
+
+    /// <summary>Detaches an interface by normalized MAC; override when <see cref="DriverCapabilities.SupportsInterfaceAttach"/>.</summary>
+    protected virtual Task DetachInterfaceCoreAsync(Guid instanceId, string macAddress, CancellationToken cancellationToken) => throw NotSupported(InstanceOperation.DetachInterface);
+
+    /// <summary>Creates a snapshot; override when <see cref="DriverCapabilities.SupportsSnapshots"/>.</summary>
+    protected virtual Task<SnapshotInfo> CreateSnapshotCoreAsync(Guid instanceId, string name, CancellationToken cancellationToken) => throw NotSupported(InstanceOperation.CreateSnapshot);
+
+    /// <summary>Lists snapshots; override when <see cref="DriverCapabilities.SupportsSnapshots"/>.</summary>
+    protected virtual Task<IReadOnlyList<SnapshotInfo>> ListSnapshotsCoreAsync(Guid instanceId, CancellationToken cancellationToken) => throw NotSupported(InstanceOperation.ListSnapshots);
+
+    /// <summary>Deletes a snapshot; override when <see cref="DriverCapabilities.SupportsSnapshots"/>.</summary>
+    protected virtual Task DeleteSnapshotCoreAsync(Guid instanceId, string snapshotId, CancellationToken cancellationToken) => throw NotSupported(InstanceOperation.DeleteSnapshot);
+
+    /// <summary>Streams events; override when <see cref="DriverCapabilities.SupportsEvents"/>.</summary>
+    protected virtual IAsyncEnumerable<InstanceEvent> WatchEventsCoreAsync(CancellationToken cancellationToken) => throw NotSupported(InstanceOperation.WatchEvents);
+
+    /// <summary>The typed not-supported error for <paramref name="operation"/>.</summary>
+    protected OperationNotSupportedException NotSupported(InstanceOperation operation, string? detail = null) =>
+        new(Capabilities.HypervisorType, operation, detail);
+
+    /// <summary>Throws <see cref="ObjectDisposedException"/> once disposal has begun.</summary>
+    protected void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(IsDisposed, this);
+
+    private void Check(InstanceOperation operation, Guid instanceId, [CallerArgumentExpression(nameof(instanceId))] string? field = null)
+    {
+        ThrowIfDisposed();
+        InstanceSpecValidator.ValidateInstanceId(instanceId, field ?? "instanceId");
+        EnsureSupported(operation);
+    }
+
+    private void EnsureSupported(InstanceOperation operation)
+    {
+        if (!Capabilities.Supports(operation))
+        {
+            throw NotSupported(operation);
+        }
+    }
+}
