@@ -1,0 +1,89 @@
+namespace Hypervisors.Conformance;
+
+/// <summary>
+/// What a driver author supplies to the conformance kit: a driver, and specs that fit it. Subclass it once per
+/// driver configuration and pass the subclass as <c>TFixture</c> to each suite (LifecycleTests&lt;TFixture&gt;
+/// and the others). One fixture instance, and so one driver, serves all tests of a suite class; every test creates
+/// its own instances with fresh ids and names starting with <see cref="NamePrefix"/>, and deletes them.
+/// </summary>
+public abstract class DriverFixture : IAsyncLifetime
+{
+    private IHypervisorDriver? _driver;
+
+    /// <summary>The driver under test, created by <see cref="CreateDriverAsync"/>.</summary>
+    public IHypervisorDriver Driver => _driver ?? throw new InvalidOperationException("The fixture has not been initialized.");
+
+    /// <summary>A prefix for instance names made by the kit, unique per fixture so runs on a shared host do not collide.</summary>
+    public string NamePrefix { get; } = "kit-" + Guid.NewGuid().ToString("N")[..6] + "-";
+
+    /// <summary>How long the kit waits for an expected event or state; raise it for slow hypervisors.</summary>
+    public virtual TimeSpan EventTimeout => TimeSpan.FromSeconds(10);
+
+    /// <summary>The graceful-stop timeout the kit passes to <see cref="IHypervisorDriver.StopInstanceAsync"/>.</summary>
+    public virtual TimeSpan GracefulStopTimeout => TimeSpan.FromSeconds(2);
+
+    /// <summary>How many creates and deletes the concurrency tests run in parallel.</summary>
+    public virtual int Parallelism => 8;
+
+    /// <summary>How many instances the concurrency tests create in all.</summary>
+    public virtual int ConcurrentInstanceCount => 16;
+
+    /// <summary>Creates the driver under test.</summary>
+    protected abstract Task<IHypervisorDriver> CreateDriverAsync();
+
+    /// <summary>
+    /// A valid spec for this driver with the given id and name: by default 1 vCPU, 64 MiB, no disks and no
+    /// interfaces. Override to add what the driver needs (a disk from a base image, a network).
+    /// </summary>
+    public virtual InstanceSpec CreateSpec(Guid id, string name) => new()
+    {
+        Id = id,
+        Name = name,
+        VCpus = 1,
+        MemoryMiB = 64,
+        Metadata = new Dictionary<string, string> { ["kit"] = "conformance" },
+    };
+
+    /// <summary>A volume this driver can attach, with the given id (for example a file the fixture creates).</summary>
+    public virtual VolumeSpec CreateVolumeSpec(string volumeId) => new(volumeId, "/var/lib/hypervisors-kit/" + volumeId + ".img");
+
+    /// <summary>The network that interfaces made by the kit plug into.</summary>
+    public virtual string NetworkName => "default";
+
+    /// <summary>Initializes the driver.</summary>
+    public virtual async ValueTask InitializeAsync() => _driver = await CreateDriverAsync();
+
+    /// <summary>Deletes whatever instances the kit left behind, then disposes the driver.</summary>
+    public virtual async ValueTask DisposeAsync()
+    {
+        if (_driver is null)
+        {
+            return;
+        }
+
+        try
+        {
+            foreach (var instance in await _driver.ListInstancesAsync())
+            {
+                if (instance.Name.StartsWith(NamePrefix, StringComparison.Ordinal))
+                {
+                    try
+                    {
+                        await _driver.DeleteInstanceAsync(instance.Id);
+                    }
+                    catch (HypervisorException)
+                    {
+                        // Best effort: the suite has already reported whatever went wrong.
+                    }
+                }
+            }
+        }
+        catch (HypervisorException)
+        {
+            // The driver may be deliberately broken or disconnected.
+        }
+
+        await _driver.DisposeAsync();
+        GC.SuppressFinalize(this);
+    }
+}

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The README's test command: installs what a fresh machine lacks and starts the real parts (each script in
+# .ci/setup is idempotent), then builds and runs every test project in Drivers.sln.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+for script in .ci/setup/*.sh; do
+  [ -e "$script" ] || continue
+  echo "== $script"
+  bash "$script"
+done
+rm -rf artifacts/test-results
+dotnet build Drivers.sln -c Release -warnaserror -nologo -v q
+dotnet test Drivers.sln -c Release --no-build --nologo \
+  --logger "trx" --results-directory artifacts/test-results "$@"
+status=$?
+python3 tests/summarize-trx.py artifacts/test-results || true
+exit $status
