@@ -10,8 +10,8 @@ for script in .ci/setup/*.sh; do
 done
 rm -rf artifacts/test-results
 dotnet build Drivers.sln -c Release -warnaserror -nologo -v q
+status=0
 dotnet test Drivers.sln -c Release --no-build --nologo \
-  --logger "trx" --results-directory artifacts/test-results "$@"
-status=$?
+  --logger "trx" --results-directory artifacts/test-results "$@" || status=$?
 python3 tests/summarize-trx.py artifacts/test-results || true
 exit $status
