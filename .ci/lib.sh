@@ -8,9 +8,9 @@ need_packages() {
   done
   [ ${#missing[@]} -eq 0 ] && return 0
   if [ ! -e /tmp/.hypervisors-apt-updated ]; then
-    apt-get update -qq && touch /tmp/.hypervisors-apt-updated
+    apt-get -o DPkg::Lock::Timeout=600 update -qq && touch /tmp/.hypervisors-apt-updated
   fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
 log() { printf '[setup] %s\n' "$*" >&2; }
