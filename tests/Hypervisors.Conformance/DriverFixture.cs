@@ -9,12 +9,23 @@ namespace Hypervisors.Conformance;
 public abstract class DriverFixture : IAsyncLifetime
 {
     private IHypervisorDriver? _driver;
+    private int _nameCounter;
 
     /// <summary>The driver under test, created by <see cref="CreateDriverAsync"/>.</summary>
     public IHypervisorDriver Driver => _driver ?? throw new InvalidOperationException("The fixture has not been initialized.");
 
     /// <summary>A prefix for instance names made by the kit, unique per fixture so runs on a shared host do not collide.</summary>
     public string NamePrefix { get; } = "kit-" + Guid.NewGuid().ToString("N")[..6] + "-";
+
+    /// <summary>A fresh instance name: <see cref="NamePrefix"/> followed by a per-fixture counter.</summary>
+    public string NewName() => NamePrefix + Interlocked.Increment(ref _nameCounter).ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// Whether this fixture's driver is the only user of its host's resources, so the kit may check that starting
+    /// and stopping an instance moves <see cref="HostInfo.VCpusUsed"/> and <see cref="HostInfo.MemoryMiBUsed"/> by
+    /// exactly the instance's size. False by default: real hosts run other guests and other test classes in parallel.
+    /// </summary>
+    public virtual bool HostResourcesAreExclusive => false;
 
     /// <summary>How long the kit waits for an expected event or state; raise it for slow hypervisors.</summary>
     public virtual TimeSpan EventTimeout => TimeSpan.FromSeconds(10);

@@ -1,0 +1,157 @@
+namespace Hypervisors.Conformance;
+
+/// <summary>
+/// The base of every kit suite: gives the suite its fixture (xunit injects one <typeparamref name="TFixture"/> per
+/// concrete suite class) and the helpers the suites share. A driver's test project never subclasses this directly;
+/// it subclasses each suite (<see cref="LifecycleTests{TFixture}"/> and the others).
+/// </summary>
+public abstract class DriverSuite<TFixture>(TFixture fixture) : IClassFixture<TFixture>
+    where TFixture : DriverFixture
+{
+    /// <summary>The states every driver can reach through the contract.</summary>
+    private static readonly PowerState[] ReachableByStartStop = [PowerState.Shutdown, PowerState.Running];
+
+    /// <summary>The fixture: the driver under test and specs that fit it.</summary>
+    protected TFixture Fixture { get; } = fixture ?? throw new ArgumentNullException(nameof(fixture));
+
+    /// <summary>The driver under test.</summary>
+    protected IHypervisorDriver Driver => Fixture.Driver;
+
+    /// <summary>The driver's declared capabilities.</summary>
+    protected DriverCapabilities Capabilities => Driver.Capabilities;
+
+    /// <summary>The running test's cancellation token.</summary>
+    protected static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    /// <summary>A valid spec with a fresh id and name, adjusted by <paramref name="adjust"/>.</summary>
+    protected InstanceSpec NewSpec(Func<InstanceSpec, InstanceSpec>? adjust = null)
+    {
+        var spec = Fixture.CreateSpec(Guid.NewGuid(), Fixture.NewName());
+        return adjust is null ? spec : adjust(spec);
+    }
+
+    /// <summary>Creates an instance that is deleted when the returned handle is disposed.</summary>
+    protected async Task<KitInstance> CreateInstanceAsync(Func<InstanceSpec, InstanceSpec>? adjust = null)
+    {
+        var spec = NewSpec(adjust);
+        var created = await Driver.CreateInstanceAsync(spec, Ct);
+        return new KitInstance(Driver, spec, created);
+    }
+
+    /// <summary>A handle that deletes the instance <paramref name="spec"/> would make, in case a refused create made it anyway.</summary>
+    protected KitInstance CleanupGuard(InstanceSpec spec) =>
+        new(Driver, spec, new InstanceInfo(spec.Id, spec.Name, PowerState.NoState, spec.VCpus, spec.MemoryMiB, TimeSpan.Zero));
+
+    /// <summary>
+    /// Creates an instance and brings it to <paramref name="state"/> through the contract's own operations
+    /// (start, then pause or suspend), skipping the test when the driver cannot reach that state.
+    /// </summary>
+    protected async Task<KitInstance> CreateInstanceInStateAsync(PowerState state)
+    {
+        SkipUnlessReachable(state);
+        var instance = await CreateInstanceAsync();
+        try
+        {
+            if (state != PowerState.Shutdown)
+            {
+                await Driver.StartInstanceAsync(instance.Id, Ct);
+            }
+
+            if (state == PowerState.Paused)
+            {
+                await Driver.PauseInstanceAsync(instance.Id, Ct);
+            }
+            else if (state == PowerState.Suspended)
+            {
+                await Driver.SuspendInstanceAsync(instance.Id, Ct);
+            }
+
+            await KitAssert.PowerStateIsAsync(Driver, instance.Id, state, $"bringing a new instance to {state}", Ct);
+            return instance;
+        }
+        catch
+        {
+            await instance.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Skips the test unless the driver can bring an instance to <paramref name="state"/>.</summary>
+    protected void SkipUnlessReachable(PowerState state)
+    {
+        if (ReachableByStartStop.Contains(state))
+        {
+            return;
+        }
+
+        if (state == PowerState.Paused)
+        {
+            RequireCapability(Capabilities.SupportsPause, nameof(DriverCapabilities.SupportsPause));
+        }
+        else if (state == PowerState.Suspended)
+        {
+            RequireCapability(Capabilities.SupportsSuspend, nameof(DriverCapabilities.SupportsSuspend));
+        }
+        else
+        {
+            Assert.Skip($"The contract has no operation that reliably leaves an instance {state}.");
+        }
+    }
+
+    /// <summary>Skips the test when the driver declares the capability false.</summary>
+    protected static void RequireCapability(bool supported, string capability)
+    {
+        if (!supported)
+        {
+            Assert.Skip($"The driver declares {capability} = false.");
+        }
+    }
+
+    /// <summary>Calls the power operation <paramref name="operation"/> on <paramref name="instanceId"/>.</summary>
+    protected Task InvokeAsync(InstanceOperation operation, Guid instanceId, CancellationToken cancellationToken) => operation switch
+    {
+        InstanceOperation.Start => Driver.StartInstanceAsync(instanceId, cancellationToken),
+        InstanceOperation.Stop => Driver.StopInstanceAsync(instanceId, Fixture.GracefulStopTimeout, cancellationToken),
+        InstanceOperation.PowerOff => Driver.PowerOffInstanceAsync(instanceId, cancellationToken),
+        InstanceOperation.SoftReboot => Driver.RebootInstanceAsync(instanceId, RebootKind.Soft, cancellationToken),
+        InstanceOperation.HardReboot => Driver.RebootInstanceAsync(instanceId, RebootKind.Hard, cancellationToken),
+        InstanceOperation.Pause => Driver.PauseInstanceAsync(instanceId, cancellationToken),
+        InstanceOperation.Unpause => Driver.UnpauseInstanceAsync(instanceId, cancellationToken),
+        InstanceOperation.Suspend => Driver.SuspendInstanceAsync(instanceId, cancellationToken),
+        InstanceOperation.Resume => Driver.ResumeInstanceAsync(instanceId, cancellationToken),
+        InstanceOperation.Delete => Driver.DeleteInstanceAsync(instanceId, cancellationToken),
+        _ => throw new ArgumentOutOfRangeException(nameof(operation), operation, "Not a power operation."),
+    };
+
+    /// <summary>The operations that change power state.</summary>
+    protected static IReadOnlyList<InstanceOperation> PowerOperations { get; } =
+    [
+        InstanceOperation.Start, InstanceOperation.Stop, InstanceOperation.PowerOff, InstanceOperation.SoftReboot,
+        InstanceOperation.HardReboot, InstanceOperation.Pause, InstanceOperation.Unpause, InstanceOperation.Suspend,
+        InstanceOperation.Resume,
+    ];
+
+    /// <summary>The capability flag that gates <paramref name="operation"/>, for messages.</summary>
+    protected static string CapabilityOf(InstanceOperation operation) => operation switch
+    {
+        InstanceOperation.SoftReboot => nameof(DriverCapabilities.SupportsSoftReboot),
+        InstanceOperation.Pause or InstanceOperation.Unpause => nameof(DriverCapabilities.SupportsPause),
+        InstanceOperation.Suspend or InstanceOperation.Resume => nameof(DriverCapabilities.SupportsSuspend),
+        InstanceOperation.GetConsoleOutput => nameof(DriverCapabilities.SupportsConsoleOutput),
+        InstanceOperation.GetDevices => nameof(DriverCapabilities.SupportsDeviceListing),
+        InstanceOperation.AttachVolume or InstanceOperation.DetachVolume => nameof(DriverCapabilities.SupportsVolumeAttach),
+        InstanceOperation.AttachInterface or InstanceOperation.DetachInterface => nameof(DriverCapabilities.SupportsInterfaceAttach),
+        InstanceOperation.CreateSnapshot or InstanceOperation.ListSnapshots or InstanceOperation.DeleteSnapshot => nameof(DriverCapabilities.SupportsSnapshots),
+        InstanceOperation.WatchEvents => nameof(DriverCapabilities.SupportsEvents),
+        _ => "a mandatory operation",
+    };
+
+    /// <summary>A locally administered unicast MAC address, fresh for each call.</summary>
+    protected static string NewMacAddress()
+    {
+        Span<byte> bytes = stackalloc byte[6];
+        Random.Shared.NextBytes(bytes);
+        bytes[0] = 0x02;
+        return string.Join(':', bytes.ToArray().Select(b => b.ToString("x2", System.Globalization.CultureInfo.InvariantCulture)));
+    }
+}

@@ -1,0 +1,67 @@
+namespace Hypervisors.Conformance;
+
+/// <summary>Host information: sane totals, and (on an exclusive host) resource accounting for running instances.</summary>
+public abstract class HostTests<TFixture>(TFixture fixture) : DriverSuite<TFixture>(fixture)
+    where TFixture : DriverFixture
+{
+    [Fact]
+    public virtual async Task Host_info_reports_positive_totals_and_usage_within_them()
+    {
+        var host = await Driver.GetHostInfoAsync(Ct);
+        Assert.True(host.VCpusTotal > 0, $"VCpusTotal is {host.VCpusTotal}.");
+        Assert.True(host.MemoryMiBTotal > 0, $"MemoryMiBTotal is {host.MemoryMiBTotal}.");
+        Assert.True(host.LocalDiskGiBTotal > 0, $"LocalDiskGiBTotal is {host.LocalDiskGiBTotal}.");
+        // vCPUs may be overcommitted on a real host, so only memory and disk usage are bounded by their totals.
+        Assert.True(host.VCpusUsed >= 0, $"VCpusUsed is {host.VCpusUsed}.");
+        Assert.InRange(host.MemoryMiBUsed, 0, host.MemoryMiBTotal);
+        Assert.InRange(host.LocalDiskGiBUsed, 0, host.LocalDiskGiBTotal);
+        Assert.True(host.Cpu.Sockets > 0 && host.Cpu.CoresPerSocket > 0 && host.Cpu.ThreadsPerCore > 0, $"CPU topology is {host.Cpu}.");
+        Assert.False(string.IsNullOrWhiteSpace(host.Cpu.Architecture), "Cpu.Architecture is empty.");
+        Assert.False(string.IsNullOrWhiteSpace(host.HostName), "HostName is empty.");
+        Assert.False(string.IsNullOrWhiteSpace(host.HypervisorVersion), "HypervisorVersion is empty.");
+        Assert.True(host.Uptime >= TimeSpan.Zero, $"Uptime is {host.Uptime}.");
+    }
+
+    [Fact]
+    public virtual async Task Host_info_lists_at_least_one_guest_architecture()
+    {
+        var host = await Driver.GetHostInfoAsync(Ct);
+        Assert.NotEmpty(host.SupportedArchitectures);
+        Assert.All(host.SupportedArchitectures, a => Assert.False(string.IsNullOrWhiteSpace(a)));
+    }
+
+    [Fact]
+    public virtual async Task Host_type_matches_the_declared_hypervisor_type()
+    {
+        var host = await Driver.GetHostInfoAsync(Ct);
+        Assert.False(string.IsNullOrWhiteSpace(Capabilities.HypervisorType), "Capabilities.HypervisorType is empty.");
+        Assert.Equal(Capabilities.HypervisorType, host.HypervisorType);
+    }
+
+    [Fact]
+    public virtual async Task Running_instances_count_against_host_resources_and_stopped_ones_do_not()
+    {
+        if (!Fixture.HostResourcesAreExclusive)
+        {
+            Assert.Skip("The fixture declares HostResourcesAreExclusive = false: other guests share the host.");
+        }
+
+        var before = await Driver.GetHostInfoAsync(Ct);
+        await using var instance = await CreateInstanceAsync();
+        var created = await Driver.GetHostInfoAsync(Ct);
+        Assert.True(before.VCpusUsed == created.VCpusUsed, $"Creating a stopped instance moved VCpusUsed from {before.VCpusUsed} to {created.VCpusUsed}.");
+        Assert.True(before.MemoryMiBUsed == created.MemoryMiBUsed, $"Creating a stopped instance moved MemoryMiBUsed from {before.MemoryMiBUsed} to {created.MemoryMiBUsed}.");
+
+        await Driver.StartInstanceAsync(instance.Id, Ct);
+        var running = await Driver.GetHostInfoAsync(Ct);
+        Assert.True(running.VCpusUsed - before.VCpusUsed == instance.Spec.VCpus,
+            $"Starting a {instance.Spec.VCpus}-vCPU instance moved VCpusUsed from {before.VCpusUsed} to {running.VCpusUsed}.");
+        Assert.True(running.MemoryMiBUsed - before.MemoryMiBUsed == instance.Spec.MemoryMiB,
+            $"Starting a {instance.Spec.MemoryMiB} MiB instance moved MemoryMiBUsed from {before.MemoryMiBUsed} to {running.MemoryMiBUsed}.");
+
+        await Driver.PowerOffInstanceAsync(instance.Id, Ct);
+        var stopped = await Driver.GetHostInfoAsync(Ct);
+        Assert.True(stopped.VCpusUsed == before.VCpusUsed, $"Powering off left VCpusUsed at {stopped.VCpusUsed}; it was {before.VCpusUsed} before start.");
+        Assert.True(stopped.MemoryMiBUsed == before.MemoryMiBUsed, $"Powering off left MemoryMiBUsed at {stopped.MemoryMiBUsed}; it was {before.MemoryMiBUsed} before start.");
+    }
+}

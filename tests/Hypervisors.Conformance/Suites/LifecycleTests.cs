@@ -1,0 +1,245 @@
+namespace Hypervisors.Conformance;
+
+/// <summary>
+/// The power-state machine: every operation ends in <see cref="PowerStateRules.ResultOf"/>, every illegal
+/// transition is refused with <see cref="InvalidPowerStateException"/> and changes nothing, delete works from every
+/// state, unknown ids are <see cref="InstanceNotFoundException"/>, and capabilities declared false are refused.
+/// </summary>
+public abstract class LifecycleTests<TFixture>(TFixture fixture) : DriverSuite<TFixture>(fixture)
+    where TFixture : DriverFixture
+{
+    [Fact]
+    public virtual async Task Creating_an_instance_leaves_it_shut_down()
+    {
+        await using var instance = await CreateInstanceAsync();
+        Assert.Equal(PowerState.Shutdown, instance.Created.PowerState);
+        await KitAssert.PowerStateIsAsync(Driver, instance.Id, PowerState.Shutdown, "create", Ct);
+    }
+
+    [Fact]
+    public virtual async Task Creating_with_start_after_create_leaves_it_running()
+    {
+        await using var instance = await CreateInstanceAsync(s => s with { StartAfterCreate = true });
+        await KitAssert.PowerStateIsAsync(Driver, instance.Id, PowerState.Running, "create with StartAfterCreate", Ct);
+    }
+
+    [Fact]
+    public virtual async Task Starting_a_stopped_instance_leaves_it_running() =>
+        await AssertTransitionAsync(PowerState.Shutdown, InstanceOperation.Start);
+
+    [Fact]
+    public virtual async Task Stopping_a_running_instance_gracefully_leaves_it_shut_down() =>
+        await AssertTransitionAsync(PowerState.Running, InstanceOperation.Stop);
+
+    [Fact]
+    public virtual async Task Stopping_with_a_zero_timeout_powers_off_at_once()
+    {
+        await using var instance = await CreateInstanceInStateAsync(PowerState.Running);
+        await Driver.StopInstanceAsync(instance.Id, TimeSpan.Zero, Ct);
+        await KitAssert.PowerStateIsAsync(Driver, instance.Id, PowerState.Shutdown, "stop with a zero timeout", Ct);
+    }
+
+    [Fact]
+    public virtual async Task Powering_off_a_running_instance_leaves_it_shut_down() =>
+        await AssertTransitionAsync(PowerState.Running, InstanceOperation.PowerOff);
+
+    [Fact]
+    public virtual async Task Hard_rebooting_a_running_instance_leaves_it_running() =>
+        await AssertTransitionAsync(PowerState.Running, InstanceOperation.HardReboot);
+
+    [Fact]
+    public virtual async Task Soft_rebooting_a_running_instance_leaves_it_running()
+    {
+        RequireCapability(Capabilities.SupportsSoftReboot, nameof(DriverCapabilities.SupportsSoftReboot));
+        await AssertTransitionAsync(PowerState.Running, InstanceOperation.SoftReboot);
+    }
+
+    [Fact]
+    public virtual async Task Pausing_a_running_instance_leaves_it_paused()
+    {
+        RequireCapability(Capabilities.SupportsPause, nameof(DriverCapabilities.SupportsPause));
+        await AssertTransitionAsync(PowerState.Running, InstanceOperation.Pause);
+    }
+
+    [Fact]
+    public virtual async Task Unpausing_a_paused_instance_leaves_it_running() =>
+        await AssertTransitionAsync(PowerState.Paused, InstanceOperation.Unpause);
+
+    [Fact]
+    public virtual async Task Suspending_a_running_instance_leaves_it_suspended()
+    {
+        RequireCapability(Capabilities.SupportsSuspend, nameof(DriverCapabilities.SupportsSuspend));
+        await AssertTransitionAsync(PowerState.Running, InstanceOperation.Suspend);
+    }
+
+    [Fact]
+    public virtual async Task Resuming_a_suspended_instance_leaves_it_running() =>
+        await AssertTransitionAsync(PowerState.Suspended, InstanceOperation.Resume);
+
+    [Theory]
+    [InlineData(PowerState.Shutdown)]
+    [InlineData(PowerState.Running)]
+    [InlineData(PowerState.Paused)]
+    [InlineData(PowerState.Suspended)]
+    public virtual async Task Every_allowed_operation_from_a_reachable_state_ends_in_its_result_state(PowerState from)
+    {
+        SkipUnlessReachable(from);
+        foreach (var operation in PowerOperations.Where(o => PowerStateRules.IsAllowed(o, from) && Capabilities.Supports(o)))
+        {
+            await AssertTransitionAsync(from, operation);
+        }
+    }
+
+    [Fact]
+    public virtual async Task Pausing_a_stopped_instance_throws_invalid_power_state()
+    {
+        RequireCapability(Capabilities.SupportsPause, nameof(DriverCapabilities.SupportsPause));
+        await AssertRefusedAsync(PowerState.Shutdown, InstanceOperation.Pause);
+    }
+
+    [Fact]
+    public virtual async Task Starting_a_running_instance_throws_invalid_power_state() =>
+        await AssertRefusedAsync(PowerState.Running, InstanceOperation.Start);
+
+    [Fact]
+    public virtual async Task Stopping_a_stopped_instance_throws_invalid_power_state() =>
+        await AssertRefusedAsync(PowerState.Shutdown, InstanceOperation.Stop);
+
+    [Theory]
+    [InlineData(PowerState.Shutdown)]
+    [InlineData(PowerState.Running)]
+    [InlineData(PowerState.Paused)]
+    [InlineData(PowerState.Suspended)]
+    public virtual async Task Every_illegal_operation_from_a_reachable_state_throws_invalid_power_state_and_changes_nothing(PowerState from)
+    {
+        SkipUnlessReachable(from);
+        await using var instance = await CreateInstanceInStateAsync(from);
+        foreach (var operation in PowerOperations.Where(o => !PowerStateRules.IsAllowed(o, from) && Capabilities.Supports(o)))
+        {
+            await KitAssert.InvalidPowerStateAsync(() => InvokeAsync(operation, instance.Id, Ct), operation, from);
+            await KitAssert.PowerStateIsAsync(Driver, instance.Id, from, $"a refused {operation}", Ct);
+        }
+    }
+
+    [Theory]
+    [InlineData(PowerState.Shutdown)]
+    [InlineData(PowerState.Running)]
+    [InlineData(PowerState.Paused)]
+    [InlineData(PowerState.Suspended)]
+    public virtual async Task Deleting_an_instance_removes_it_from_any_reachable_state(PowerState from)
+    {
+        await using var instance = await CreateInstanceInStateAsync(from);
+        await Driver.DeleteInstanceAsync(instance.Id, Ct);
+        await KitAssert.ThrowsAsync<InstanceNotFoundException>(() => Driver.GetInstanceAsync(instance.Id, Ct), $"GetInstanceAsync after deleting from {from}");
+        Assert.DoesNotContain(await Driver.ListInstancesAsync(Ct), i => i.Id == instance.Id);
+    }
+
+    [Fact]
+    public virtual async Task Getting_an_unknown_instance_throws_instance_not_found()
+    {
+        var id = Guid.NewGuid();
+        var ex = await KitAssert.ThrowsAsync<InstanceNotFoundException>(() => Driver.GetInstanceAsync(id, Ct), "GetInstanceAsync of an unknown id");
+        Assert.Equal(id, ex.MissingInstanceId);
+    }
+
+    [Fact]
+    public virtual async Task Deleting_an_unknown_instance_throws_instance_not_found()
+    {
+        var id = Guid.NewGuid();
+        var ex = await KitAssert.ThrowsAsync<InstanceNotFoundException>(() => Driver.DeleteInstanceAsync(id, Ct), "DeleteInstanceAsync of an unknown id");
+        Assert.Equal(id, ex.MissingInstanceId);
+    }
+
+    [Fact]
+    public virtual async Task Power_operations_on_an_unknown_instance_throw_instance_not_found()
+    {
+        var id = Guid.NewGuid();
+        foreach (var operation in PowerOperations.Where(Capabilities.Supports))
+        {
+            await KitAssert.ThrowsAsync<InstanceNotFoundException>(() => InvokeAsync(operation, id, Ct), $"{operation} of an unknown id");
+        }
+    }
+
+    [Fact]
+    public virtual async Task Operations_declared_unsupported_throw_operation_not_supported()
+    {
+        var caps = Capabilities;
+        var unsupported = Enum.GetValues<InstanceOperation>().Where(o => !caps.Supports(o)).ToList();
+        if (unsupported.Count == 0)
+        {
+            Assert.Skip("The driver declares every optional capability true; nothing to refuse.");
+        }
+
+        await using var instance = await CreateInstanceAsync();
+        foreach (var operation in unsupported)
+        {
+            await KitAssert.NotSupportedAsync(() => InvokeAnyAsync(operation, instance.Id), CapabilityOf(operation), operation);
+        }
+    }
+
+    /// <summary>Creates an instance in <paramref name="from"/>, applies <paramref name="operation"/> and checks the result state.</summary>
+    protected async Task AssertTransitionAsync(PowerState from, InstanceOperation operation)
+    {
+        await using var instance = await CreateInstanceInStateAsync(from);
+        RequireCapability(Capabilities.Supports(operation), CapabilityOf(operation));
+        await InvokeAsync(operation, instance.Id, Ct);
+        var expected = PowerStateRules.ResultOf(operation) ?? from;
+        await KitAssert.PowerStateIsAsync(Driver, instance.Id, expected, $"{operation} from {from}", Ct);
+    }
+
+    /// <summary>Creates an instance in <paramref name="from"/> and checks <paramref name="operation"/> is refused and changes nothing.</summary>
+    protected async Task AssertRefusedAsync(PowerState from, InstanceOperation operation)
+    {
+        await using var instance = await CreateInstanceInStateAsync(from);
+        await KitAssert.InvalidPowerStateAsync(() => InvokeAsync(operation, instance.Id, Ct), operation, from);
+        await KitAssert.PowerStateIsAsync(Driver, instance.Id, from, $"a refused {operation}", Ct);
+    }
+
+    private async Task InvokeAnyAsync(InstanceOperation operation, Guid id)
+    {
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        bounded.CancelAfter(Fixture.EventTimeout);
+        var token = bounded.Token;
+        switch (operation)
+        {
+            case InstanceOperation.GetConsoleOutput:
+                await Driver.GetConsoleOutputAsync(id, token);
+                break;
+            case InstanceOperation.GetDevices:
+                await Driver.GetDevicesAsync(id, token);
+                break;
+            case InstanceOperation.AttachVolume:
+                await Driver.AttachVolumeAsync(id, Fixture.CreateVolumeSpec("kit-unsupported"), token);
+                break;
+            case InstanceOperation.DetachVolume:
+                await Driver.DetachVolumeAsync(id, "kit-unsupported", token);
+                break;
+            case InstanceOperation.AttachInterface:
+                await Driver.AttachInterfaceAsync(id, new NetworkInterfaceSpec(Fixture.NetworkName, NewMacAddress()), token);
+                break;
+            case InstanceOperation.DetachInterface:
+                await Driver.DetachInterfaceAsync(id, NewMacAddress(), token);
+                break;
+            case InstanceOperation.CreateSnapshot:
+                await Driver.CreateSnapshotAsync(id, "kit-unsupported", token);
+                break;
+            case InstanceOperation.ListSnapshots:
+                await Driver.ListSnapshotsAsync(id, token);
+                break;
+            case InstanceOperation.DeleteSnapshot:
+                await Driver.DeleteSnapshotAsync(id, "kit-unsupported", token);
+                break;
+            case InstanceOperation.WatchEvents:
+                await using (var events = Driver.WatchEventsAsync(token).GetAsyncEnumerator(token))
+                {
+                    await events.MoveNextAsync();
+                }
+
+                break;
+            default:
+                // A power operation from Shutdown: an unsupported one must be refused before the state is checked.
+                await InvokeAsync(operation, id, token);
+                break;
+        }
+    }
+}
