@@ -5,7 +5,7 @@ namespace Hypervisors;
 /// <summary>
 /// A base for drivers. Its public methods validate arguments and specs, refuse operations the driver's
 /// <see cref="DriverCapabilities"/> do not declare (with <see cref="OperationNotSupportedException"/>), and
-/// refuse calls after disposal; then they call the protected <c>*CoreAsync</c> method. Optional operations
+/// refuse calls after disposal or with an already-cancelled token; then they call the protected <c>*CoreAsync</c> method. Optional operations
 /// default to throwing <see cref="OperationNotSupportedException"/>, so a driver overrides only what it does.
 /// </summary>
 public abstract class HypervisorDriverBase : IHypervisorDriver
@@ -31,6 +31,7 @@ public abstract class HypervisorDriverBase : IHypervisorDriver
     public Task<HostInfo> GetHostInfoAsync(CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
+        cancellationToken.ThrowIfCancellationRequested();
         return GetHostInfoCoreAsync(cancellationToken);
     }
 
@@ -38,13 +39,14 @@ public abstract class HypervisorDriverBase : IHypervisorDriver
     public Task<IReadOnlyList<InstanceInfo>> ListInstancesAsync(CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
+        cancellationToken.ThrowIfCancellationRequested();
         return ListInstancesCoreAsync(cancellationToken);
     }
 
     /// <inheritdoc />
     public Task<InstanceInfo> GetInstanceAsync(Guid instanceId, CancellationToken cancellationToken = default)
     {
-        Check(InstanceOperation.GetInstance, instanceId);
+        Check(InstanceOperation.GetInstance, instanceId, cancellationToken);
         return GetInstanceCoreAsync(instanceId, cancellationToken);
     }
 
@@ -53,6 +55,7 @@ public abstract class HypervisorDriverBase : IHypervisorDriver
     {
         ThrowIfDisposed();
         InstanceSpecValidator.Validate(spec);
+        cancellationToken.ThrowIfCancellationRequested();
         if (spec.KernelBoot is not null && !Capabilities.SupportsKernelBoot)
         {
             throw new OperationNotSupportedException(Capabilities.HypervisorType, InstanceOperation.Create, "direct kernel boot is not supported.");
@@ -69,14 +72,14 @@ public abstract class HypervisorDriverBase : IHypervisorDriver
     /// <inheritdoc />
     public Task StartInstanceAsync(Guid instanceId, CancellationToken cancellationToken = default)
     {
-        Check(InstanceOperation.Start, instanceId);
+        Check(InstanceOperation.Start, instanceId, cancellationToken);
         return StartInstanceCoreAsync(instanceId, cancellationToken);
     }
 
     /// <inheritdoc />
     public Task StopInstanceAsync(Guid instanceId, TimeSpan gracefulTimeout, CancellationToken cancellationToken = default)
     {
-        Check(InstanceOperation.Stop, instanceId);
+        Check(InstanceOperation.Stop, instanceId, cancellationToken);
         if (gracefulTimeout < TimeSpan.Zero || gracefulTimeout > TimeSpan.FromHours(1))
         {
             throw new InvalidSpecException(nameof(gracefulTimeout), $"must be between 0 and 1 hour, was {gracefulTimeout}.");
@@ -88,7 +91,7 @@ public abstract class HypervisorDriverBase : IHypervisorDriver
     /// <inheritdoc />
     public Task PowerOffInstanceAsync(Guid instanceId, CancellationToken cancellationToken = default)
     {
-        Check(InstanceOperation.PowerOff, instanceId);
+        Check(InstanceOperation.PowerOff, instanceId, cancellationToken);
         return PowerOffInstanceCoreAsync(instanceId, cancellationToken);
     }
 
@@ -100,63 +103,63 @@ public abstract class HypervisorDriverBase : IHypervisorDriver
             throw new InvalidSpecException(nameof(kind), $"'{kind}' is not a reboot kind.");
         }
 
-        Check(kind == RebootKind.Soft ? InstanceOperation.SoftReboot : InstanceOperation.HardReboot, instanceId);
+        Check(kind == RebootKind.Soft ? InstanceOperation.SoftReboot : InstanceOperation.HardReboot, instanceId, cancellationToken);
         return RebootInstanceCoreAsync(instanceId, kind, cancellationToken);
     }
 
     /// <inheritdoc />
     public Task PauseInstanceAsync(Guid instanceId, CancellationToken cancellationToken = default)
     {
-        Check(InstanceOperation.Pause, instanceId);
+        Check(InstanceOperation.Pause, instanceId, cancellationToken);
         return PauseInstanceCoreAsync(instanceId, cancellationToken);
     }
 
     /// <inheritdoc />
     public Task UnpauseInstanceAsync(Guid instanceId, CancellationToken cancellationToken = default)
     {
-        Check(InstanceOperation.Unpause, instanceId);
+        Check(InstanceOperation.Unpause, instanceId, cancellationToken);
         return UnpauseInstanceCoreAsync(instanceId, cancellationToken);
     }
 
     /// <inheritdoc />
     public Task SuspendInstanceAsync(Guid instanceId, CancellationToken cancellationToken = default)
     {
-        Check(InstanceOperation.Suspend, instanceId);
+        Check(InstanceOperation.Suspend, instanceId, cancellationToken);
         return SuspendInstanceCoreAsync(instanceId, cancellationToken);
     }
 
     /// <inheritdoc />
     public Task ResumeInstanceAsync(Guid instanceId, CancellationToken cancellationToken = default)
     {
-        Check(InstanceOperation.Resume, instanceId);
+        Check(InstanceOperation.Resume, instanceId, cancellationToken);
         return ResumeInstanceCoreAsync(instanceId, cancellationToken);
     }
 
     /// <inheritdoc />
     public Task DeleteInstanceAsync(Guid instanceId, CancellationToken cancellationToken = default)
     {
-        Check(InstanceOperation.Delete, instanceId);
+        Check(InstanceOperation.Delete, instanceId, cancellationToken);
         return DeleteInstanceCoreAsync(instanceId, cancellationToken);
     }
 
     /// <inheritdoc />
     public Task<ConsoleOutput> GetConsoleOutputAsync(Guid instanceId, CancellationToken cancellationToken = default)
     {
-        Check(InstanceOperation.GetConsoleOutput, instanceId);
+        Check(InstanceOperation.GetConsoleOutput, instanceId, cancellationToken);
         return GetConsoleOutputCoreAsync(instanceId, cancellationToken);
     }
 
     /// <inheritdoc />
     public Task<InstanceDevices> GetDevicesAsync(Guid instanceId, CancellationToken cancellationToken = default)
     {
-        Check(InstanceOperation.GetDevices, instanceId);
+        Check(InstanceOperation.GetDevices, instanceId, cancellationToken);
         return GetDevicesCoreAsync(instanceId, cancellationToken);
     }
 
     /// <inheritdoc />
     public Task<VolumeAttachment> AttachVolumeAsync(Guid instanceId, VolumeSpec volume, CancellationToken cancellationToken = default)
     {
-        Check(InstanceOperation.AttachVolume, instanceId);
+        Check(InstanceOperation.AttachVolume, instanceId, cancellationToken);
         InstanceSpecValidator.ValidateVolume(volume);
         return AttachVolumeCoreAsync(instanceId, volume, cancellationToken);
     }
@@ -164,7 +167,7 @@ public abstract class HypervisorDriverBase : IHypervisorDriver
     /// <inheritdoc />
     public Task DetachVolumeAsync(Guid instanceId, string volumeId, CancellationToken cancellationToken = default)
     {
-        Check(InstanceOperation.DetachVolume, instanceId);
+        Check(InstanceOperation.DetachVolume, instanceId, cancellationToken);
         InstanceSpecValidator.ValidateDeviceId(volumeId, nameof(volumeId));
         return DetachVolumeCoreAsync(instanceId, volumeId, cancellationToken);
     }
@@ -172,7 +175,7 @@ public abstract class HypervisorDriverBase : IHypervisorDriver
     /// <inheritdoc />
     public Task<NetworkInterfaceInfo> AttachInterfaceAsync(Guid instanceId, NetworkInterfaceSpec networkInterface, CancellationToken cancellationToken = default)
     {
-        Check(InstanceOperation.AttachInterface, instanceId);
+        Check(InstanceOperation.AttachInterface, instanceId, cancellationToken);
         InstanceSpecValidator.ValidateInterface(networkInterface);
         return AttachInterfaceCoreAsync(instanceId, networkInterface, cancellationToken);
     }
@@ -180,14 +183,14 @@ public abstract class HypervisorDriverBase : IHypervisorDriver
     /// <inheritdoc />
     public Task DetachInterfaceAsync(Guid instanceId, string macAddress, CancellationToken cancellationToken = default)
     {
-        Check(InstanceOperation.DetachInterface, instanceId);
+        Check(InstanceOperation.DetachInterface, instanceId, cancellationToken);
         return DetachInterfaceCoreAsync(instanceId, InstanceSpecValidator.NormalizeMac(macAddress), cancellationToken);
     }
 
     /// <inheritdoc />
     public Task<SnapshotInfo> CreateSnapshotAsync(Guid instanceId, string name, CancellationToken cancellationToken = default)
     {
-        Check(InstanceOperation.CreateSnapshot, instanceId);
+        Check(InstanceOperation.CreateSnapshot, instanceId, cancellationToken);
         InstanceSpecValidator.ValidateName(name, nameof(name));
         return CreateSnapshotCoreAsync(instanceId, name, cancellationToken);
     }
@@ -195,14 +198,14 @@ public abstract class HypervisorDriverBase : IHypervisorDriver
     /// <inheritdoc />
     public Task<IReadOnlyList<SnapshotInfo>> ListSnapshotsAsync(Guid instanceId, CancellationToken cancellationToken = default)
     {
-        Check(InstanceOperation.ListSnapshots, instanceId);
+        Check(InstanceOperation.ListSnapshots, instanceId, cancellationToken);
         return ListSnapshotsCoreAsync(instanceId, cancellationToken);
     }
 
     /// <inheritdoc />
     public Task DeleteSnapshotAsync(Guid instanceId, string snapshotId, CancellationToken cancellationToken = default)
     {
-        Check(InstanceOperation.DeleteSnapshot, instanceId);
+        Check(InstanceOperation.DeleteSnapshot, instanceId, cancellationToken);
         InstanceSpecValidator.ValidateDeviceId(snapshotId, nameof(snapshotId));
         return DeleteSnapshotCoreAsync(instanceId, snapshotId, cancellationToken);
     }
@@ -356,9 +359,10 @@ public abstract class HypervisorDriverBase : IHypervisorDriver
     /// <summary>Throws <see cref="ObjectDisposedException"/> once disposal has begun.</summary>
     protected void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(IsDisposed, this);
 
-    private void Check(InstanceOperation operation, Guid instanceId, [CallerArgumentExpression(nameof(instanceId))] string? field = null)
+    private void Check(InstanceOperation operation, Guid instanceId, CancellationToken cancellationToken, [CallerArgumentExpression(nameof(instanceId))] string? field = null)
     {
         ThrowIfDisposed();
+        cancellationToken.ThrowIfCancellationRequested();
         InstanceSpecValidator.ValidateInstanceId(instanceId, field ?? "instanceId");
         EnsureSupported(operation);
     }
