@@ -1,0 +1,543 @@
+using System.Globalization;
+using Hypervisors.Xen.Events;
+using Hypervisors.Xen.Mapping;
+using Hypervisors.Xen.Wire;
+
+namespace Hypervisors.Xen;
+
+/// <summary>The driver's plumbing: calls, tasks, the instance index, create and destroy.</summary>
+public sealed partial class XenDriver
+{
+    private const long MiBBytes = 1024L * 1024;
+
+    /// <summary>Connects (once), runs <paramref name="body"/>, and maps XenAPI failures through <see cref="XenErrorMap"/>.</summary>
+    private async Task<T> RunAsync<T>(InstanceOperation operation, Guid? instanceId, Func<CancellationToken, Task<T>> body, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await EnsureReadyAsync(cancellationToken);
+            return await body(cancellationToken);
+        }
+        catch (XenApiFailureException ex)
+        {
+            if (ex.Code == "HANDLE_INVALID" && instanceId is { } id && ex.Parameters.Count > 0 && ex.Parameters[0].Equals("VM", StringComparison.OrdinalIgnoreCase))
+            {
+                _refsById.TryRemove(id, out _);
+            }
+
+            throw XenErrorMap.Map(ex, new XenCallContext(operation, instanceId));
+        }
+    }
+
+    private Task<object?> CallAsync(string method, CancellationToken cancellationToken, params object?[] parameters) =>
+        _session.CallAsync(method, cancellationToken, parameters);
+
+    private Task VmTaskAsync(InstanceOperation operation, Guid instanceId, string method, CancellationToken cancellationToken, params object?[] extra) =>
+        RunAsync(operation, instanceId, async ct =>
+        {
+            var vmRef = await ResolveAsync(instanceId, ct);
+            await RunTaskAsync(method, ct, [vmRef, .. extra]);
+            return true;
+        }, cancellationToken);
+
+    /// <summary>Runs <c>Async.</c><paramref name="method"/>, waits for its task through the event loop, destroys the task, and returns its result.</summary>
+    private async Task<object?> RunTaskAsync(string method, CancellationToken cancellationToken, params object?[] parameters)
+    {
+        var outcome = await RunTaskWithTimeoutAsync(method, _options.TaskTimeout, cancellationToken, parameters);
+        return outcome.Finished
+            ? outcome.Result
+            : throw new HypervisorTimeoutException($"XenAPI task {method} did not finish within {_options.TaskTimeout}.");
+    }
+
+    /// <summary>Like <see cref="RunTaskAsync"/>, but on timeout cancels the task and reports it unfinished instead of throwing.</summary>
+    private async Task<(bool Finished, object? Result)> RunTaskWithTimeoutAsync(string method, TimeSpan timeout, CancellationToken cancellationToken, params object?[] parameters)
+    {
+        var taskRef = XenValue.ToText(await CallAsync("Async." + method, cancellationToken, parameters));
+        try
+        {
+            Dictionary<string, object?> task;
+            using (var deadline = new CancellationTokenSource(timeout, TimeProvider))
+            using (var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token, _lifetime.Token))
+            {
+                try
+                {
+                    task = await _events.WaitForTaskAsync(taskRef, linked.Token);
+                }
+                catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+                {
+                    await BestEffortAsync("task.cancel", taskRef);
+                    return (false, null);
+                }
+            }
+
+            return XenValue.ToText(task.GetValueOrDefault("status")) switch
+            {
+                "success" => (true, DecodeTaskResult(XenValue.ToText(task.GetValueOrDefault("result")))),
+                "failure" => throw XenApiFailureException.FromDescription(task.GetValueOrDefault("error_info")),
+                _ => throw new XenApiFailureException("TASK_CANCELLED", [taskRef]),
+            };
+        }
+        finally
+        {
+            await BestEffortAsync("task.destroy", taskRef);
+        }
+    }
+
+    private object? DecodeTaskResult(string result) =>
+        result.StartsWith("<value", StringComparison.Ordinal) ? XmlRpcReader.ReadValueText(result, _options.Limits)
+        : result.Length == 0 ? null
+        : result;
+
+    private async Task BestEffortAsync(string method, string reference)
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(_options.RequestTimeout);
+            await CallAsync(method, timeout.Token, reference);
+        }
+        catch (HypervisorException)
+        {
+            // Cleanup only: the server drops finished tasks itself after a while.
+        }
+        catch (OperationCanceledException)
+        {
+            // As above.
+        }
+    }
+
+    /// <summary>Logs in, takes an event token, loads the instance index and starts the event loop, once.</summary>
+    private async Task EnsureReadyAsync(CancellationToken cancellationToken)
+    {
+        if (_ready)
+        {
+            return;
+        }
+
+        await _readyGate.WaitAsync(cancellationToken);
+        try
+        {
+            if (!_ready)
+            {
+                var token = await ResynchronizeAsync(cancellationToken);
+                _events.Start(token);
+                _ready = true;
+            }
+        }
+        finally
+        {
+            _readyGate.Release();
+        }
+    }
+
+    /// <summary>Takes a fresh event token, then reloads the index from one <c>VM.get_all_records</c>.</summary>
+    private async Task<string> ResynchronizeAsync(CancellationToken cancellationToken)
+    {
+        var token = await XenEventPump.GetCurrentTokenAsync(_session, cancellationToken);
+        await LoadIndexAsync(cancellationToken);
+        return token;
+    }
+
+    private async Task LoadIndexAsync(CancellationToken cancellationToken)
+    {
+        var records = XenValue.ToStruct(await CallAsync("VM.get_all_records", cancellationToken));
+        lock (_watchLock)
+        {
+            _watched.Clear();
+            var seen = new HashSet<Guid>();
+            foreach (var (vmRef, value) in records)
+            {
+                var record = XenValue.ToStruct(value);
+                if (VmRecords.TryGetInstanceId(record, out var id))
+                {
+                    _watched[vmRef] = (id, VmRecords.PowerStateOf(record));
+                    _refsById[id] = vmRef;
+                    seen.Add(id);
+                }
+            }
+
+            foreach (var (id, vmRef) in _refsById)
+            {
+                if (!seen.Contains(id) && !records.ContainsKey(vmRef))
+                {
+                    _refsById.TryRemove(new KeyValuePair<Guid, string>(id, vmRef));
+                }
+            }
+        }
+    }
+
+    /// <summary>The VM reference of an instance; reloads the index once when the id is unknown.</summary>
+    private async Task<string> ResolveAsync(Guid instanceId, CancellationToken cancellationToken)
+    {
+        if (_refsById.TryGetValue(instanceId, out var vmRef))
+        {
+            return vmRef;
+        }
+
+        await LoadIndexAsync(cancellationToken);
+        return _refsById.TryGetValue(instanceId, out vmRef) ? vmRef : throw new InstanceNotFoundException(instanceId);
+    }
+
+    /// <summary>Turns VM events from the loop into lifecycle events.</summary>
+    private void OnVmEvent(XenEvent item)
+    {
+        var now = TimeProvider.GetUtcNow();
+        lock (_watchLock)
+        {
+            if (item.Operation == "del")
+            {
+                if (_watched.Remove(item.Ref, out var gone))
+                {
+                    _refsById.TryRemove(new KeyValuePair<Guid, string>(gone.Id, item.Ref));
+                    _hub.Publish(new InstanceEvent(gone.Id, InstanceEventKind.Deleted, PowerState.NoState, now));
+                }
+
+                return;
+            }
+
+            if (item.Snapshot is null || !VmRecords.TryGetInstanceId(item.Snapshot, out var id))
+            {
+                return;
+            }
+
+            var state = VmRecords.PowerStateOf(item.Snapshot);
+            if (!_watched.TryGetValue(item.Ref, out var known))
+            {
+                // First sight (created here or elsewhere, or tagged after a template clone).
+                _refsById.TryAdd(id, item.Ref);
+                _watched[item.Ref] = (id, state);
+                _hub.Publish(new InstanceEvent(id, InstanceEventKind.Created, PowerState.Shutdown, now));
+                known = (id, PowerState.Shutdown);
+            }
+
+            _watched[item.Ref] = (id, state);
+            if (XenPowerStates.Transition(known.State, state) is { } kind)
+            {
+                _hub.Publish(new InstanceEvent(id, kind, state, now));
+            }
+        }
+    }
+
+    private async Task<InstanceInfo> CreateAsync(InstanceSpec spec, CancellationToken cancellationToken)
+    {
+        string vmRef;
+        await _createGate.WaitAsync(cancellationToken);
+        try
+        {
+            if (_refsById.TryGetValue(spec.Id, out var existingRef))
+            {
+                var existing = await TryGetRecordAsync(existingRef, cancellationToken);
+                if (existing is not null)
+                {
+                    var config = XenValue.ToStringMap(existing.GetValueOrDefault("other_config") ?? new Dictionary<string, object?>());
+                    return config.GetValueOrDefault(VmRecords.SpecHashKey) == VmRecords.SpecHash(spec)
+                        ? VmRecords.ToInstanceInfo(spec.Id, existingRef, existing)
+                        : throw new InstanceAlreadyExistsException($"Instance {spec.Id} already exists with a different spec.") { InstanceId = spec.Id };
+                }
+
+                _refsById.TryRemove(spec.Id, out _);
+            }
+
+            foreach (var sameName in XenValue.ToStringArray(await CallAsync("VM.get_by_name_label", cancellationToken, spec.Name)))
+            {
+                var other = await TryGetRecordAsync(sameName, cancellationToken);
+                if (other is not null && !IsTrue(other, "is_a_template") && !IsTrue(other, "is_a_snapshot"))
+                {
+                    throw new InstanceAlreadyExistsException($"Another VM is already named '{spec.Name}'.") { InstanceId = spec.Id };
+                }
+            }
+
+            vmRef = _options.TemplateName is null
+                ? XenValue.ToText(await CallAsync("VM.create", cancellationToken, VmRecords.NewVmRecord(spec)))
+                : await CloneTemplateAsync(spec, cancellationToken);
+            _refsById[spec.Id] = vmRef;
+        }
+        finally
+        {
+            _createGate.Release();
+        }
+
+        try
+        {
+            await AddDisksAsync(spec, vmRef, cancellationToken);
+            for (var i = 0; i < spec.NetworkInterfaces.Count; i++)
+            {
+                await CreateVifAsync(vmRef, spec.NetworkInterfaces[i], i.ToString(CultureInfo.InvariantCulture), cancellationToken);
+            }
+
+            if (spec.StartAfterCreate)
+            {
+                await RunTaskAsync("VM.start", cancellationToken, vmRef, false, false);
+            }
+
+            var record = XenValue.ToStruct(await CallAsync("VM.get_record", cancellationToken, vmRef));
+            return VmRecords.ToInstanceInfo(spec.Id, vmRef, record);
+        }
+        catch (Exception ex) when (ex is HypervisorException or OperationCanceledException)
+        {
+            LogRollback(_logger, ex, spec.Id);
+            try
+            {
+                using var timeout = new CancellationTokenSource(_options.RequestTimeout);
+                var record = XenValue.ToStruct(await CallAsync("VM.get_record", timeout.Token, vmRef));
+                if (VmRecords.PowerStateOf(record) != PowerState.Shutdown)
+                {
+                    await RunTaskAsync("VM.hard_shutdown", timeout.Token, vmRef);
+                }
+
+                await DestroyVmAsync(spec.Id, vmRef, record, timeout.Token);
+            }
+            catch (Exception cleanup) when (cleanup is HypervisorException or OperationCanceledException)
+            {
+                // The original failure is what the caller needs; the VM is left for a later delete.
+            }
+
+            throw;
+        }
+    }
+
+    private async Task<Dictionary<string, object?>?> TryGetRecordAsync(string vmRef, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return XenValue.ToStruct(await CallAsync("VM.get_record", cancellationToken, vmRef));
+        }
+        catch (XenApiFailureException ex) when (ex.Code == "HANDLE_INVALID")
+        {
+            return null;
+        }
+    }
+
+    private async Task<string> CloneTemplateAsync(InstanceSpec spec, CancellationToken cancellationToken)
+    {
+        var template = await FindByNameOrUuidAsync("VM", _options.TemplateName!, cancellationToken)
+            ?? throw new InvalidSpecException("XenDriverOptions.TemplateName", $"no template '{_options.TemplateName}' exists.");
+        var vmRef = XenValue.ToText(await RunTaskAsync("VM.clone", cancellationToken, template, spec.Name));
+        await RunTaskAsync("VM.provision", cancellationToken, vmRef);
+        await CallAsync("VM.set_is_a_template", cancellationToken, vmRef, false);
+        var memory = (spec.MemoryMiB * MiBBytes).ToString(CultureInfo.InvariantCulture);
+        await CallAsync("VM.set_memory_limits", cancellationToken, vmRef, memory, memory, memory, memory);
+        var current = XenValue.ToInt64(await CallAsync("VM.get_VCPUs_at_startup", cancellationToken, vmRef));
+        var vcpus = spec.VCpus.ToString(CultureInfo.InvariantCulture);
+        if (spec.VCpus > current)
+        {
+            await CallAsync("VM.set_VCPUs_max", cancellationToken, vmRef, vcpus);
+            await CallAsync("VM.set_VCPUs_at_startup", cancellationToken, vmRef, vcpus);
+        }
+        else
+        {
+            await CallAsync("VM.set_VCPUs_at_startup", cancellationToken, vmRef, vcpus);
+            await CallAsync("VM.set_VCPUs_max", cancellationToken, vmRef, vcpus);
+        }
+
+        var config = XenValue.ToStringMap(await CallAsync("VM.get_other_config", cancellationToken, vmRef));
+        foreach (var (key, value) in VmRecords.OtherConfig(spec))
+        {
+            config[key] = value;
+        }
+
+        await CallAsync("VM.set_other_config", cancellationToken, vmRef, config);
+        return vmRef;
+    }
+
+    private async Task AddDisksAsync(InstanceSpec spec, string vmRef, CancellationToken cancellationToken)
+    {
+        if (spec.Disks.Count == 0)
+        {
+            return;
+        }
+
+        var used = new HashSet<long>();
+        foreach (var vbdRef in XenValue.ToStringArray(await CallAsync("VM.get_VBDs", cancellationToken, vmRef)))
+        {
+            used.Add(XenValue.ToInt64(await CallAsync("VBD.get_userdevice", cancellationToken, vbdRef)));
+        }
+
+        var sr = await GetStorageRepositoryAsync(cancellationToken);
+        var slot = 0;
+        for (var i = 0; i < spec.Disks.Count; i++)
+        {
+            var disk = spec.Disks[i];
+            var bytes = disk.SizeGiB * GiB;
+            var marker = new Dictionary<string, string> { [VmRecords.InstanceIdKey] = spec.Id.ToString("D") };
+            string vdiRef;
+            if (disk.ImageRef is null)
+            {
+                vdiRef = XenValue.ToText(await CallAsync("VDI.create", cancellationToken, new Dictionary<string, object?>(StringComparer.Ordinal)
+                {
+                    ["name_label"] = $"{spec.Name}-disk{i}",
+                    ["name_description"] = "Created by the Hypervisors SDK",
+                    ["SR"] = sr,
+                    ["virtual_size"] = bytes.ToString(CultureInfo.InvariantCulture),
+                    ["type"] = "user",
+                    ["sharable"] = false,
+                    ["read_only"] = false,
+                    ["other_config"] = marker,
+                    ["xenstore_data"] = new Dictionary<string, string>(),
+                    ["sm_config"] = new Dictionary<string, string>(),
+                    ["tags"] = Array.Empty<string>(),
+                }));
+            }
+            else
+            {
+                var source = await FindByNameOrUuidAsync("VDI", disk.ImageRef, cancellationToken)
+                    ?? throw new InvalidSpecException($"spec.Disks[{i}].ImageRef", $"no VDI named or with UUID '{disk.ImageRef}' exists.");
+                vdiRef = XenValue.ToText(await RunTaskAsync("VDI.clone", cancellationToken, source, new Dictionary<string, string>()));
+                await CallAsync("VDI.set_name_label", cancellationToken, vdiRef, $"{spec.Name}-disk{i}");
+                marker[ImageRefKey] = disk.ImageRef;
+                await CallAsync("VDI.set_other_config", cancellationToken, vdiRef, marker);
+                if (XenValue.ToInt64(await CallAsync("VDI.get_virtual_size", cancellationToken, vdiRef)) < bytes)
+                {
+                    await RunTaskAsync("VDI.resize", cancellationToken, vdiRef, bytes.ToString(CultureInfo.InvariantCulture));
+                }
+            }
+
+            while (used.Contains(slot))
+            {
+                slot++;
+            }
+
+            used.Add(slot);
+            await CallAsync("VBD.create", cancellationToken, VbdRecord(vmRef, vdiRef, slot, bootable: i == 0, "RW", []));
+        }
+    }
+
+    private async Task<string> CreateVifAsync(string vmRef, NetworkInterfaceSpec nic, string device, CancellationToken cancellationToken)
+    {
+        var network = await FindByNameOrUuidAsync("network", nic.Network, cancellationToken)
+            ?? (_options.Network is { } fallback ? await FindByNameOrUuidAsync("network", fallback, cancellationToken) : null)
+            ?? throw new InvalidSpecException("networkInterface.Network", $"no XenAPI network named or with UUID '{nic.Network}' exists.");
+        return XenValue.ToText(await CallAsync("VIF.create", cancellationToken, new Dictionary<string, object?>(StringComparer.Ordinal)
+        {
+            ["device"] = device,
+            ["network"] = network,
+            ["VM"] = vmRef,
+            ["MAC"] = nic.MacAddress is null ? string.Empty : InstanceSpecValidator.NormalizeMac(nic.MacAddress),
+            ["MTU"] = "1500",
+            ["other_config"] = new Dictionary<string, string>(),
+            ["qos_algorithm_type"] = string.Empty,
+            ["qos_algorithm_params"] = new Dictionary<string, string>(),
+            ["locking_mode"] = "network_default",
+            ["ipv4_allowed"] = Array.Empty<string>(),
+            ["ipv6_allowed"] = Array.Empty<string>(),
+        }));
+    }
+
+    /// <summary>Destroys a halted VM's VBDs, the VDIs the driver made for it, its VIFs, then the VM.</summary>
+    private async Task DestroyVmAsync(Guid instanceId, string vmRef, Dictionary<string, object?> record, CancellationToken cancellationToken)
+    {
+        var id = instanceId.ToString("D");
+        foreach (var vbdRef in XenValue.ToStringArray(XenValue.Member(record, "VBDs")))
+        {
+            await IgnoreMissingAsync(async () =>
+            {
+                var vbd = XenValue.ToStruct(await CallAsync("VBD.get_record", cancellationToken, vbdRef));
+                var vdiRef = XenValue.ToText(vbd.GetValueOrDefault("VDI"));
+                await CallAsync("VBD.destroy", cancellationToken, vbdRef);
+                if (vdiRef != XenValue.NullRef && vdiRef.Length > 0)
+                {
+                    var vdiConfig = XenValue.ToStringMap(await CallAsync("VDI.get_other_config", cancellationToken, vdiRef));
+                    if (vdiConfig.GetValueOrDefault(VmRecords.InstanceIdKey) == id)
+                    {
+                        await CallAsync("VDI.destroy", cancellationToken, vdiRef);
+                    }
+                }
+            });
+        }
+
+        foreach (var vifRef in XenValue.ToStringArray(XenValue.Member(record, "VIFs")))
+        {
+            await IgnoreMissingAsync(() => CallAsync("VIF.destroy", cancellationToken, vifRef));
+        }
+
+        await CallAsync("VM.destroy", cancellationToken, vmRef);
+        _refsById.TryRemove(new KeyValuePair<Guid, string>(instanceId, vmRef));
+    }
+
+    private static async Task IgnoreMissingAsync(Func<Task> action)
+    {
+        try
+        {
+            await action();
+        }
+        catch (XenApiFailureException ex) when (ex.Code == "HANDLE_INVALID")
+        {
+            // Already gone.
+        }
+    }
+
+    private async Task<bool> TryCleanShutdownAsync(string vmRef, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var (finished, _) = await RunTaskWithTimeoutAsync("VM.clean_shutdown", timeout, cancellationToken, vmRef);
+            return finished;
+        }
+        catch (XenApiFailureException ex) when (ex.Code == "VM_BAD_POWER_STATE" && ex.Parameters.Count > 2)
+        {
+            return XenPowerStates.Parse(ex.Parameters[2]) == PowerState.Shutdown;
+        }
+        catch (XenApiFailureException ex) when (ex.Code is "VM_MISSING_PV_DRIVERS" or "VM_LACKS_FEATURE_SHUTDOWN" or "TASK_CANCELLED" or "VM_SHUTDOWN_TIMEOUT")
+        {
+            return false;
+        }
+    }
+
+    private async Task<string> GetStorageRepositoryAsync(CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref _srRef) is { } cached)
+        {
+            return cached;
+        }
+
+        string sr;
+        if (_options.StorageRepository is { } name)
+        {
+            sr = await FindByNameOrUuidAsync("SR", name, cancellationToken)
+                ?? throw new InvalidSpecException("XenDriverOptions.StorageRepository", $"no SR named or with UUID '{name}' exists.");
+        }
+        else
+        {
+            var pool = XenValue.ToStringArray(await CallAsync("pool.get_all", cancellationToken)).FirstOrDefault()
+                ?? throw new HypervisorException("The XenAPI server lists no pool.");
+            sr = XenValue.ToText(await CallAsync("pool.get_default_SR", cancellationToken, pool));
+            if (sr == XenValue.NullRef)
+            {
+                throw new HypervisorException("The pool has no default SR; set XenDriverOptions.StorageRepository.");
+            }
+        }
+
+        Volatile.Write(ref _srRef, sr);
+        return sr;
+    }
+
+    private async Task<(long Total, long Used)> GetStorageAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            var sr = XenValue.ToStruct(await CallAsync("SR.get_record", cancellationToken, await GetStorageRepositoryAsync(cancellationToken)));
+            return (XenValue.ToInt64(XenValue.Member(sr, "physical_size")), XenValue.ToInt64(XenValue.Member(sr, "physical_utilisation")));
+        }
+        catch (HypervisorException ex) when (ex is not XenApiFailureException and not HypervisorUnavailableException and not HypervisorTimeoutException)
+        {
+            return (0, 0);
+        }
+    }
+
+    /// <summary>Finds an object of <paramref name="xenClass"/> by UUID or <c>name_label</c>; null when there is none.</summary>
+    private async Task<string?> FindByNameOrUuidAsync(string xenClass, string nameOrUuid, CancellationToken cancellationToken)
+    {
+        if (Guid.TryParse(nameOrUuid, out _))
+        {
+            try
+            {
+                return XenValue.ToText(await CallAsync(xenClass + ".get_by_uuid", cancellationToken, nameOrUuid));
+            }
+            catch (XenApiFailureException ex) when (ex.Code is "UUID_INVALID" or "HANDLE_INVALID")
+            {
+                // Fall through to the name: a name may look like a UUID.
+            }
+        }
+
+        return XenValue.ToStringArray(await CallAsync(xenClass + ".get_by_name_label", cancellationToken, nameOrUuid)).FirstOrDefault();
+    }
+}
