@@ -1,0 +1,29 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Hypervisors.Agent.Client;
+
+/// <summary>The JSON settings of the agent's wire format: camelCase names, enums as strings, nulls omitted.</summary>
+public static class AgentJson
+{
+    /// <summary>Options shared by the agent and its clients.</summary>
+    public static JsonSerializerOptions Options { get; } = Create();
+
+    /// <summary>Applies the wire settings to <paramref name="options"/> (used for ASP.NET Core's own options).</summary>
+    public static void Apply(JsonSerializerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.PropertyNamingPolicy = JsonNamingPolicy.CamelCase;
+        options.DictionaryKeyPolicy = null;
+        options.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull;
+        options.Converters.Add(new JsonStringEnumConverter());
+    }
+
+    private static JsonSerializerOptions Create()
+    {
+        var options = new JsonSerializerOptions(JsonSerializerDefaults.Web);
+        Apply(options);
+        options.MakeReadOnly(populateMissingResolver: true);
+        return options;
+    }
+}

@@ -1,0 +1,78 @@
+using System.Reflection;
+using Hypervisors.Fake;
+using Hypervisors.Agent.Telemetry;
+
+namespace Hypervisors.Agent.Configuration;
+
+/// <summary>One configured driver: its name, its kind and its settings section.</summary>
+internal sealed record DriverDefinition(string Name, string Kind, IConfigurationSection Settings);
+
+/// <summary>
+/// Registers the drivers named under <c>Agent:Drivers</c> through the SDK's <c>AddHypervisors</c>; with none
+/// configured, one in-memory fake named <c>local</c>. Settings bind onto the driver's options; a setting
+/// <c>XFile</c> for an option <c>X</c> the options do not have as a file (<c>PasswordFile</c> for <c>Password</c>)
+/// is read from that file, so secrets come from files or the environment and never from appsettings.json.
+/// </summary>
+internal static class DriverSetup
+{
+    public const string DefaultDriverName = "local";
+
+    public static IReadOnlyList<DriverDefinition> Read(IConfiguration configuration)
+    {
+        var section = configuration.GetSection($"{AgentOptions.SectionName}:Drivers");
+        var definitions = section.GetChildren()
+            .Select(child => new DriverDefinition(child.Key, (child["Kind"] ?? "fake").ToLowerInvariant(), child))
+            .ToList();
+        if (definitions.Count == 0)
+        {
+            definitions.Add(new DriverDefinition(DefaultDriverName, "fake", section.GetSection(DefaultDriverName)));
+        }
+
+        return definitions;
+    }
+
+    public static void Register(IServiceCollection services, IReadOnlyList<DriverDefinition> definitions)
+    {
+        services.AddHypervisors(hypervisors =>
+        {
+            foreach (var definition in definitions)
+            {
+                switch (definition.Kind)
+                {
+                    case "fake":
+                        hypervisors.AddFake(definition.Name, options => Bind(definition.Settings, options));
+                        break;
+                    default:
+                        throw new InvalidOperationException(
+                            $"Agent:Drivers:{definition.Name}:Kind '{definition.Kind}' is not a known driver kind (known: {string.Join(", ", KnownKinds)}).");
+                }
+            }
+
+            hypervisors.Use((name, driver, provider) => new InstrumentedDriver(
+                name, driver, provider.GetRequiredService<AgentMetrics>(), provider.GetRequiredService<ILoggerFactory>().CreateLogger("Hypervisors.Agent.Driver")));
+        });
+    }
+
+    public static IReadOnlyList<string> KnownKinds { get; } = ["fake"];
+
+    /// <summary>Binds <paramref name="settings"/> onto <paramref name="options"/>, then resolves <c>XFile</c> secrets.</summary>
+    public static void Bind(IConfigurationSection settings, object options)
+    {
+        settings.Bind(options);
+        var type = options.GetType();
+        foreach (var child in settings.GetChildren())
+        {
+            if (!child.Key.EndsWith("File", StringComparison.Ordinal) || child.Key.Length <= 4 || string.IsNullOrEmpty(child.Value)
+                || type.GetProperty(child.Key, BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase) is not null)
+            {
+                continue;
+            }
+
+            var target = type.GetProperty(child.Key[..^4], BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase);
+            if (target is { CanWrite: true } && target.PropertyType == typeof(string))
+            {
+                target.SetValue(options, File.ReadAllText(child.Value).TrimEnd('\r', '\n'));
+            }
+        }
+    }
+}

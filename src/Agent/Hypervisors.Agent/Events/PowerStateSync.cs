@@ -1,0 +1,93 @@
+using Hypervisors.Agent.Configuration;
+using Hypervisors.Agent.Operations;
+using Hypervisors.Agent.Telemetry;
+using Microsoft.Extensions.Options;
+
+namespace Hypervisors.Agent.Events;
+
+/// <summary>
+/// Like Nova's <c>_sync_power_states</c>: every interval, lists each driver's instances and compares their power
+/// states with the last known ones; a difference that no event explained becomes an event (source "sync"). An
+/// instance with an operation in flight, or with an event newer than the listing, is left for the next round.
+/// </summary>
+internal sealed class PowerStateSync(
+    IHypervisorDriverRegistry registry,
+    EventLog events,
+    OperationService operations,
+    AgentMetrics metrics,
+    IOptions<AgentOptions> options,
+    ILogger<PowerStateSync> logger) : BackgroundService
+{
+    /// <summary>Runs one round over every driver; returns the number of drift events emitted.</summary>
+    public async Task<int> SyncOnceAsync(CancellationToken cancellationToken)
+    {
+        var emitted = 0;
+        foreach (var name in registry.Names)
+        {
+            try
+            {
+                emitted += await SyncDriverAsync(name, registry.Get(name), cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception exception) when (exception is not OperationCanceledException)
+            {
+                Log.PowerSyncFailed(logger, name, exception);
+            }
+        }
+
+        return emitted;
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(options.Value.PowerSyncInterval);
+        do
+        {
+            await SyncOnceAsync(stoppingToken).ConfigureAwait(false);
+        }
+        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
+    }
+
+    private async Task<int> SyncDriverAsync(string name, IHypervisorDriver driver, CancellationToken cancellationToken)
+    {
+        var listedAfter = events.LastSeq;
+        var instances = await driver.ListInstancesAsync(cancellationToken).ConfigureAwait(false);
+        var known = events.KnownStates(name);
+        var emitted = 0;
+
+        bool Settled(Guid id) => !operations.HasActive(name, id) && !(known.TryGetValue(id, out var entry) && entry.Seq > listedAfter);
+
+        foreach (var instance in instances)
+        {
+            var isKnown = known.Remove(instance.Id, out var last);
+            if ((isKnown && last.State == instance.PowerState) || !Settled(instance.Id) || (isKnown && last.Seq > listedAfter))
+            {
+                continue;
+            }
+
+            Log.PowerStateDrift(logger, name, instance.Id, isKnown ? last.State.ToString() : "unknown", instance.PowerState.ToString());
+            events.Record(name, instance.Id, isKnown ? EventLog.EventFor(instance.PowerState) : InstanceEventKind.Created, instance.PowerState, "sync");
+            metrics.Drift.WithLabels(name).Inc();
+            emitted++;
+        }
+
+        foreach (var (vanished, last) in known)
+        {
+            if (last.Seq > listedAfter || operations.HasActive(name, vanished))
+            {
+                continue;
+            }
+
+            Log.PowerStateDrift(logger, name, vanished, last.State.ToString(), "gone");
+            events.Record(name, vanished, InstanceEventKind.Deleted, PowerState.NoState, "sync");
+            metrics.Drift.WithLabels(name).Inc();
+            emitted++;
+        }
+
+        foreach (var state in Enum.GetValues<PowerState>())
+        {
+            metrics.Instances.WithLabels(name, state.ToString()).Set(instances.Count(i => i.PowerState == state));
+        }
+
+        return emitted;
+    }
+}

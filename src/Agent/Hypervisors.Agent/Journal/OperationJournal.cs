@@ -1,0 +1,335 @@
+using System.Globalization;
+using System.Text.Json;
+using Hypervisors.Agent.Client;
+using Hypervisors.Agent.Configuration;
+using Hypervisors.Agent.Operations;
+using Microsoft.Data.Sqlite;
+
+namespace Hypervisors.Agent.Journal;
+
+/// <summary>
+/// The agent's SQLite journal (WAL mode): operations with their idempotency keys, written before the driver is
+/// called; lifecycle events for resumable streams; the last known power state of every instance. One connection,
+/// serialized by a lock: SQLite has one writer anyway, and each statement is prepared once.
+/// </summary>
+internal sealed class OperationJournal : IDisposable
+{
+    private const string OperationColumns = "id, idempotency_key, driver, instance_id, kind, request, state, result, error, created_at, updated_at";
+
+    private readonly Lock _gate = new();
+    private readonly SqliteConnection _connection;
+    private readonly SqliteCommand _selectByKey;
+    private readonly SqliteCommand _selectById;
+    private readonly SqliteCommand _insertOperation;
+    private readonly SqliteCommand _completeOperation;
+    private readonly SqliteCommand _releaseKey;
+    private readonly SqliteCommand _releaseByKey;
+    private readonly SqliteCommand _insertEvent;
+    private readonly SqliteCommand _upsertState;
+    private readonly SqliteCommand _deleteState;
+
+    public OperationJournal(string path, JournalDurability durability)
+    {
+        Path = path;
+        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!);
+        _connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
+        _connection.Open();
+        Execute($"PRAGMA journal_mode=WAL; PRAGMA synchronous={(durability == JournalDurability.Full ? "FULL" : "NORMAL")}; PRAGMA busy_timeout=5000;");
+        Execute("""
+            CREATE TABLE IF NOT EXISTS operations(
+                id TEXT PRIMARY KEY,
+                idempotency_key TEXT UNIQUE,
+                driver TEXT NOT NULL,
+                instance_id TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                request TEXT NOT NULL,
+                state TEXT NOT NULL,
+                result TEXT,
+                error TEXT,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL);
+            CREATE INDEX IF NOT EXISTS operations_pending ON operations(state) WHERE state = 'Pending';
+            CREATE TABLE IF NOT EXISTS events(
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                driver TEXT NOT NULL,
+                instance_id TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                power_state TEXT NOT NULL,
+                source TEXT NOT NULL,
+                at INTEGER NOT NULL);
+            CREATE TABLE IF NOT EXISTS instance_states(
+                driver TEXT NOT NULL,
+                instance_id TEXT NOT NULL,
+                power_state TEXT NOT NULL,
+                PRIMARY KEY(driver, instance_id)) WITHOUT ROWID;
+            """);
+
+        _selectByKey = Prepare($"SELECT {OperationColumns} FROM operations WHERE idempotency_key = $key", "$key");
+        _selectById = Prepare($"SELECT {OperationColumns} FROM operations WHERE id = $id", "$id");
+        _insertOperation = Prepare(
+            $"INSERT INTO operations({OperationColumns}) VALUES($id, $key, $driver, $instance, $kind, $request, $state, NULL, NULL, $at, $at)",
+            "$id", "$key", "$driver", "$instance", "$kind", "$request", "$state", "$at");
+        _completeOperation = Prepare(
+            "UPDATE operations SET state = $state, result = $result, error = $error, updated_at = $at, idempotency_key = CASE WHEN $release THEN NULL ELSE idempotency_key END WHERE id = $id",
+            "$state", "$result", "$error", "$at", "$release", "$id");
+        _releaseKey = Prepare("UPDATE operations SET idempotency_key = NULL WHERE id = $id", "$id");
+        _releaseByKey = Prepare("UPDATE operations SET idempotency_key = NULL WHERE idempotency_key = $key", "$key");
+        _insertEvent = Prepare(
+            "INSERT INTO events(driver, instance_id, kind, power_state, source, at) VALUES($driver, $instance, $kind, $state, $source, $at) RETURNING seq",
+            "$driver", "$instance", "$kind", "$state", "$source", "$at");
+        _upsertState = Prepare(
+            "INSERT INTO instance_states(driver, instance_id, power_state) VALUES($driver, $instance, $state) ON CONFLICT(driver, instance_id) DO UPDATE SET power_state = excluded.power_state",
+            "$driver", "$instance", "$state");
+        _deleteState = Prepare("DELETE FROM instance_states WHERE driver = $driver AND instance_id = $instance", "$driver", "$instance");
+    }
+
+    public string Path { get; }
+
+    /// <summary>
+    /// Returns the operation already holding <paramref name="operation"/>'s idempotency key, or journals
+    /// <paramref name="operation"/> (committed before this returns) and returns it with <c>Created</c> true.
+    /// </summary>
+    public (StoredOperation Operation, bool Created) BeginOrGet(StoredOperation operation)
+    {
+        lock (_gate)
+        {
+            if (operation.IdempotencyKey is not null)
+            {
+                Bind(_selectByKey, operation.IdempotencyKey);
+                var existing = ReadOperations(_selectByKey).FirstOrDefault();
+                if (existing is not null)
+                {
+                    return (existing, false);
+                }
+            }
+
+            Bind(_insertOperation, operation.Id, (object?)operation.IdempotencyKey ?? DBNull.Value, operation.Driver, Format(operation.InstanceId), operation.Kind,
+                JsonSerializer.Serialize(operation.Request, AgentJson.Options), operation.State.ToString(), operation.CreatedAt.ToUnixTimeMilliseconds());
+            _insertOperation.ExecuteNonQuery();
+            return (operation, true);
+        }
+    }
+
+    /// <summary>Records the final state; <paramref name="releaseKey"/> frees the idempotency key for a new operation.</summary>
+    public StoredOperation Complete(StoredOperation operation, OperationState state, string? resultJson, AgentProblem? error, DateTimeOffset at, bool releaseKey)
+    {
+        lock (_gate)
+        {
+            Bind(_completeOperation, state.ToString(), (object?)resultJson ?? DBNull.Value,
+                error is null ? DBNull.Value : JsonSerializer.Serialize(error, AgentJson.Options), at.ToUnixTimeMilliseconds(), releaseKey, operation.Id);
+            _completeOperation.ExecuteNonQuery();
+        }
+
+        return operation with
+        {
+            State = state,
+            ResultJson = resultJson,
+            Error = error,
+            UpdatedAt = at,
+            IdempotencyKey = releaseKey ? null : operation.IdempotencyKey,
+        };
+    }
+
+    /// <summary>Frees the idempotency key held by operation <paramref name="operationId"/>.</summary>
+    public void ReleaseKey(string operationId)
+    {
+        lock (_gate)
+        {
+            Bind(_releaseKey, operationId);
+            _releaseKey.ExecuteNonQuery();
+        }
+    }
+
+    /// <summary>Frees <paramref name="idempotencyKey"/> whichever operation holds it (a delete frees its instance's create key).</summary>
+    public void ReleaseIdempotencyKey(string idempotencyKey)
+    {
+        lock (_gate)
+        {
+            Bind(_releaseByKey, idempotencyKey);
+            _releaseByKey.ExecuteNonQuery();
+        }
+    }
+
+    public StoredOperation? Get(string operationId)
+    {
+        lock (_gate)
+        {
+            Bind(_selectById, operationId);
+            return ReadOperations(_selectById).FirstOrDefault();
+        }
+    }
+
+    /// <summary>Operations not in a final state, oldest first: those a crash interrupted.</summary>
+    public IReadOnlyList<StoredOperation> ListUnfinished()
+    {
+        lock (_gate)
+        {
+            using var command = _connection.CreateCommand();
+            command.CommandText = $"SELECT {OperationColumns} FROM operations WHERE state = 'Pending' ORDER BY created_at, rowid";
+            return ReadOperations(command);
+        }
+    }
+
+    /// <summary>Counts operations by state (for tests and diagnostics).</summary>
+    public IReadOnlyDictionary<OperationState, int> CountByState()
+    {
+        lock (_gate)
+        {
+            using var command = _connection.CreateCommand();
+            command.CommandText = "SELECT state, COUNT(*) FROM operations GROUP BY state";
+            using var reader = command.ExecuteReader();
+            var counts = new Dictionary<OperationState, int>();
+            while (reader.Read())
+            {
+                counts[Enum.Parse<OperationState>(reader.GetString(0))] = reader.GetInt32(1);
+            }
+
+            return counts;
+        }
+    }
+
+    /// <summary>Appends an event and records the instance's new last known state, in one transaction.</summary>
+    public long AppendEvent(string driver, Guid instanceId, InstanceEventKind kind, PowerState state, string source, DateTimeOffset at)
+    {
+        lock (_gate)
+        {
+            using var transaction = _connection.BeginTransaction();
+            _insertEvent.Transaction = transaction;
+            Bind(_insertEvent, driver, Format(instanceId), kind.ToString(), state.ToString(), source, at.ToUnixTimeMilliseconds());
+            var seq = (long)_insertEvent.ExecuteScalar()!;
+            var stateCommand = kind == InstanceEventKind.Deleted ? _deleteState : _upsertState;
+            stateCommand.Transaction = transaction;
+            if (kind == InstanceEventKind.Deleted)
+            {
+                Bind(_deleteState, driver, Format(instanceId));
+            }
+            else
+            {
+                Bind(_upsertState, driver, Format(instanceId), state.ToString());
+            }
+
+            stateCommand.ExecuteNonQuery();
+            transaction.Commit();
+            _insertEvent.Transaction = null;
+            stateCommand.Transaction = null;
+            return seq;
+        }
+    }
+
+    /// <summary>Up to <paramref name="limit"/> events after <paramref name="afterSeq"/>, oldest first.</summary>
+    public IReadOnlyList<AgentEvent> EventsAfter(long afterSeq, int limit)
+    {
+        lock (_gate)
+        {
+            using var command = _connection.CreateCommand();
+            command.CommandText = "SELECT seq, driver, instance_id, kind, power_state, at, source FROM events WHERE seq > $after ORDER BY seq LIMIT $limit";
+            command.Parameters.AddWithValue("$after", afterSeq);
+            command.Parameters.AddWithValue("$limit", limit);
+            using var reader = command.ExecuteReader();
+            var events = new List<AgentEvent>();
+            while (reader.Read())
+            {
+                events.Add(new AgentEvent(reader.GetInt64(0), reader.GetString(1), Guid.Parse(reader.GetString(2)), Enum.Parse<InstanceEventKind>(reader.GetString(3)),
+                    Enum.Parse<PowerState>(reader.GetString(4)), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(5)), reader.GetString(6)));
+            }
+
+            return events;
+        }
+    }
+
+    /// <summary>The last known power state of every instance.</summary>
+    public IReadOnlyList<(string Driver, Guid InstanceId, PowerState State)> LoadStates()
+    {
+        lock (_gate)
+        {
+            using var command = _connection.CreateCommand();
+            command.CommandText = "SELECT driver, instance_id, power_state FROM instance_states";
+            using var reader = command.ExecuteReader();
+            var states = new List<(string, Guid, PowerState)>();
+            while (reader.Read())
+            {
+                states.Add((reader.GetString(0), Guid.Parse(reader.GetString(1)), Enum.Parse<PowerState>(reader.GetString(2))));
+            }
+
+            return states;
+        }
+    }
+
+    /// <summary>Drops all but the newest <paramref name="keep"/> events.</summary>
+    public void PruneEvents(int keep)
+    {
+        lock (_gate)
+        {
+            using var command = _connection.CreateCommand();
+            command.CommandText = "DELETE FROM events WHERE seq <= (SELECT MAX(seq) FROM events) - $keep";
+            command.Parameters.AddWithValue("$keep", keep);
+            command.ExecuteNonQuery();
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            foreach (var command in new[] { _selectByKey, _selectById, _insertOperation, _completeOperation, _releaseKey, _releaseByKey, _insertEvent, _upsertState, _deleteState })
+            {
+                command.Dispose();
+            }
+
+            _connection.Dispose();
+        }
+    }
+
+    private static string Format(Guid id) => id.ToString("D", CultureInfo.InvariantCulture);
+
+    private static void Bind(SqliteCommand command, params object[] values)
+    {
+        for (var i = 0; i < values.Length; i++)
+        {
+            command.Parameters[i].Value = values[i];
+        }
+    }
+
+    private static List<StoredOperation> ReadOperations(SqliteCommand command)
+    {
+        using var reader = command.ExecuteReader();
+        var operations = new List<StoredOperation>();
+        while (reader.Read())
+        {
+            operations.Add(new StoredOperation(
+                reader.GetString(0),
+                reader.IsDBNull(1) ? null : reader.GetString(1),
+                reader.GetString(2),
+                Guid.Parse(reader.GetString(3)),
+                reader.GetString(4),
+                JsonSerializer.Deserialize<OperationRequest>(reader.GetString(5), AgentJson.Options)!,
+                Enum.Parse<OperationState>(reader.GetString(6)),
+                reader.IsDBNull(7) ? null : reader.GetString(7),
+                reader.IsDBNull(8) ? null : JsonSerializer.Deserialize<AgentProblem>(reader.GetString(8), AgentJson.Options),
+                DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(9)),
+                DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(10))));
+        }
+
+        return operations;
+    }
+
+    private void Execute(string sql)
+    {
+        using var command = _connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    private SqliteCommand Prepare(string sql, params string[] parameters)
+    {
+        var command = _connection.CreateCommand();
+        command.CommandText = sql;
+        foreach (var parameter in parameters)
+        {
+            command.Parameters.Add(new SqliteParameter(parameter, null));
+        }
+
+        command.Prepare();
+        return command;
+    }
+}

@@ -1,0 +1,300 @@
+using System.Collections.Concurrent;
+using Activity = System.Diagnostics.Activity;
+using System.Text.Json;
+using Hypervisors.Agent.Api;
+using Hypervisors.Agent.Client;
+using Hypervisors.Agent.Configuration;
+using Hypervisors.Agent.Events;
+using Hypervisors.Agent.Journal;
+using Hypervisors.Agent.Telemetry;
+using Microsoft.Extensions.Options;
+
+namespace Hypervisors.Agent.Operations;
+
+/// <summary>
+/// Accepts mutating calls as operations: journals each one (with its idempotency key) before the driver sees it,
+/// runs it in the background (one at a time per instance, a bounded number at a time per driver), records the
+/// outcome, and lets callers wait for it. At start it reconciles the operations a crash left unfinished.
+/// </summary>
+internal sealed class OperationService(
+    OperationJournal journal,
+    EventLog events,
+    IHypervisorDriverRegistry registry,
+    AgentMetrics metrics,
+    TimeProvider time,
+    IOptions<AgentOptions> options,
+    IHostApplicationLifetime lifetime,
+    ILogger<OperationService> logger)
+{
+    private readonly ConcurrentDictionary<string, TaskCompletionSource<StoredOperation>> _active = new();
+    private readonly ConcurrentDictionary<string, SemaphoreSlim> _driverLimits = new();
+    private readonly Lock _gate = new();
+    private readonly Dictionary<(string Driver, Guid InstanceId), Task> _tails = [];
+
+    /// <summary>The driver named <paramref name="name"/>, or <see cref="UnknownDriverException"/>.</summary>
+    public IHypervisorDriver GetDriver(string name) =>
+        registry.Names.Contains(name) ? registry.Get(name) : throw new UnknownDriverException(name);
+
+    /// <summary>Whether an operation on the instance is queued or running.</summary>
+    public bool HasActive(string driver, Guid instanceId)
+    {
+        lock (_gate)
+        {
+            return _tails.ContainsKey((driver, instanceId));
+        }
+    }
+
+    /// <summary>
+    /// Creates idempotently on <see cref="InstanceSpec.Id"/>: a repeat with an equal spec returns the operation that
+    /// created (or is creating) the instance; a different spec is refused; after a failure, or when the instance
+    /// has vanished since, a repeat creates anew.
+    /// </summary>
+    public async Task<StoredOperation> SubmitCreateAsync(string driverName, InstanceSpec spec, CancellationToken cancellationToken)
+    {
+        var driver = GetDriver(driverName);
+        InstanceSpecValidator.Validate(spec);
+        var key = CreateKey(driverName, spec.Id);
+        var request = new OperationRequest { Spec = spec };
+        for (var attempt = 0; attempt < 3; attempt++)
+        {
+            var (operation, created) = journal.BeginOrGet(NewOperation(driverName, spec.Id, OperationKinds.Create, request, key));
+            if (created)
+            {
+                Accept(operation);
+                return operation;
+            }
+
+            if (!spec.Equals(operation.Request.Spec))
+            {
+                throw new InstanceAlreadyExistsException($"Instance {spec.Id} was already requested with a different spec (operation {operation.Id}).") { InstanceId = spec.Id };
+            }
+
+            if (operation.State == OperationState.Pending
+                || (operation.State == OperationState.Succeeded && await ExistsAsync(driver, spec.Id, cancellationToken).ConfigureAwait(false)))
+            {
+                return operation;
+            }
+
+            journal.ReleaseKey(operation.Id);
+        }
+
+        throw new HypervisorUnavailableException($"Instance {spec.Id} is being created and deleted concurrently; retry.");
+    }
+
+    /// <summary>Accepts any other operation; a repeated <paramref name="idempotencyKey"/> returns the first operation.</summary>
+    public StoredOperation Submit(string driverName, Guid instanceId, string kind, OperationRequest request, string? idempotencyKey)
+    {
+        var driver = GetDriver(driverName);
+        InstanceSpecValidator.ValidateInstanceId(instanceId);
+        var contractOperation = OperationKinds.ContractOperation(kind, request);
+        if (!driver.Capabilities.Supports(contractOperation))
+        {
+            throw new OperationNotSupportedException(driver.Capabilities.HypervisorType, contractOperation);
+        }
+
+        if (idempotencyKey is not null && (idempotencyKey.Length is 0 or > 200))
+        {
+            throw new InvalidSpecException("Idempotency-Key", "must be 1-200 characters.");
+        }
+
+        var key = idempotencyKey is null ? null : $"key:{driverName}:{idempotencyKey}";
+        var (operation, created) = journal.BeginOrGet(NewOperation(driverName, instanceId, kind, request, key));
+        if (created)
+        {
+            Accept(operation);
+        }
+        else if (operation.Kind != kind || operation.InstanceId != instanceId)
+        {
+            throw new InstanceAlreadyExistsException($"Idempotency-Key '{idempotencyKey}' was used for operation {operation.Id} ({operation.Kind} {operation.InstanceId}).");
+        }
+
+        return operation;
+    }
+
+    /// <summary>The operation, after waiting up to <paramref name="wait"/> for it to become final; null when unknown.</summary>
+    public async Task<StoredOperation?> WaitAsync(string operationId, TimeSpan wait, CancellationToken cancellationToken)
+    {
+        if (wait > TimeSpan.Zero && _active.TryGetValue(operationId, out var completion))
+        {
+            try
+            {
+                return await completion.Task.WaitAsync(wait, time, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                // Still running: answer with the journaled (pending) state.
+            }
+        }
+
+        return journal.Get(operationId);
+    }
+
+    /// <summary>Re-drives the operations a crash left unfinished; returns how many there were.</summary>
+    public int RecoverUnfinished()
+    {
+        var unfinished = journal.ListUnfinished();
+        foreach (var operation in unfinished)
+        {
+            Schedule(operation, recovering: true);
+        }
+
+        return unfinished.Count;
+    }
+
+    private static string CreateKey(string driver, Guid instanceId) => $"create:{driver}:{instanceId:D}";
+
+    private static async Task<bool> ExistsAsync(IHypervisorDriver driver, Guid instanceId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await driver.GetInstanceAsync(instanceId, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (InstanceNotFoundException)
+        {
+            return false;
+        }
+    }
+
+    private StoredOperation NewOperation(string driver, Guid instanceId, string kind, OperationRequest request, string? key)
+    {
+        var now = time.GetUtcNow();
+        return new StoredOperation(Guid.CreateVersion7(now).ToString("N"), key, driver, instanceId, kind, request, OperationState.Pending, null, null, now, now);
+    }
+
+    private void Accept(StoredOperation operation)
+    {
+        Log.OperationAccepted(logger, operation.Id, operation.Kind, operation.InstanceId, operation.Driver);
+        Schedule(operation, recovering: false);
+    }
+
+    private void Schedule(StoredOperation operation, bool recovering)
+    {
+        var completion = new TaskCompletionSource<StoredOperation>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _active[operation.Id] = completion;
+        var key = (operation.Driver, operation.InstanceId);
+        var turn = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Task previous;
+        lock (_gate)
+        {
+            previous = _tails.GetValueOrDefault(key) ?? Task.CompletedTask;
+            _tails[key] = turn.Task;
+        }
+
+        _ = RunAfterAsync(previous, operation, recovering, completion, turn, key);
+    }
+
+    private async Task RunAfterAsync(Task previous, StoredOperation operation, bool recovering, TaskCompletionSource<StoredOperation> completion,
+        TaskCompletionSource turn, (string, Guid) key)
+    {
+        await previous.ConfigureAwait(false);
+        var stopping = lifetime.ApplicationStopping;
+        var final = operation;
+        var limit = _driverLimits.GetOrAdd(operation.Driver, _ => new SemaphoreSlim(Math.Max(1, options.Value.MaxConcurrentOperationsPerDriver)));
+        using var activity = AgentTelemetry.Source.StartActivity("operation " + operation.Kind);
+        activity?.SetTag("hypervisors.operation_id", operation.Id);
+        try
+        {
+            await limit.WaitAsync(stopping).ConfigureAwait(false);
+            try
+            {
+                final = await ExecuteAsync(operation, recovering, stopping).ConfigureAwait(false);
+            }
+            finally
+            {
+                limit.Release();
+            }
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            Log.OperationInterrupted(logger, operation.Id);
+        }
+        catch (Exception exception)
+        {
+            // The journal itself failed; the operation stays pending and is reconciled at the next start.
+            Log.OperationCrashed(logger, operation.Id, operation.Kind, operation.InstanceId, operation.Driver, exception);
+        }
+        finally
+        {
+            completion.TrySetResult(final);
+            _active.TryRemove(operation.Id, out _);
+            lock (_gate)
+            {
+                if (_tails.TryGetValue(key, out var tail) && tail == turn.Task)
+                {
+                    _tails.Remove(key);
+                }
+            }
+
+            turn.TrySetResult();
+        }
+    }
+
+    private async Task<StoredOperation> ExecuteAsync(StoredOperation operation, bool recovering, CancellationToken cancellationToken)
+    {
+        if (!registry.Names.Contains(operation.Driver))
+        {
+            return Finish(operation, null, null, new UnknownDriverException(operation.Driver));
+        }
+
+        var driver = registry.Get(operation.Driver);
+        try
+        {
+            if (recovering)
+            {
+                var (done, existingResult) = await OperationKinds.CheckDoneAsync(driver, operation, cancellationToken).ConfigureAwait(false);
+                Log.OperationReconciled(logger, operation.Id, operation.Kind, operation.InstanceId, operation.Driver, done ? "already done on the hypervisor" : "driving it again");
+                if (done)
+                {
+                    return Finish(operation, driver, existingResult, null);
+                }
+            }
+
+            var result = await OperationKinds.ExecuteAsync(driver, operation, cancellationToken).ConfigureAwait(false);
+            return Finish(operation, driver, result, null);
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            if (exception is not HypervisorException)
+            {
+                Log.OperationCrashed(logger, operation.Id, operation.Kind, operation.InstanceId, operation.Driver, exception);
+            }
+
+            return Finish(operation, driver, null, exception);
+        }
+    }
+
+    private StoredOperation Finish(StoredOperation operation, IHypervisorDriver? driver, object? result, Exception? failure)
+    {
+        var now = time.GetUtcNow();
+        StoredOperation final;
+        if (failure is null)
+        {
+            var resultJson = result is null ? null : JsonSerializer.Serialize(result, result.GetType(), AgentJson.Options);
+            final = journal.Complete(operation, OperationState.Succeeded, resultJson, null, now, releaseKey: false);
+            if (operation.Kind == OperationKinds.Delete)
+            {
+                journal.ReleaseIdempotencyKey(CreateKey(operation.Driver, operation.InstanceId));
+            }
+
+            if (driver is not null && !driver.Capabilities.SupportsEvents && OperationKinds.EventAfter(operation, result) is { } happened)
+            {
+                events.Record(operation.Driver, operation.InstanceId, happened.Kind, happened.State, "agent", now);
+            }
+
+            Log.OperationSucceeded(logger, operation.Id, operation.Kind, operation.InstanceId, operation.Driver);
+        }
+        else
+        {
+            var problem = failure is UnknownDriverException
+                ? new AgentProblem { Type = Problems.TypeUri("driver-not-found"), Title = "Driver not found", Status = 404, Detail = failure.Message, Kind = HypervisorErrorKind.NotFound }
+                : Problems.FromException(failure, null);
+            final = journal.Complete(operation, OperationState.Failed, null, problem, now, releaseKey: false);
+            Log.OperationFailed(logger, operation.Id, operation.Kind, operation.InstanceId, operation.Driver, problem.Kind, problem.Detail);
+        }
+
+        metrics.Operations.WithLabels(operation.Driver, operation.Kind, final.State.ToString()).Inc();
+        Activity.Current?.SetTag("hypervisors.operation_state", final.State.ToString());
+        return final;
+    }
+}

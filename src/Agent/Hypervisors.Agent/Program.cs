@@ -1,0 +1,4 @@
+using Hypervisors.Agent.Hosting;
+
+await using var app = AgentApplication.Build(args);
+await app.RunAsync().ConfigureAwait(false);
