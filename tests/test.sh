@@ -13,5 +13,11 @@ dotnet build Drivers.sln -c Release -warnaserror -nologo -v q
 status=0
 dotnet test Drivers.sln -c Release --no-build --nologo \
   --logger "trx" --results-directory artifacts/test-results "$@" || status=$?
+
+# The out-of-tree sample consumes the packed packages, as a third-party driver author would.
+dotnet pack Drivers.sln -c Release --no-build -nologo -v q
+rm -rf samples/OutOfTreeDriver/.packages
+dotnet test samples/OutOfTreeDriver/Contoso.Hypervisors.Audit.Tests -c Release --nologo \
+  --logger "trx" --results-directory artifacts/test-results "$@" || status=$?
 python3 tests/summarize-trx.py artifacts/test-results || true
 exit $status
