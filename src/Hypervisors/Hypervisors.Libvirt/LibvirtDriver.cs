@@ -1,0 +1,392 @@
+using System.Collections.Concurrent;
+using Hypervisors.Libvirt.Mapping;
+using Hypervisors.Libvirt.Native;
+using Hypervisors.Libvirt.Storage;
+using Hypervisors.Libvirt.Xml;
+
+namespace Hypervisors.Libvirt;
+
+/// <summary>
+/// The libvirt driver: KVM/QEMU hosts (and libvirt's in-memory test driver) through the system's libvirt.so.0.
+/// Instance ids are domain UUIDs; the spec each instance was created from lives in the domain's
+/// <c>&lt;metadata&gt;</c>. Lifecycle follows Nova's libvirt driver: graceful stop is an ACPI shutdown with a
+/// timeout then a destroy, pause is <c>virDomainSuspend</c>, suspend is a managed save.
+/// </summary>
+/// <remarks>
+/// libvirt calls block, so each runs on a thread-pool thread and the caller's thread only awaits. One connection is
+/// shared by all calls; when it is lost (daemon restart, keepalive timeout) the failing call throws
+/// <see cref="HypervisorUnavailableException"/> and the next call opens a new connection.
+/// </remarks>
+public sealed partial class LibvirtDriver : HypervisorDriverBase, ILibvirtEventSink
+{
+    private static readonly IReadOnlyDictionary<string, string> NoMetadata = new Dictionary<string, string>();
+
+    private readonly LibvirtDriverOptions _options;
+    private readonly LibvirtUriProfile _profile;
+    private readonly DomainShape _shape;
+    private readonly QemuImg _qemuImg;
+    private readonly InstanceEventHub _events = new();
+    private readonly ConcurrentDictionary<Guid, InstanceRecord?> _records = new();
+    private readonly SemaphoreSlim[] _instanceLocks = [.. Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1))];
+    private readonly Lock _sessionGate = new();
+    private readonly CancellationTokenSource _disposing = new();
+    private LibvirtSession? _session;
+    private volatile bool _eventsWanted;
+    private int _reconnecting;
+
+    /// <summary>Creates a driver for <see cref="LibvirtDriverOptions.Uri"/>; the connection opens on the first call.</summary>
+    /// <exception cref="ArgumentException">The URI is not a qemu: or test: libvirt URI.</exception>
+    public LibvirtDriver(LibvirtDriverOptions options, TimeProvider? timeProvider = null)
+        : base(timeProvider)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentException.ThrowIfNullOrWhiteSpace(options.Uri);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.ConsoleTailBytes, 1);
+        _options = options;
+        _profile = LibvirtUriProfile.From(options.Uri, options.IsLocalHost);
+        _shape = new DomainShape(options.DomainType ?? (_profile.IsTestDriver ? "test" : "kvm"), options.Architecture, options.MachineType);
+        _qemuImg = new QemuImg(options.QemuImgPath);
+        Capabilities = _profile.Capabilities;
+    }
+
+    /// <inheritdoc />
+    public override DriverCapabilities Capabilities { get; }
+
+    /// <inheritdoc />
+    protected override TimeSpan ShutdownPollInterval => _options.ShutdownPollInterval;
+
+    /// <summary>Whether libvirt.so.0 can be loaded on this machine.</summary>
+    public static bool IsLibvirtAvailable() => LibvirtNative.IsAvailable();
+
+    /// <inheritdoc />
+    public override object? GetService(Type serviceType, object? serviceKey = null)
+    {
+        ArgumentNullException.ThrowIfNull(serviceType);
+        if (serviceKey is null && serviceType == typeof(LibvirtDriverOptions))
+        {
+            return _options;
+        }
+
+        return base.GetService(serviceType, serviceKey);
+    }
+
+    /// <inheritdoc />
+    protected override ValueTask DisposeAsyncCore()
+    {
+        _disposing.Cancel();
+        _events.Dispose();
+        lock (_sessionGate)
+        {
+            _session?.Dispose();
+            _session = null;
+        }
+
+        foreach (var gate in _instanceLocks)
+        {
+            gate.Dispose();
+        }
+
+        _disposing.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    // ---- the session and the one path every libvirt call takes ----
+
+    /// <summary>The open session, opening one if there is none or the last one was lost. Blocking.</summary>
+    private LibvirtSession Session()
+    {
+        var session = _session;
+        if (session is not null && !session.IsBroken)
+        {
+            return session;
+        }
+
+        lock (_sessionGate)
+        {
+            ThrowIfDisposed();
+            session = _session;
+            if (session is not null && !session.IsBroken)
+            {
+                return session;
+            }
+
+            _session = null;
+            session?.Dispose();
+            var fresh = LibvirtSession.Open(_options.Uri, this);
+            try
+            {
+                if (_eventsWanted)
+                {
+                    fresh.EnsureLifecycleEvents();
+                }
+            }
+            catch
+            {
+                fresh.Dispose();
+                throw;
+            }
+
+            _session = fresh;
+            return fresh;
+        }
+    }
+
+    /// <summary>Runs <paramref name="call"/> with the session on a thread-pool thread, mapping libvirt's errors.</summary>
+    private Task<T> NativeAsync<T>(InstanceOperation operation, Guid? instanceId, Func<LibvirtSession, T> call, CancellationToken cancellationToken, (string Kind, string Id)? device = null)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return Task.Run(() => Invoke(operation, instanceId, call, device), cancellationToken);
+    }
+
+    private Task NativeActionAsync(InstanceOperation operation, Guid instanceId, Action<LibvirtSession> call, CancellationToken cancellationToken) =>
+        NativeAsync(operation, instanceId, session =>
+        {
+            call(session);
+            return true;
+        }, cancellationToken);
+
+    private T Invoke<T>(InstanceOperation operation, Guid? instanceId, Func<LibvirtSession, T> call, (string Kind, string Id)? device)
+    {
+        LibvirtSession? session = null;
+        try
+        {
+            session = Session();
+            return call(session);
+        }
+        catch (LibvirtCallException ex)
+        {
+            throw MapFailure(ex, session, operation, instanceId, device);
+        }
+        catch (ObjectDisposedException ex) when (!IsDisposed)
+        {
+            // A handle was closed under the call: the session was dropped, or the domain deleted meanwhile.
+            if (session is null || session.IsBroken || instanceId is not { } id)
+            {
+                throw new HypervisorUnavailableException($"The libvirt connection to {_options.Uri} was closed during {operation}.", ex);
+            }
+
+            throw new InstanceNotFoundException(id, ex);
+        }
+    }
+
+    private HypervisorException MapFailure(LibvirtCallException failure, LibvirtSession? session, InstanceOperation operation, Guid? instanceId, (string Kind, string Id)? device)
+    {
+        var alive = session?.IsAlive() ?? false;
+        var kind = LibvirtErrorMap.KindOf(failure.Error, alive);
+        PowerState? state = null;
+        if (kind == HypervisorErrorKind.Unavailable)
+        {
+            session?.MarkBroken();
+        }
+        else if (kind == HypervisorErrorKind.NotFound && instanceId is { } gone)
+        {
+            session?.Forget(gone);
+            _records.TryRemove(gone, out _);
+        }
+        else if (instanceId is { } id && session is not null && (kind == HypervisorErrorKind.InvalidPowerState || IsPowerOperation(operation)))
+        {
+            // Re-read the state: drivers disagree on the code for "wrong state" (the test driver says INTERNAL_ERROR
+            // where QEMU says OPERATION_INVALID), so a power operation that failed from a state the contract does not
+            // allow it in is reported as exactly that.
+            state = TryReadPowerState(session, id);
+            if (IsPowerOperation(operation) && !PowerStateRules.IsAllowed(operation, state.Value))
+            {
+                kind = HypervisorErrorKind.InvalidPowerState;
+            }
+        }
+
+        return LibvirtErrorMap.ToException(kind, failure, _profile.HypervisorType, operation, instanceId, state, device);
+    }
+
+    private static bool IsPowerOperation(InstanceOperation operation) => operation is InstanceOperation.Start or InstanceOperation.Stop
+        or InstanceOperation.PowerOff or InstanceOperation.SoftReboot or InstanceOperation.HardReboot or InstanceOperation.Pause
+        or InstanceOperation.Unpause or InstanceOperation.Suspend or InstanceOperation.Resume;
+
+    private static PowerState TryReadPowerState(LibvirtSession session, Guid id)
+    {
+        try
+        {
+            return ReadState(session.Domain(id)).Power;
+        }
+        catch (LibvirtCallException)
+        {
+            return PowerState.NoState;
+        }
+    }
+
+    private SemaphoreSlim LockFor(Guid id) => _instanceLocks[(id.GetHashCode() & int.MaxValue) % _instanceLocks.Length];
+
+    // ---- small blocking helpers, run inside Invoke ----
+
+    private static void Check(int result, string call)
+    {
+        if (result < 0)
+        {
+            throw new LibvirtCallException(call, LibvirtError.Capture(call));
+        }
+    }
+
+    private static (VirDomainInfo Info, PowerState Power) ReadState(SafeDomainHandle domain)
+    {
+        Check(LibvirtNative.DomainGetInfo(domain, out var info), "virDomainGetInfo");
+        var managedSave = false;
+        if (info.State == VirConstants.DomainShutoff)
+        {
+            var has = LibvirtNative.DomainHasManagedSaveImage(domain, 0);
+            Check(has, "virDomainHasManagedSaveImage");
+            managedSave = has == 1;
+        }
+
+        return (info, DomainStateMap.ToPowerState(info.State, managedSave));
+    }
+
+    private static PowerState EnsureState(SafeDomainHandle domain, Guid id, InstanceOperation operation)
+    {
+        var state = ReadState(domain).Power;
+        PowerStateRules.EnsureAllowed(operation, id, state);
+        return state;
+    }
+
+    private static bool HasManagedSave(SafeDomainHandle domain)
+    {
+        var has = LibvirtNative.DomainHasManagedSaveImage(domain, 0);
+        Check(has, "virDomainHasManagedSaveImage");
+        return has == 1;
+    }
+
+    /// <summary>The record of <paramref name="id"/> from the cache, else from the domain's metadata; null for a domain this driver did not create.</summary>
+    private InstanceRecord? Record(Guid id, IntPtr domain)
+    {
+        if (_records.TryGetValue(id, out var cached))
+        {
+            return cached;
+        }
+
+        var xml = LibvirtNative.DomainGetMetadata(domain, VirConstants.MetadataElement, InstanceMetadataXml.NamespaceUri, 0);
+        InstanceRecord? record = null;
+        if (xml == IntPtr.Zero)
+        {
+            var error = LibvirtError.Capture("virDomainGetMetadata");
+            if (error.Code != LibvirtErrorMap.NoDomainMetadata)
+            {
+                throw new LibvirtCallException("virDomainGetMetadata", error);
+            }
+        }
+        else
+        {
+            try
+            {
+                record = InstanceMetadataXml.Parse(id, LibvirtNative.TakeString(xml)!);
+            }
+            catch (FormatException)
+            {
+                // Someone else's element in our namespace: treat the domain as not ours.
+            }
+        }
+
+        return _records.GetOrAdd(id, record);
+    }
+
+    private InstanceRecord? Record(Guid id, SafeDomainHandle domain)
+    {
+        var added = false;
+        domain.DangerousAddRef(ref added);
+        try
+        {
+            return Record(id, domain.DangerousGetHandle());
+        }
+        finally
+        {
+            if (added)
+            {
+                domain.DangerousRelease();
+            }
+        }
+    }
+
+    private InstanceRecord RequireRecord(Guid id, SafeDomainHandle domain, InstanceOperation operation) =>
+        Record(id, domain) ?? throw new OperationNotSupportedException(_profile.HypervisorType, operation, $"domain {id} was not created by this driver, so it has no instance record.");
+
+    private static InstanceInfo ToInfo(Guid id, string name, in VirDomainInfo info, PowerState state, InstanceRecord? record) =>
+        new(id, name, state, info.NrVirtCpu, (long)(info.MaxMemKiB / 1024), state is PowerState.Running or PowerState.Paused ? TimeSpan.FromTicks((long)(info.CpuTimeNs / 100)) : TimeSpan.Zero)
+        {
+            NativeId = record?.NativeId ?? id.ToString("D"),
+            Metadata = record?.Spec.Metadata ?? NoMetadata,
+        };
+
+    // ---- events ----
+
+    /// <inheritdoc />
+    protected override IAsyncEnumerable<InstanceEvent> WatchEventsCoreAsync(CancellationToken cancellationToken)
+    {
+        _eventsWanted = true;
+
+        // One blocking call on the first subscription of a connection: libvirt must have the callback before
+        // this method returns, or events of operations the caller starts next could be missed.
+        Invoke(InstanceOperation.WatchEvents, null, session =>
+        {
+            session.EnsureLifecycleEvents();
+            return true;
+        }, null);
+        return _events.SubscribeAsync(cancellationToken);
+    }
+
+    void ILibvirtEventSink.OnLifecycleEvent(Guid domainId, int eventType, int detail)
+    {
+        if (DomainStateMap.ToEvent(eventType, detail) is not { } mapped)
+        {
+            return;
+        }
+
+        if (mapped.Kind == InstanceEventKind.Deleted)
+        {
+            _records.TryRemove(domainId, out _);
+        }
+
+        _events.Publish(new InstanceEvent(domainId, mapped.Kind, mapped.State, TimeProvider.GetUtcNow()));
+    }
+
+    void ILibvirtEventSink.OnConnectionClosed(LibvirtSession session, int reason)
+    {
+        // Event watchers have no call of their own to trigger the reconnect, so reopen in the background.
+        if (_eventsWanted && !IsDisposed && Interlocked.Exchange(ref _reconnecting, 1) == 0)
+        {
+            _ = Task.Run(ReconnectForEventsAsync);
+        }
+    }
+
+    private async Task ReconnectForEventsAsync()
+    {
+        try
+        {
+            while (!IsDisposed)
+            {
+                try
+                {
+                    Invoke(InstanceOperation.WatchEvents, null, session =>
+                    {
+                        session.EnsureLifecycleEvents();
+                        return true;
+                    }, null);
+                    return;
+                }
+                catch (HypervisorException)
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(1), TimeProvider, _disposing.Token).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Disposed.
+        }
+        catch (ObjectDisposedException)
+        {
+            // Disposed.
+        }
+        finally
+        {
+            Volatile.Write(ref _reconnecting, 0);
+        }
+    }
+}

@@ -1,0 +1,44 @@
+namespace Hypervisors.Libvirt;
+
+/// <summary>Settings of a <see cref="LibvirtDriver"/>.</summary>
+public sealed class LibvirtDriverOptions
+{
+    /// <summary>
+    /// The libvirt connection URI: <c>qemu:///system</c>, <c>qemu+ssh://user@host/system</c>, <c>test:///default</c>
+    /// (libvirt's in-memory test driver), ...
+    /// </summary>
+    public string Uri { get; set; } = "qemu:///system";
+
+    /// <summary>
+    /// Where the driver creates each instance's folder (qcow2 overlays, blank disks, the serial console log), on the
+    /// host libvirt runs on. Only used for local URIs; the folder of an instance is <c>{InstanceDirectory}/{id}</c>.
+    /// </summary>
+    public string InstanceDirectory { get; set; } = "/var/lib/hypervisors/instances";
+
+    /// <summary>
+    /// The <c>&lt;domain type&gt;</c>. Null picks "test" for <c>test:</c> URIs and "kvm" otherwise; set "qemu"
+    /// for software emulation where KVM is missing or unusable.
+    /// </summary>
+    public string? DomainType { get; set; }
+
+    /// <summary>The guest architecture.</summary>
+    public string Architecture { get; set; } = "x86_64";
+
+    /// <summary>The machine type ("pc", "q35"), or null for libvirt's default.</summary>
+    public string? MachineType { get; set; }
+
+    /// <summary>The qemu-img program used for overlays and blank disks.</summary>
+    public string QemuImgPath { get; set; } = "qemu-img";
+
+    /// <summary>How many bytes of the serial console log <see cref="IHypervisorDriver.GetConsoleOutputAsync"/> returns at most.</summary>
+    public int ConsoleTailBytes { get; set; } = 64 * 1024;
+
+    /// <summary>How often a graceful stop polls the domain's state.</summary>
+    public TimeSpan ShutdownPollInterval { get; set; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>
+    /// Whether the instance directory, disk images and console logs are on this machine (so the driver can create
+    /// and read them). Null decides from the URI: true when it names no host or a loopback host.
+    /// </summary>
+    public bool? IsLocalHost { get; set; }
+}

@@ -1,0 +1,26 @@
+using System.Reflection;
+using Hypervisors.Conformance;
+
+namespace Hypervisors.Libvirt.Tests;
+
+// The whole conformance kit against libvirt's test:///default driver.
+public sealed class LibvirtHostTests(LibvirtTestDriverFixture fixture) : HostTests<LibvirtTestDriverFixture>(fixture);
+
+public sealed class LibvirtLifecycleTests(LibvirtTestDriverFixture fixture) : LifecycleTests<LibvirtTestDriverFixture>(fixture);
+
+public sealed class LibvirtCreateTests(LibvirtTestDriverFixture fixture) : CreateTests<LibvirtTestDriverFixture>(fixture);
+
+public sealed class LibvirtListTests(LibvirtTestDriverFixture fixture) : ListTests<LibvirtTestDriverFixture>(fixture);
+
+public sealed class LibvirtDeviceTests(LibvirtTestDriverFixture fixture) : DeviceTests<LibvirtTestDriverFixture>(fixture);
+
+public sealed class LibvirtEventTests(LibvirtTestDriverFixture fixture) : EventTests<LibvirtTestDriverFixture>(fixture);
+
+public sealed class LibvirtConcurrencyTests(LibvirtTestDriverFixture fixture) : ConcurrencyTests<LibvirtTestDriverFixture>(fixture);
+
+public sealed class LibvirtCancellationTests(LibvirtTestDriverFixture fixture) : CancellationTests<LibvirtTestDriverFixture>(fixture);
+
+public sealed class LibvirtComplianceTests : ComplianceTests
+{
+    protected override Assembly TargetAssembly => typeof(LibvirtComplianceTests).Assembly;
+}

@@ -1,0 +1,26 @@
+using System.Xml.Linq;
+
+namespace Hypervisors.Libvirt.Tests;
+
+/// <summary>Private hosts for libvirt's test driver: a node file per test host, opened as <c>test:///path</c>.</summary>
+internal static class TestHost
+{
+    /// <summary>Writes an empty host (8 CPUs, 16 GiB) into <paramref name="directory"/> and returns its connection URI.</summary>
+    public static async Task<string> WriteNodeAsync(string directory)
+    {
+        Directory.CreateDirectory(directory);
+        var path = Path.Combine(directory, "node.xml");
+        var node = new XElement("node",
+            new XElement("cpu",
+                new XElement("mhz", 2000),
+                new XElement("model", "x86_64"),
+                new XElement("active", 8),
+                new XElement("nodes", 1),
+                new XElement("sockets", 1),
+                new XElement("cores", 4),
+                new XElement("threads", 2)),
+            new XElement("memory", 16L * 1024 * 1024));
+        await File.WriteAllTextAsync(path, node.ToString());
+        return new UriBuilder("test", string.Empty) { Path = path }.Uri.AbsoluteUri;
+    }
+}
