@@ -1,0 +1,269 @@
+using System.Globalization;
+using Hypervisors.HyperV.Mapping;
+using Hypervisors.HyperV.Wire;
+using Microsoft.Extensions.Logging;
+
+namespace Hypervisors.HyperV;
+
+public sealed partial class HyperVDriver
+{
+    private const string VirtualHardDisk = "Microsoft:Hyper-V:Virtual Hard Disk";
+    private const string SyntheticDiskDrive = "Microsoft:Hyper-V:Synthetic Disk Drive";
+    private const string SyntheticScsiController = "Microsoft:Hyper-V:Synthetic SCSI Controller";
+    private const string SyntheticEthernetPort = "Microsoft:Hyper-V:Synthetic Ethernet Port";
+    private const string EthernetConnection = "Microsoft:Hyper-V:Ethernet Connection";
+
+    /// <inheritdoc />
+    protected override async Task<InstanceInfo> CreateInstanceCoreAsync(InstanceSpec spec, CancellationToken cancellationToken)
+    {
+        await LoadIndexAsync(force: false, cancellationToken).ConfigureAwait(false);
+        while (true)
+        {
+            Task? pending;
+            TaskCompletionSource? mine = null;
+            lock (_reservations)
+            {
+                if (!_pendingCreates.TryGetValue(spec.Id, out pending))
+                {
+                    if (_index.TryGetValue(spec.Id, out var existing))
+                    {
+                        if (!existing.Spec.Equals(spec))
+                        {
+                            throw new InstanceAlreadyExistsException($"Instance {spec.Id} exists with a different spec (name '{existing.Spec.Name}').") { InstanceId = spec.Id };
+                        }
+                    }
+                    else
+                    {
+                        if (_pendingNames.Contains(spec.Name) || _index.Values.Any(e => string.Equals(e.Spec.Name, spec.Name, StringComparison.OrdinalIgnoreCase)))
+                        {
+                            throw new InstanceAlreadyExistsException($"Another instance is named '{spec.Name}'.") { InstanceId = spec.Id };
+                        }
+
+                        mine = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                        _pendingCreates[spec.Id] = mine.Task;
+                        _pendingNames.Add(spec.Name);
+                    }
+                }
+            }
+
+            if (pending is not null)
+            {
+                // The same id is being created right now: wait for that create, then decide again.
+                await pending.WaitAsync(cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+
+            if (mine is null)
+            {
+                return await GetInstanceCoreAsync(spec.Id, cancellationToken).ConfigureAwait(false);
+            }
+
+            try
+            {
+                await DefineAsync(spec, cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                lock (_reservations)
+                {
+                    _pendingCreates.Remove(spec.Id);
+                    _pendingNames.Remove(spec.Name);
+                }
+
+                mine.TrySetResult();
+            }
+
+            if (spec.StartAfterCreate)
+            {
+                await StartInstanceCoreAsync(spec.Id, cancellationToken).ConfigureAwait(false);
+            }
+
+            return await GetInstanceCoreAsync(spec.Id, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private string DiskPath(InstanceSpec spec, int index) =>
+        _options.DiskDirectory.TrimEnd('\\') + "\\" + spec.Name + "-" + spec.Id.ToString("N")[..8] + "\\disk" + index.ToString(CultureInfo.InvariantCulture) + ".vhdx";
+
+    private async Task DefineAsync(InstanceSpec spec, CancellationToken cancellationToken)
+    {
+        // Check what the spec refers to before anything is made, so a bad spec leaves nothing behind.
+        var switches = await ResolveSwitchesAsync(spec, cancellationToken).ConfigureAwait(false);
+        await CheckImagesAsync(spec, cancellationToken).ConfigureAwait(false);
+
+        var service = await ServiceReferenceAsync("Msvm_VirtualSystemManagementService", cancellationToken).ConfigureAwait(false);
+        var settings = new EmbeddedInstance("Msvm_VirtualSystemSettingData")
+            .Set("ElementName", spec.Name)
+            .SetArray("Notes", [InstanceNotes.Write(spec)])
+            .Set("VirtualSystemSubType", "Microsoft:Hyper-V:SubType:" + _options.Generation.ToString(CultureInfo.InvariantCulture));
+        var defined = await _wmi.InvokeAsync(service, "DefineSystem", [new("SystemSettings", settings)], cancellationToken).ConfigureAwait(false);
+        var vmGuid = defined.GetReference("ResultingSystem")?.Selector("Name")
+            ?? throw WsManEnvelope.Malformed("DefineSystem returned no ResultingSystem.", null);
+        var createdDisks = new List<string>();
+        try
+        {
+            await SizeAsync(service, vmGuid, spec, cancellationToken).ConfigureAwait(false);
+            var configuration = WmiSession.Reference(WmiSession.Virtualization, "Msvm_VirtualSystemSettingData", ("InstanceID", "Microsoft:" + vmGuid));
+            if (spec.Disks.Count > 0)
+            {
+                await AddDisksAsync(service, configuration, spec, createdDisks, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (spec.NetworkInterfaces.Count > 0)
+            {
+                await AddInterfacesAsync(service, configuration, spec, switches, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is HypervisorException or OperationCanceledException)
+        {
+            await RollBackAsync(service, vmGuid, createdDisks).ConfigureAwait(false);
+            throw;
+        }
+
+        _index[spec.Id] = new VmEntry(vmGuid, spec);
+    }
+
+    private async Task SizeAsync(EndpointReference service, string vmGuid, InstanceSpec spec, CancellationToken cancellationToken)
+    {
+        var resources = await QueryResourcesAsync(vmGuid, "CIM_ResourceAllocationSettingData", cancellationToken).ConfigureAwait(false);
+        var processor = resources.FirstOrDefault(r => r.ClassName == "Msvm_ProcessorSettingData")?["InstanceID"]
+            ?? throw WsManEnvelope.Malformed("the new VM has no Msvm_ProcessorSettingData.", null);
+        var memory = resources.FirstOrDefault(r => r.ClassName == "Msvm_MemorySettingData")?["InstanceID"]
+            ?? throw WsManEnvelope.Malformed("the new VM has no Msvm_MemorySettingData.", null);
+        var mib = (ulong)spec.MemoryMiB;
+        await _wmi.InvokeAsync(service, "ModifyResourceSettings",
+        [
+            new("ResourceSettings", new[]
+            {
+                new EmbeddedInstance("Msvm_ProcessorSettingData").Set("InstanceID", processor).Set("VirtualQuantity", (ulong)spec.VCpus)
+                    .Set("Reservation", 0UL).Set("Limit", 100000UL),
+                new EmbeddedInstance("Msvm_MemorySettingData").Set("InstanceID", memory).Set("VirtualQuantity", mib)
+                    .Set("Reservation", mib).Set("Limit", mib).Set("DynamicMemoryEnabled", false),
+            }),
+        ], cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task AddDisksAsync(EndpointReference service, EndpointReference configuration, InstanceSpec spec, List<string> createdDisks, CancellationToken cancellationToken)
+    {
+        var imageService = await ServiceReferenceAsync("Msvm_ImageManagementService", cancellationToken).ConfigureAwait(false);
+        for (var i = 0; i < spec.Disks.Count; i++)
+        {
+            var disk = spec.Disks[i];
+            var path = DiskPath(spec, i);
+            var vhd = new EmbeddedInstance("Msvm_VirtualHardDiskSettingData").Set("Path", path).SetUInt16("Format", 3);
+            vhd = disk.ImageRef is null
+                ? vhd.SetUInt16("Type", 3).Set("MaxInternalSize", (ulong)disk.SizeGiB << 30)
+                : vhd.SetUInt16("Type", 4).Set("ParentPath", disk.ImageRef);
+            await _wmi.InvokeAsync(imageService, "CreateVirtualHardDisk", [new("VirtualDiskSettingData", vhd)], cancellationToken).ConfigureAwait(false);
+            createdDisks.Add(path);
+        }
+
+        var controller = await AddResourcesAsync(service, configuration,
+            [new EmbeddedInstance("Msvm_ResourceAllocationSettingData").SetUInt16("ResourceType", 6).Set("ResourceSubType", SyntheticScsiController)],
+            cancellationToken).ConfigureAwait(false);
+        var controllerPath = Wql.ObjectPath(controller[0]);
+        var drives = await AddResourcesAsync(service, configuration,
+            spec.Disks.Select((_, i) => new EmbeddedInstance("Msvm_ResourceAllocationSettingData").SetUInt16("ResourceType", 17)
+                .Set("ResourceSubType", SyntheticDiskDrive).Set("Parent", controllerPath).Set("AddressOnParent", i.ToString(CultureInfo.InvariantCulture))).ToList(),
+            cancellationToken).ConfigureAwait(false);
+        await AddResourcesAsync(service, configuration,
+            drives.Select((drive, i) => new EmbeddedInstance("Msvm_StorageAllocationSettingData").SetUInt16("ResourceType", 31)
+                .Set("ResourceSubType", VirtualHardDisk).Set("Parent", Wql.ObjectPath(drive)).SetArray("HostResource", [createdDisks[i]])).ToList(),
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task AddInterfacesAsync(EndpointReference service, EndpointReference configuration, InstanceSpec spec, IReadOnlyList<string> switches, CancellationToken cancellationToken)
+    {
+        var ports = await AddResourcesAsync(service, configuration,
+            spec.NetworkInterfaces.Select((nic, i) =>
+            {
+                var port = new EmbeddedInstance("Msvm_SyntheticEthernetPortSettingData").SetUInt16("ResourceType", 10)
+                    .Set("ResourceSubType", SyntheticEthernetPort).Set("ElementName", "nic" + i.ToString(CultureInfo.InvariantCulture))
+                    .SetArray("VirtualSystemIdentifiers", ["{" + Guid.NewGuid().ToString("D").ToUpperInvariant() + "}"])
+                    .Set("StaticMacAddress", nic.MacAddress is not null);
+                return nic.MacAddress is null ? port : port.Set("Address", InstanceSpecValidator.NormalizeMac(nic.MacAddress).Replace(":", string.Empty, StringComparison.Ordinal).ToUpperInvariant());
+            }).ToList(),
+            cancellationToken).ConfigureAwait(false);
+        await AddResourcesAsync(service, configuration,
+            ports.Select((port, i) => new EmbeddedInstance("Msvm_EthernetPortAllocationSettingData").SetUInt16("ResourceType", 33)
+                .Set("ResourceSubType", EthernetConnection).Set("Parent", Wql.ObjectPath(port)).SetArray("HostResource", [switches[i]])).ToList(),
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<IReadOnlyList<EndpointReference>> AddResourcesAsync(EndpointReference service, EndpointReference configuration, IReadOnlyList<EmbeddedInstance> resources, CancellationToken cancellationToken)
+    {
+        var output = await _wmi.InvokeAsync(service, "AddResourceSettings",
+            [new("AffectedConfiguration", configuration), new("ResourceSettings", resources)], cancellationToken).ConfigureAwait(false);
+        var added = output.GetReferences("ResultingResourceSettings");
+        return added.Count == resources.Count ? added : throw WsManEnvelope.Malformed($"AddResourceSettings returned {added.Count} resources for {resources.Count}.", null);
+    }
+
+    /// <summary>The object path of each interface's virtual switch, by its ElementName; an unknown switch is a spec error.</summary>
+    private async Task<IReadOnlyList<string>> ResolveSwitchesAsync(InstanceSpec spec, CancellationToken cancellationToken)
+    {
+        if (spec.NetworkInterfaces.Count == 0)
+        {
+            return [];
+        }
+
+        var switches = await _wmi.QueryAsync(WmiSession.Virtualization, "SELECT CreationClassName, Name, ElementName FROM Msvm_VirtualEthernetSwitch", cancellationToken).ConfigureAwait(false);
+        return spec.NetworkInterfaces.Select((nic, i) =>
+        {
+            var found = switches.FirstOrDefault(s => string.Equals(s["ElementName"], nic.Network, StringComparison.OrdinalIgnoreCase))
+                ?? throw new InvalidSpecException($"spec.NetworkInterfaces[{i}].Network", $"the host has no virtual switch named '{nic.Network}'.");
+            return Wql.ObjectPath("Msvm_VirtualEthernetSwitch",
+                new KeyValuePair<string, string>("CreationClassName", found["CreationClassName"] ?? "Msvm_VirtualEthernetSwitch"),
+                new KeyValuePair<string, string>("Name", found["Name"] ?? string.Empty));
+        }).ToList();
+    }
+
+    private async Task CheckImagesAsync(InstanceSpec spec, CancellationToken cancellationToken)
+    {
+        for (var i = 0; i < spec.Disks.Count; i++)
+        {
+            if (spec.Disks[i].ImageRef is not { } image)
+            {
+                continue;
+            }
+
+            try
+            {
+                await _wmi.Client.GetAsync(WmiSession.Reference(WmiSession.Cimv2, "CIM_DataFile", ("Name", image)), cancellationToken).ConfigureAwait(false);
+            }
+            catch (HypervisorException ex) when (ex.Kind == HypervisorErrorKind.NotFound)
+            {
+                throw new InvalidSpecException($"spec.Disks[{i}].ImageRef", $"the host has no file '{image}'.");
+            }
+        }
+    }
+
+    private async Task RollBackAsync(EndpointReference service, string vmGuid, IReadOnlyList<string> createdDisks)
+    {
+        // Best effort, on a fresh token: the create is failing or was cancelled, and must not leave a half-made VM.
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        try
+        {
+            await _wmi.InvokeAsync(service, "DestroySystem", [new("AffectedSystem", SystemReference(vmGuid))], timeout.Token).ConfigureAwait(false);
+            await DeleteFilesAsync(createdDisks, timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is HypervisorException or OperationCanceledException)
+        {
+            _logger.LogWarning(ex, "Could not roll back the half-created Hyper-V VM {VmGuid}", vmGuid);
+        }
+    }
+
+    private async Task DeleteFilesAsync(IEnumerable<string> paths, CancellationToken cancellationToken)
+    {
+        foreach (var path in paths)
+        {
+            try
+            {
+                await _wmi.InvokeAsync(WmiSession.Reference(WmiSession.Cimv2, "CIM_DataFile", ("Name", path)), "Delete", [], cancellationToken).ConfigureAwait(false);
+            }
+            catch (HypervisorException ex) when (ex.Kind == HypervisorErrorKind.NotFound)
+            {
+                // Already gone.
+            }
+        }
+    }
+}
