@@ -25,6 +25,8 @@ internal sealed class EventLog
         {
             _known[(driver, instanceId)] = (state, 0);
         }
+
+        _lastSeq = journal.LastEventSeq();
     }
 
     /// <summary>The id of the newest event recorded by this process.</summary>
@@ -35,6 +37,18 @@ internal sealed class EventLog
             lock (_gate)
             {
                 return _lastSeq;
+            }
+        }
+    }
+
+    /// <summary>The number of live streams.</summary>
+    public int SubscriberCount
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _subscribers.Count;
             }
         }
     }

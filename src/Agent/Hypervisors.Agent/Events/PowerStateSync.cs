@@ -39,12 +39,12 @@ internal sealed class PowerStateSync(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        // The first round waits one interval, so events the drivers report at start are in before it compares.
         using var timer = new PeriodicTimer(options.Value.PowerSyncInterval);
-        do
+        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
         {
             await SyncOnceAsync(stoppingToken).ConfigureAwait(false);
         }
-        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
     }
 
     private async Task<int> SyncDriverAsync(string name, IHypervisorDriver driver, CancellationToken cancellationToken)

@@ -66,6 +66,7 @@ public static class AgentApplication
         var registry = app.Services.GetRequiredService<AgentMetrics>().Registry;
         app.UseMiddleware<ProblemMiddleware>();
         app.UseMiddleware<BearerTokenMiddleware>();
+        app.UseMiddleware<RequestBodyLimitMiddleware>();
         app.UseHttpMetrics(metrics =>
         {
             metrics.InProgress.Registry = registry;

@@ -237,6 +237,17 @@ internal sealed class OperationJournal : IDisposable
         }
     }
 
+    /// <summary>The newest event id, or 0.</summary>
+    public long LastEventSeq()
+    {
+        lock (_gate)
+        {
+            using var command = _connection.CreateCommand();
+            command.CommandText = "SELECT COALESCE(MAX(seq), 0) FROM events";
+            return (long)command.ExecuteScalar()!;
+        }
+    }
+
     /// <summary>The last known power state of every instance.</summary>
     public IReadOnlyList<(string Driver, Guid InstanceId, PowerState State)> LoadStates()
     {
