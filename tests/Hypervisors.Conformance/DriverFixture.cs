@@ -10,9 +10,25 @@ public abstract class DriverFixture : IAsyncLifetime
 {
     private IHypervisorDriver? _driver;
     private int _nameCounter;
+    private string? _skipReason;
 
     /// <summary>The driver under test, created by <see cref="CreateDriverAsync"/>.</summary>
-    public IHypervisorDriver Driver => _driver ?? throw new InvalidOperationException("The fixture has not been initialized.");
+    /// <remarks>
+    /// When <see cref="CreateDriverAsync"/> skipped (for example <c>Assert.Skip</c> because a local part such as
+    /// libvirtd is missing), every test that touches the driver is skipped with the same reason.
+    /// </remarks>
+    public IHypervisorDriver Driver
+    {
+        get
+        {
+            if (_skipReason is not null)
+            {
+                Assert.Skip(_skipReason);
+            }
+
+            return _driver ?? throw new InvalidOperationException("The fixture has not been initialized.");
+        }
+    }
 
     /// <summary>A prefix for instance names made by the kit, unique per fixture so runs on a shared host do not collide.</summary>
     public string NamePrefix { get; } = "kit-" + Guid.NewGuid().ToString("N")[..6] + "-";
@@ -62,7 +78,18 @@ public abstract class DriverFixture : IAsyncLifetime
     public virtual string NetworkName => "default";
 
     /// <summary>Initializes the driver.</summary>
-    public virtual async ValueTask InitializeAsync() => _driver = await CreateDriverAsync();
+    public virtual async ValueTask InitializeAsync()
+    {
+        try
+        {
+            _driver = await CreateDriverAsync();
+        }
+        catch (Xunit.Sdk.SkipException ex)
+        {
+            const string prefix = "$XunitDynamicSkip$";
+            _skipReason = ex.Message.StartsWith(prefix, StringComparison.Ordinal) ? ex.Message[prefix.Length..] : ex.Message;
+        }
+    }
 
     /// <summary>Deletes whatever instances the kit left behind, then disposes the driver.</summary>
     public virtual async ValueTask DisposeAsync()
