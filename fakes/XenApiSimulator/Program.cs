@@ -1,0 +1,54 @@
+using System.Globalization;
+using XenApiSimulator;
+
+// Runs the simulator as its own process: `XenApiSimulator [--port N] [--url-file PATH] [--user U] [--password P]`.
+// Prints the URL on stdout (and writes it to --url-file), then serves until Ctrl+C or SIGTERM.
+var options = new XenApiSimulatorOptions();
+var port = 0;
+string? urlFile = null;
+for (var i = 0; i + 1 < args.Length; i += 2)
+{
+    switch (args[i])
+    {
+        case "--port":
+            port = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
+            break;
+        case "--url-file":
+            urlFile = args[i + 1];
+            break;
+        case "--user":
+            options.UserName = args[i + 1];
+            break;
+        case "--password":
+            options.Password = args[i + 1];
+            break;
+        default:
+            await Console.Error.WriteLineAsync($"unknown option {args[i]}");
+            return 2;
+    }
+}
+
+using var stop = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true;
+    stop.Cancel();
+};
+AppDomain.CurrentDomain.ProcessExit += (_, _) => stop.Cancel();
+await using var host = await XenApiSimulatorHost.StartAsync(options, port);
+if (urlFile is not null)
+{
+    await File.WriteAllTextAsync(urlFile, host.Url.ToString());
+}
+
+Console.WriteLine(host.Url);
+try
+{
+    await Task.Delay(Timeout.Infinite, stop.Token);
+}
+catch (OperationCanceledException)
+{
+    // Stopping.
+}
+
+return 0;

@@ -1,0 +1,31 @@
+namespace XenApiSimulator;
+
+/// <summary>What the simulated pool looks like and how it behaves.</summary>
+public sealed class XenApiSimulatorOptions
+{
+    public string UserName { get; set; } = "root";
+
+    public string Password { get; set; } = "xenroot";
+
+    public string HostName { get; set; } = "xen-sim-01";
+
+    public long HostMemoryBytes { get; set; } = 64L * 1024 * 1024 * 1024;
+
+    public int CpuCount { get; set; } = 16;
+
+    public int SocketCount { get; set; } = 2;
+
+    public long StorageBytes { get; set; } = 2L * 1024 * 1024 * 1024 * 1024;
+
+    public string StorageName { get; set; } = "Local storage";
+
+    public string NetworkName { get; set; } = "Pool-wide network associated with eth0";
+
+    public string TemplateName { get; set; } = "Other install media";
+
+    /// <summary>How long an Async task stays pending before it runs (zero runs it at once, in the background).</summary>
+    public TimeSpan TaskDelay { get; set; } = TimeSpan.Zero;
+
+    /// <summary>Guests ignore clean shutdown requests: Async.VM.clean_shutdown stays pending until cancelled.</summary>
+    public bool CleanShutdownHangs { get; set; }
+}

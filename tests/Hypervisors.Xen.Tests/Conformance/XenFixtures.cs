@@ -1,0 +1,60 @@
+using Hypervisors.Conformance;
+using Hypervisors.Xen.Wire;
+using XenApiSimulator;
+
+namespace Hypervisors.Xen.Tests.Conformance;
+
+/// <summary>
+/// The kit's fixture for the Xen driver: each fixture starts its own XenAPI simulator in-process on a loopback
+/// port, so the host's resources belong to that fixture alone. Specs carry one disk and one interface, so create,
+/// list, devices and delete go through VDI, VBD and VIF too.
+/// </summary>
+public abstract class XenFixture : DriverFixture
+{
+    private XenApiSimulatorHost? _simulator;
+
+    public XenApiSimulatorHost Simulator => _simulator ?? throw new InvalidOperationException("The fixture has not been initialized.");
+
+    protected abstract XenApiTransport Transport { get; }
+
+    public override bool HostResourcesAreExclusive => true;
+
+    public override string NetworkName => new XenApiSimulatorOptions().NetworkName;
+
+    public override InstanceSpec CreateSpec(Guid id, string name) => base.CreateSpec(id, name) with
+    {
+        Disks = [new DiskSpec(1)],
+        NetworkInterfaces = [new NetworkInterfaceSpec(NetworkName)],
+    };
+
+    public override VolumeSpec CreateVolumeSpec(string volumeId) => new(volumeId, Simulator.CreateVdi(volumeId, 1L << 30));
+
+    protected override async Task<IHypervisorDriver> CreateDriverAsync()
+    {
+        _simulator = await XenApiSimulatorHost.StartAsync();
+        return new XenDriver(new XenDriverOptions { Url = _simulator.Url, Transport = Transport }.UseCredentials("root", "xenroot"));
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        if (_simulator is not null)
+        {
+            await _simulator.DisposeAsync();
+        }
+
+        GC.SuppressFinalize(this);
+    }
+}
+
+/// <summary>The driver over XML-RPC.</summary>
+public sealed class XenXmlRpcFixture : XenFixture
+{
+    protected override XenApiTransport Transport => XenApiTransport.XmlRpc;
+}
+
+/// <summary>The driver over JSON-RPC.</summary>
+public sealed class XenJsonRpcFixture : XenFixture
+{
+    protected override XenApiTransport Transport => XenApiTransport.JsonRpc;
+}
