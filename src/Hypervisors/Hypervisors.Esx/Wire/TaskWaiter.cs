@@ -1,0 +1,176 @@
+using System.Collections.Concurrent;
+using System.Xml.Linq;
+
+namespace Hypervisors.Esx.Wire;
+
+/// <summary>
+/// Awaits vSphere tasks through the PropertyCollector rather than by polling each task: a filter on the task's
+/// <c>info.state</c>, <c>info.error</c> and <c>info.result</c>, then <c>WaitForUpdatesEx</c> until the state is
+/// success or error. Collectors come from a small pool, each used by one wait at a time and destroyed (with all
+/// its filters, in one call) after <see cref="FiltersPerCollector"/> waits, so a wait costs two calls.
+/// </summary>
+public sealed class TaskWaiter(VimClient client) : IAsyncDisposable
+{
+    /// <summary>Waits served by one collector before it is destroyed with its filters.</summary>
+    public const int FiltersPerCollector = 16;
+
+    private static readonly string[] TaskPaths = ["info.state", "info.error", "info.result"];
+    private readonly ConcurrentBag<PooledCollector> _pool = [];
+
+    /// <summary>How long one <c>WaitForUpdatesEx</c> may wait before it is asked again.</summary>
+    public TimeSpan PollWait { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Waits for <paramref name="task"/>; returns its <c>info.result</c> element, or throws its fault.</summary>
+    public async Task<XElement?> WaitAsync(ManagedObjectReference task, CancellationToken cancellationToken)
+    {
+        var values = await WaitForAsync(task, TaskPaths, v => v.GetValueOrDefault("info.state")?.Value is "success" or "error", null, cancellationToken).ConfigureAwait(false)
+            ?? throw new VimFaultException("InvalidResponse", $"The wait for {task} ended without a state.");
+        if (values.GetValueOrDefault("info.state")?.Value == "success")
+        {
+            return values.GetValueOrDefault("info.result");
+        }
+
+        throw values.GetValueOrDefault("info.error") is { } error
+            ? VimFaultException.FromLocalizedFault(error)
+            : new VimFaultException("MethodFault", $"{task} failed without an error.");
+    }
+
+    /// <summary>
+    /// Waits until <paramref name="done"/> holds for the values of <paramref name="paths"/> of <paramref name="obj"/>
+    /// and returns them, or returns null when <paramref name="timeout"/> passes first.
+    /// </summary>
+    public async Task<IReadOnlyDictionary<string, XElement?>?> WaitForAsync(ManagedObjectReference obj, IReadOnlyList<string> paths,
+        Func<IReadOnlyDictionary<string, XElement?>, bool> done, TimeSpan? timeout, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(done);
+        var deadline = timeout is { } t ? DateTimeOffset.UtcNow + t : (DateTimeOffset?)null;
+        for (var attempt = 0; ; attempt++)
+        {
+            var collector = await RentAsync(cancellationToken).ConfigureAwait(false);
+            var healthy = false;
+            try
+            {
+                var values = await WaitOnAsync(collector, obj, paths, done, deadline, cancellationToken).ConfigureAwait(false);
+                healthy = true;
+                return values;
+            }
+            catch (VimFaultException fault) when (fault.FaultType == "ManagedObjectNotFound" && attempt == 0)
+            {
+                // The collector died with a lost session; a new one comes from the new session.
+            }
+            finally
+            {
+                await ReturnAsync(collector, healthy).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Destroys the pooled collectors.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        while (_pool.TryTake(out var collector))
+        {
+            await DestroyQuietlyAsync(collector, cts.Token).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<IReadOnlyDictionary<string, XElement?>?> WaitOnAsync(PooledCollector collector, ManagedObjectReference obj, IReadOnlyList<string> paths,
+        Func<IReadOnlyDictionary<string, XElement?>, bool> done, DateTimeOffset? deadline, CancellationToken cancellationToken)
+    {
+        var filter = await client.CreateFilterAsync(collector.Ref, w => PropertySpecs.ForObject(w, obj, paths), cancellationToken).ConfigureAwait(false);
+        collector.Filters++;
+        string? version = null;
+        var values = new Dictionary<string, XElement?>(StringComparer.Ordinal);
+        while (true)
+        {
+            var wait = PollWait;
+            if (deadline is { } end)
+            {
+                var remaining = end - DateTimeOffset.UtcNow;
+                if (version is not null && remaining <= TimeSpan.Zero)
+                {
+                    return null;
+                }
+
+                wait = TimeSpan.FromSeconds(Math.Clamp(Math.Ceiling(remaining.TotalSeconds), 1, PollWait.TotalSeconds));
+            }
+
+            var set = await client.WaitForUpdatesAsync(collector.Ref, version, wait, cancellationToken).ConfigureAwait(false);
+            if (set is null)
+            {
+                continue;
+            }
+
+            version = set.Version;
+            foreach (var update in set.Updates)
+            {
+                if (update.Filter == filter && update.Obj == obj)
+                {
+                    foreach (var (path, value) in update.Changes)
+                    {
+                        values[path] = value;
+                    }
+                }
+            }
+
+            if (done(values))
+            {
+                return values;
+            }
+        }
+    }
+
+    private async Task<PooledCollector> RentAsync(CancellationToken cancellationToken)
+    {
+        var generation = client.SessionGeneration;
+        while (_pool.TryTake(out var pooled))
+        {
+            if (pooled.Generation == generation)
+            {
+                return pooled;
+            }
+        }
+
+        var created = await client.CreatePropertyCollectorAsync(cancellationToken).ConfigureAwait(false);
+        return new PooledCollector(created, client.SessionGeneration);
+    }
+
+    private async Task ReturnAsync(PooledCollector collector, bool healthy)
+    {
+        if (collector.Generation != client.SessionGeneration)
+        {
+            return; // it went with its session
+        }
+
+        if (healthy && collector.Filters < FiltersPerCollector)
+        {
+            _pool.Add(collector);
+            return;
+        }
+
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await DestroyQuietlyAsync(collector, cts.Token).ConfigureAwait(false);
+    }
+
+    private async Task DestroyQuietlyAsync(PooledCollector collector, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await client.DestroyPropertyCollectorAsync(collector.Ref, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is VimFaultException or HttpRequestException or OperationCanceledException or TimeoutException or IOException or System.Xml.XmlException or InvalidDataException)
+        {
+            // The collector is garbage on the server side either way; its session will take it along.
+        }
+    }
+
+    private sealed class PooledCollector(ManagedObjectReference reference, int generation)
+    {
+        public ManagedObjectReference Ref { get; } = reference;
+
+        public int Generation { get; } = generation;
+
+        public int Filters { get; set; }
+    }
+}

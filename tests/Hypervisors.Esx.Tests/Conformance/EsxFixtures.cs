@@ -1,0 +1,59 @@
+using Hypervisors.Conformance;
+using Hypervisors.Esx.Tests.Vcsim;
+
+namespace Hypervisors.Esx.Tests.Conformance;
+
+/// <summary>
+/// The kit's fixture for the ESX driver against its own vcsim: standalone ESX or vCenter model, plain HTTP or
+/// HTTPS trusted through a pinned SHA-256 thumbprint. Specs carry a thin disk and a NIC with a fixed MAC.
+/// </summary>
+public abstract class EsxFixture(bool vcenter, bool tls) : DriverFixture
+{
+    private VcsimServer? _server;
+
+    public VcsimServer Server => _server ?? throw new InvalidOperationException("Not initialized.");
+
+    public override string NetworkName => "VM Network";
+
+    public override TimeSpan GracefulStopTimeout => TimeSpan.FromSeconds(2);
+
+    public override InstanceSpec CreateSpec(Guid id, string name) => base.CreateSpec(id, name) with
+    {
+        Disks = [new DiskSpec(1)],
+        NetworkInterfaces = [new NetworkInterfaceSpec(NetworkName, "02:50:56:" + id.ToString("N")[..2] + ":" + id.ToString("N")[2..4] + ":" + id.ToString("N")[4..6])],
+    };
+
+    public override VolumeSpec CreateVolumeSpec(string volumeId) => new(volumeId, Server.CreateVolumeFile(volumeId));
+
+    public override async ValueTask InitializeAsync()
+    {
+        _server = await VcsimServer.StartAsync(vcenter, tls);
+        await base.InitializeAsync();
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        if (_server is not null)
+        {
+            await _server.DisposeAsync();
+        }
+
+        GC.SuppressFinalize(this);
+    }
+
+    protected override async Task<IHypervisorDriver> CreateDriverAsync()
+    {
+        var driver = new EsxDriver(Server.CreateOptions());
+        await driver.ConnectAsync();
+        return driver;
+    }
+}
+
+public sealed class EsxHttpFixture() : EsxFixture(vcenter: false, tls: false);
+
+public sealed class EsxHttpsFixture() : EsxFixture(vcenter: false, tls: true);
+
+public sealed class VCenterHttpFixture() : EsxFixture(vcenter: true, tls: false);
+
+public sealed class VCenterHttpsFixture() : EsxFixture(vcenter: true, tls: true);
