@@ -13,6 +13,7 @@ export GOPATH=/usr/share/gocode GO111MODULE=off GOCACHE=${GOCACHE:-/tmp/gocache}
 
 build_go() { # build_go DIR OUTPUT
   local dir=$1 out=$2
+  [ -f "$dir/main.go" ] || return 0
   if [ -x "$dir/$out" ] && [ -z "$(find "$dir" -name '*.go' -newer "$dir/$out")" ]; then
     return 0
   fi
