@@ -51,7 +51,7 @@ public sealed class ProblemTests
             Assert.Contains(mentioned, result.Problem.Detail, StringComparison.Ordinal);
         }
 
-        Assert.Empty(agent.Service<Journal.OperationJournal>().CountByState());
+        Assert.Empty(agent.Service<Hypervisors.Agent.Journal.OperationJournal>().CountByState());
     }
 
     [Fact]

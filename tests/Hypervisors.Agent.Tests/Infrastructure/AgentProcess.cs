@@ -1,0 +1,100 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+using Hypervisors.Agent.Hosting;
+
+namespace Hypervisors.Agent.Tests.Infrastructure;
+
+/// <summary>The agent as a child process (<c>dotnet Hypervisors.Agent.dll</c>), for tests that kill it.</summary>
+internal sealed partial class AgentProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+
+    private AgentProcess(Process process, Uri baseAddress)
+    {
+        _process = process;
+        BaseAddress = baseAddress;
+    }
+
+    public Uri BaseAddress { get; }
+
+    public int Id => _process.Id;
+
+    public static async Task<AgentProcess> StartAsync(string dataDirectory, IReadOnlyDictionary<string, string> settings, CancellationToken cancellationToken)
+    {
+        var agentDll = typeof(AgentApplication).Assembly.Location;
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = Path.GetDirectoryName(agentDll)!,
+        };
+        start.ArgumentList.Add(agentDll);
+        start.ArgumentList.Add("--Agent:Listen:0=http://127.0.0.1:0");
+        start.ArgumentList.Add($"--Agent:DataDirectory={dataDirectory}");
+        start.ArgumentList.Add("--Logging:LogLevel:Default=Information");
+        foreach (var (key, value) in settings)
+        {
+            start.ArgumentList.Add($"--{key}={value}");
+        }
+
+        var process = Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start.");
+        var listening = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var output = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        process.OutputDataReceived += (_, line) =>
+        {
+            if (line.Data is null)
+            {
+                listening.TrySetException(new InvalidOperationException("The agent exited before listening:\n" + string.Join('\n', output)));
+                return;
+            }
+
+            output.Enqueue(line.Data);
+            if (ListeningLine().Match(line.Data) is { Success: true } match)
+            {
+                listening.TrySetResult(new Uri(match.Groups[1].Value));
+            }
+        };
+        process.ErrorDataReceived += (_, line) =>
+        {
+            if (line.Data is not null)
+            {
+                output.Enqueue(line.Data);
+            }
+        };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        try
+        {
+            var uri = await listening.Task.WaitAsync(TimeSpan.FromSeconds(60), cancellationToken);
+            return new AgentProcess(process, uri);
+        }
+        catch
+        {
+            process.Kill(entireProcessTree: true);
+            process.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>SIGKILL: no shutdown code runs.</summary>
+    public async Task KillAsync()
+    {
+        _process.Kill();
+        await _process.WaitForExitAsync(CancellationToken.None);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill();
+            await _process.WaitForExitAsync(CancellationToken.None);
+        }
+
+        _process.Dispose();
+    }
+
+    [GeneratedRegex(@"Now listening on: (http://\S+)")]
+    private static partial Regex ListeningLine();
+}
