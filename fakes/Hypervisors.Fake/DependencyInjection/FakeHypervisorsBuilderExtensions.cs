@@ -12,6 +12,7 @@ public static class FakeHypervisorsBuilderExtensions
     /// Adds a <see cref="FakeHypervisorDriver"/> named <paramref name="name"/>, configured by the named
     /// <see cref="FakeHypervisorOptions"/> (<paramref name="configure"/> plus any other configuration of that name).
     /// The options are validated when the host starts (<c>ValidateOnStart</c>) and again when the driver is made.
+    /// The driver uses the container's <see cref="TimeProvider"/>, if one is registered, unless the options set one.
     /// </summary>
     public static HypervisorsBuilder AddFake(this HypervisorsBuilder builder, string name, Action<FakeHypervisorOptions>? configure = null)
     {
@@ -25,6 +26,7 @@ public static class FakeHypervisorsBuilderExtensions
 
         options.ValidateOnStart();
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<FakeHypervisorOptions>, FakeHypervisorOptionsValidator>());
-        return builder.AddDriver(name, sp => new FakeHypervisorDriver(sp.GetRequiredService<IOptionsMonitor<FakeHypervisorOptions>>().Get(name)));
+        return builder.AddDriver(name, sp => new FakeHypervisorDriver(
+            sp.GetRequiredService<IOptionsMonitor<FakeHypervisorOptions>>().Get(name), sp.GetService<TimeProvider>()));
     }
 }

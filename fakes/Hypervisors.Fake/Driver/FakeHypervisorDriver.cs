@@ -40,7 +40,17 @@ public sealed class FakeHypervisorDriver : HypervisorDriverBase
     /// <summary>Creates a fake host described by <paramref name="options"/> (defaults when null).</summary>
     /// <exception cref="ArgumentException">The options are not valid.</exception>
     public FakeHypervisorDriver(FakeHypervisorOptions? options = null)
-        : base(options?.TimeProvider)
+        : this(options, null)
+    {
+    }
+
+    /// <summary>
+    /// Creates a fake host described by <paramref name="options"/> on the clock <paramref name="timeProvider"/>
+    /// (used when <see cref="FakeHypervisorOptions.TimeProvider"/> is null; the system clock when both are null).
+    /// </summary>
+    /// <exception cref="ArgumentException">The options are not valid.</exception>
+    public FakeHypervisorDriver(FakeHypervisorOptions? options, TimeProvider? timeProvider)
+        : base(options?.TimeProvider ?? timeProvider)
     {
         _options = options ?? new FakeHypervisorOptions();
         var errors = _options.Validate();

@@ -1,6 +1,7 @@
 using Hypervisors.Fake;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Hypervisors.Tests;
 
@@ -75,6 +76,19 @@ public sealed class HypervisorsDependencyInjectionTests
         Assert.Equal("x:second", outer.Tag);
         Assert.Equal("x:first", Assert.IsType<Tagged>(outer.Inner).Tag);
         Assert.NotNull(outer.GetService<FakeFaults>());
+    }
+
+    [Fact]
+    public async Task A_fake_runs_on_the_containers_time_provider()
+    {
+        var clock = new FakeTimeProvider();
+        var services = new ServiceCollection();
+        services.AddSingleton<TimeProvider>(clock);
+        services.AddHypervisors(h => h.AddFake("timed"));
+        await using var provider = services.BuildServiceProvider();
+        var driver = provider.GetRequiredKeyedService<IHypervisorDriver>("timed");
+        clock.Advance(TimeSpan.FromHours(3));
+        Assert.Equal(TimeSpan.FromHours(3), (await driver.GetHostInfoAsync(Ct)).Uptime);
     }
 
     private sealed class Tagged(IHypervisorDriver inner, string tag) : DelegatingHypervisorDriver(inner)
