@@ -1,5 +1,6 @@
 using System.Reflection;
 using Hypervisors.Fake;
+using Hypervisors.Libvirt;
 using Hypervisors.Agent.Telemetry;
 
 namespace Hypervisors.Agent.Configuration;
@@ -42,6 +43,9 @@ internal static class DriverSetup
                     case "fake":
                         hypervisors.AddFake(definition.Name, options => Bind(definition.Settings, options));
                         break;
+                    case "libvirt":
+                        hypervisors.AddLibvirt(definition.Name, options => Bind(definition.Settings, options));
+                        break;
                     default:
                         throw new InvalidOperationException(
                             $"Agent:Drivers:{definition.Name}:Kind '{definition.Kind}' is not a known driver kind (known: {string.Join(", ", KnownKinds)}).");
@@ -53,7 +57,7 @@ internal static class DriverSetup
         });
     }
 
-    public static IReadOnlyList<string> KnownKinds { get; } = ["fake"];
+    public static IReadOnlyList<string> KnownKinds { get; } = ["fake", "libvirt"];
 
     /// <summary>Binds <paramref name="settings"/> onto <paramref name="options"/>, then resolves <c>XFile</c> secrets.</summary>
     public static void Bind(IConfigurationSection settings, object options)
