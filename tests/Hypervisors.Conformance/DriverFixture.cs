@@ -74,6 +74,15 @@ public abstract class DriverFixture : IAsyncLifetime
     /// <summary>A volume this driver can attach, with the given id (for example a file the fixture creates).</summary>
     public virtual VolumeSpec CreateVolumeSpec(string volumeId) => new(volumeId, "/var/lib/hypervisors-kit/" + volumeId + ".img");
 
+    /// <summary>
+    /// An image reference this driver can create a disk from (<see cref="DiskSpec.ImageRef"/>), or null when the
+    /// fixture has none; the kit's image-disk test skips then.
+    /// </summary>
+    public virtual string? ImageRef => null;
+
+    /// <summary>A kernel this driver can boot directly (<see cref="InstanceSpec.KernelBoot"/>), or null to skip the kernel-boot test.</summary>
+    public virtual KernelBootSpec? KernelBoot => null;
+
     /// <summary>The network that interfaces made by the kit plug into.</summary>
     public virtual string NetworkName => "default";
 

@@ -83,4 +83,69 @@ public abstract class CreateTests<TFixture>(TFixture fixture) : DriverSuite<TFix
             Assert.True(info.MemoryMiB == instance.Spec.MemoryMiB, $"{source} reported {info.MemoryMiB} MiB; the spec asked for {instance.Spec.MemoryMiB}.");
         }
     }
+
+    [Fact]
+    public virtual async Task A_disk_from_an_image_is_created_when_the_driver_declares_image_disks()
+    {
+        RequireCapability(Capabilities.SupportsImageDisks, nameof(DriverCapabilities.SupportsImageDisks));
+        var image = Fixture.ImageRef;
+        if (image is null)
+        {
+            Assert.Skip("The fixture gives no ImageRef to create a disk from.");
+            return;
+        }
+
+        await using var instance = await CreateInstanceAsync(s => s with { Disks = [new DiskSpec(1, image), .. s.Disks] });
+        Assert.Equal(PowerState.Shutdown, instance.Created.PowerState);
+        if (Capabilities.SupportsDeviceListing)
+        {
+            var disks = (await Driver.GetDevicesAsync(instance.Id, Ct)).Disks;
+            Assert.Equal(instance.Spec.Disks.Count, disks.Count);
+            Assert.Contains(disks, d => d.ImageRef == image);
+        }
+    }
+
+    [Fact]
+    public virtual async Task A_kernel_boot_instance_is_created_and_started_when_the_driver_declares_kernel_boot()
+    {
+        RequireCapability(Capabilities.SupportsKernelBoot, nameof(DriverCapabilities.SupportsKernelBoot));
+        var kernel = Fixture.KernelBoot;
+        if (kernel is null)
+        {
+            Assert.Skip("The fixture gives no KernelBoot to boot.");
+            return;
+        }
+
+        await using var instance = await CreateInstanceAsync(s => s with { KernelBoot = kernel });
+        await Driver.StartInstanceAsync(instance.Id, Ct);
+        await KitAssert.PowerStateIsAsync(Driver, instance.Id, PowerState.Running, "starting a kernel-boot instance", Ct);
+    }
+
+    [Fact]
+    public virtual async Task Create_features_declared_unsupported_throw_operation_not_supported_and_create_nothing()
+    {
+        if (Capabilities is { SupportsImageDisks: true, SupportsKernelBoot: true })
+        {
+            Assert.Skip("The driver declares image disks and kernel boot; nothing to refuse.");
+        }
+
+        if (!Capabilities.SupportsImageDisks)
+        {
+            var spec = NewSpec(s => s with { Disks = [new DiskSpec(1, Fixture.ImageRef ?? "/var/lib/hypervisors-kit/base.img")] });
+            await AssertCreateRefusedAsync(spec, nameof(DriverCapabilities.SupportsImageDisks));
+        }
+
+        if (!Capabilities.SupportsKernelBoot)
+        {
+            var spec = NewSpec(s => s with { KernelBoot = Fixture.KernelBoot ?? new KernelBootSpec("/var/lib/hypervisors-kit/vmlinuz") });
+            await AssertCreateRefusedAsync(spec, nameof(DriverCapabilities.SupportsKernelBoot));
+        }
+    }
+
+    private async Task AssertCreateRefusedAsync(InstanceSpec spec, string capability)
+    {
+        await using var guard = CleanupGuard(spec);
+        await KitAssert.NotSupportedAsync(() => Driver.CreateInstanceAsync(spec, Ct), capability, InstanceOperation.Create);
+        await KitAssert.ThrowsAsync<InstanceNotFoundException>(() => Driver.GetInstanceAsync(spec.Id, Ct), $"GetInstanceAsync after a create refused for {capability}");
+    }
 }

@@ -64,4 +64,33 @@ public abstract class HostTests<TFixture>(TFixture fixture) : DriverSuite<TFixtu
         Assert.True(stopped.VCpusUsed == before.VCpusUsed, $"Powering off left VCpusUsed at {stopped.VCpusUsed}; it was {before.VCpusUsed} before start.");
         Assert.True(stopped.MemoryMiBUsed == before.MemoryMiBUsed, $"Powering off left MemoryMiBUsed at {stopped.MemoryMiBUsed}; it was {before.MemoryMiBUsed} before start.");
     }
+
+    [Fact]
+    public virtual async Task Paused_instances_keep_host_resources_and_suspended_ones_release_them()
+    {
+        if (!Fixture.HostResourcesAreExclusive)
+        {
+            Assert.Skip("The fixture declares HostResourcesAreExclusive = false: other guests share the host.");
+        }
+
+        RequireCapability(Capabilities.SupportsPause || Capabilities.SupportsSuspend, "SupportsPause or SupportsSuspend");
+        var before = await Driver.GetHostInfoAsync(Ct);
+        await using var instance = await CreateInstanceInStateAsync(PowerState.Running);
+        if (Capabilities.SupportsPause)
+        {
+            await Driver.PauseInstanceAsync(instance.Id, Ct);
+            var paused = await Driver.GetHostInfoAsync(Ct);
+            Assert.True(paused.VCpusUsed - before.VCpusUsed == instance.Spec.VCpus, $"A paused {instance.Spec.VCpus}-vCPU instance moved VCpusUsed from {before.VCpusUsed} to {paused.VCpusUsed}.");
+            Assert.True(paused.MemoryMiBUsed - before.MemoryMiBUsed == instance.Spec.MemoryMiB, $"A paused {instance.Spec.MemoryMiB} MiB instance moved MemoryMiBUsed from {before.MemoryMiBUsed} to {paused.MemoryMiBUsed}.");
+            await Driver.UnpauseInstanceAsync(instance.Id, Ct);
+        }
+
+        if (Capabilities.SupportsSuspend)
+        {
+            await Driver.SuspendInstanceAsync(instance.Id, Ct);
+            var suspended = await Driver.GetHostInfoAsync(Ct);
+            Assert.True(suspended.VCpusUsed == before.VCpusUsed, $"A suspended instance left VCpusUsed at {suspended.VCpusUsed}; it was {before.VCpusUsed} before.");
+            Assert.True(suspended.MemoryMiBUsed == before.MemoryMiBUsed, $"A suspended instance left MemoryMiBUsed at {suspended.MemoryMiBUsed}; it was {before.MemoryMiBUsed} before.");
+        }
+    }
 }

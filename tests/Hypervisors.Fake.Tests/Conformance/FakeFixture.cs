@@ -11,6 +11,12 @@ public class FakeFixture : DriverFixture
     /// <inheritdoc />
     public override TimeSpan GracefulStopTimeout => TimeSpan.FromMilliseconds(200);
 
+    /// <inheritdoc />
+    public override string? ImageRef => "/var/lib/fake-hypervisor/images/debian-12.qcow2";
+
+    /// <inheritdoc />
+    public override KernelBootSpec? KernelBoot => new("/boot/vmlinuz", "/boot/initrd.img", "console=ttyS0");
+
     /// <summary>Makes the driver under test; the kit-has-teeth tests override it with broken variants.</summary>
     protected virtual IHypervisorDriver MakeDriver() => new FakeHypervisorDriver();
 

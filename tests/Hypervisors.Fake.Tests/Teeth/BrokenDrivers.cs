@@ -224,3 +224,28 @@ internal sealed class HostTypeMismatch(IHypervisorDriver inner) : DelegatingHype
     public override async Task<HostInfo> GetHostInfoAsync(CancellationToken cancellationToken = default) =>
         (await InnerDriver.GetHostInfoAsync(cancellationToken)) with { HypervisorType = "QEMU" };
 }
+
+/// <summary>Declares image disks unsupported but creates them anyway.</summary>
+internal sealed class ImageDisksDeclaredFalseButWork(IHypervisorDriver inner) : DelegatingHypervisorDriver(inner)
+{
+    public override DriverCapabilities Capabilities => InnerDriver.Capabilities with { SupportsImageDisks = false };
+}
+
+/// <summary>Suspended instances keep holding host memory.</summary>
+internal sealed class SuspendKeepsMemory(IHypervisorDriver inner) : DelegatingHypervisorDriver(inner)
+{
+    private readonly ConcurrentDictionary<Guid, long> _suspended = new();
+
+    public override async Task SuspendInstanceAsync(Guid instanceId, CancellationToken cancellationToken = default)
+    {
+        var info = await InnerDriver.GetInstanceAsync(instanceId, cancellationToken);
+        await InnerDriver.SuspendInstanceAsync(instanceId, cancellationToken);
+        _suspended[instanceId] = info.MemoryMiB;
+    }
+
+    public override async Task<HostInfo> GetHostInfoAsync(CancellationToken cancellationToken = default)
+    {
+        var host = await InnerDriver.GetHostInfoAsync(cancellationToken);
+        return host with { MemoryMiBUsed = host.MemoryMiBUsed + _suspended.Values.Sum() };
+    }
+}

@@ -25,6 +25,8 @@ public sealed class KitHasTeethTests
         [nameof(MetadataDropped)] = d => new MetadataDropped(d),
         [nameof(VCpusMisreported)] = d => new VCpusMisreported(d),
         [nameof(HostTypeMismatch)] = d => new HostTypeMismatch(d),
+        [nameof(ImageDisksDeclaredFalseButWork)] = d => new ImageDisksDeclaredFalseButWork(d),
+        [nameof(SuspendKeepsMemory)] = d => new SuspendKeepsMemory(d),
     };
 
     [Fact]
@@ -53,6 +55,8 @@ public sealed class KitHasTeethTests
     [InlineData(nameof(MetadataDropped), "Metadata_given_at_create_is_returned_by_get_and_list")]
     [InlineData(nameof(VCpusMisreported), "Instance_info_reports_the_name_vcpus_and_memory_of_the_spec")]
     [InlineData(nameof(HostTypeMismatch), "Host_type_matches_the_declared_hypervisor_type")]
+    [InlineData(nameof(ImageDisksDeclaredFalseButWork), "Create_features_declared_unsupported_throw_operation_not_supported_and_create_nothing")]
+    [InlineData(nameof(SuspendKeepsMemory), "Paused_instances_keep_host_resources_and_suspended_ones_release_them")]
     public async Task The_kit_fails_a_broken_driver(string variant, string expectedFailure)
     {
         var run = await KitRunner.RunAsync(() => new BrokenFixture(Variants[variant]));
