@@ -27,11 +27,15 @@ public abstract class XenFixture : DriverFixture
         NetworkInterfaces = [new NetworkInterfaceSpec(NetworkName)],
     };
 
+    /// <summary>A base-image VDI the fixture puts in the simulator's SR; disks from it are VDI clones.</summary>
+    public override string? ImageRef => "kit-base-image";
+
     public override VolumeSpec CreateVolumeSpec(string volumeId) => new(volumeId, Simulator.CreateVdi(volumeId, 1L << 30));
 
     protected override async Task<IHypervisorDriver> CreateDriverAsync()
     {
         _simulator = await XenApiSimulatorHost.StartAsync();
+        _simulator.CreateVdi("kit-base-image", 1L << 30);
         return new XenDriver(new XenDriverOptions { Url = _simulator.Url, Transport = Transport }.UseCredentials("root", "xenroot"));
     }
 

@@ -217,7 +217,7 @@ public static class JsonRpcCodec
                     ? throw new XenApiProtocolException($"a string is longer than {limits.MaxStringLength} characters.")
                     : text;
             case JsonValueKind.Number:
-                return element.TryGetInt64(out var l) ? l : element.GetDouble();
+                return element.TryGetInt64(out var l) ? (object)l : element.GetDouble();
             case JsonValueKind.True:
                 return true;
             case JsonValueKind.False:
