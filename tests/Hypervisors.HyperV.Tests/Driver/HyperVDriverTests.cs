@@ -1,0 +1,226 @@
+using Hypervisors.HyperV.Mapping;
+using Hypervisors.HyperV.Wire;
+using HyperVSimulator;
+using HyperVSimulator.Virtualization;
+
+namespace Hypervisors.HyperV.Tests;
+
+/// <summary>What the kit does not reach: disks and NICs on the wire, rollback, injected job failures, the graceful
+/// stop's fallback, the index across driver instances, and VMs the driver does not manage.</summary>
+public sealed class HyperVDriverTests : IAsyncLifetime
+{
+    private HyperVSimulatorServer _server = null!;
+    private HyperVDriver _driver = null!;
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public async ValueTask InitializeAsync()
+    {
+        _server = await HyperVSimulatorServer.StartAsync(cancellationToken: Ct);
+        _driver = new HyperVDriver(HyperVFixture.OptionsFor(_server));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _driver.DisposeAsync();
+        await _server.DisposeAsync();
+    }
+
+    private static InstanceSpec Spec(string name, Func<InstanceSpec, InstanceSpec>? adjust = null)
+    {
+        var spec = new InstanceSpec { Id = Guid.NewGuid(), Name = name, VCpus = 2, MemoryMiB = 128 };
+        return adjust is null ? spec : adjust(spec);
+    }
+
+    [Fact]
+    public async Task Disks_and_interfaces_are_made_on_the_host_listed_as_devices_and_removed_with_the_instance()
+    {
+        var spec = Spec("devices", s => s with
+        {
+            Disks = [new DiskSpec(8), new DiskSpec(20, @"C:\Images\base.vhdx")],
+            NetworkInterfaces = [new NetworkInterfaceSpec("default", "00:15:5D:0A:0B:0C"), new NetworkInterfaceSpec("External")],
+        });
+        await _driver.CreateInstanceAsync(spec, Ct);
+
+        var devices = await _driver.GetDevicesAsync(spec.Id, Ct);
+        Assert.Equal(["scsi0:0", "scsi0:1"], devices.Disks.Select(d => d.Device));
+        Assert.Equal([8L, 20L], devices.Disks.Select(d => d.SizeGiB));
+        Assert.Equal([null, @"C:\Images\base.vhdx"], devices.Disks.Select(d => d.ImageRef));
+        Assert.All(devices.Disks, d => Assert.True(_server.Host.FileExists(d.Path!), $"{d.Path} should exist on the host."));
+        Assert.Equal(["default", "External"], devices.NetworkInterfaces.Select(n => n.Network));
+        Assert.Equal("00:15:5d:0a:0b:0c", devices.NetworkInterfaces[0].MacAddress);
+        Assert.Matches("^00:15:5d(:[0-9a-f]{2}){3}$", devices.NetworkInterfaces[1].MacAddress);
+
+        await _driver.DeleteInstanceAsync(spec.Id, Ct);
+        Assert.All(devices.Disks, d => Assert.False(_server.Host.FileExists(d.Path!), $"{d.Path} should be deleted with the instance."));
+        Assert.True(_server.Host.FileExists(@"C:\Images\base.vhdx"), "The parent image must survive.");
+        Assert.Equal(0, _server.Host.VirtualMachineCount);
+    }
+
+    [Fact]
+    public async Task An_unknown_switch_or_image_is_a_spec_error_that_leaves_nothing_behind()
+    {
+        var badSwitch = await Assert.ThrowsAsync<InvalidSpecException>(() =>
+            _driver.CreateInstanceAsync(Spec("bad-switch", s => s with { NetworkInterfaces = [new NetworkInterfaceSpec("no-such-switch")] }), Ct));
+        Assert.Equal("spec.NetworkInterfaces[0].Network", badSwitch.Field);
+        var badImage = await Assert.ThrowsAsync<InvalidSpecException>(() =>
+            _driver.CreateInstanceAsync(Spec("bad-image", s => s with { Disks = [new DiskSpec(1, @"C:\Images\missing.vhdx")] }), Ct));
+        Assert.Equal("spec.Disks[0].ImageRef", badImage.Field);
+        Assert.Equal(0, _server.Host.VirtualMachineCount);
+        Assert.Empty(await _driver.ListInstancesAsync(Ct));
+    }
+
+    [Fact]
+    public async Task A_failed_job_midway_through_create_rolls_the_vm_and_its_disks_back()
+    {
+        var spec = Spec("rollback", s => s with { Disks = [new DiskSpec(4)] });
+        _server.Host.Behavior.FailNextJob(new InjectedJobFailure("AddResourceSettings", 32768, "The controller could not be added."));
+        var ex = await Assert.ThrowsAnyAsync<HypervisorException>(() => _driver.CreateInstanceAsync(spec, Ct));
+        Assert.Equal("rv:32768", ex.NativeCode);
+        Assert.Contains("The controller could not be added.", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(0, _server.Host.VirtualMachineCount);
+        Assert.False(_server.Host.FileExists(@"C:\Kit\Disks\rollback-" + spec.Id.ToString("N")[..8] + @"\disk0.vhdx"));
+
+        // The id and name are free again.
+        await _driver.CreateInstanceAsync(spec, Ct);
+        Assert.Equal(1, _server.Host.VirtualMachineCount);
+    }
+
+    [Fact]
+    public async Task A_start_job_failing_for_memory_is_insufficient_resources_and_the_vm_stays_off()
+    {
+        var spec = Spec("no-memory");
+        await _driver.CreateInstanceAsync(spec, Ct);
+        _server.Host.Behavior.FailNextJob(new InjectedJobFailure("RequestStateChange", 32778, "Not enough memory in the system to start the virtual machine."));
+        var ex = await Assert.ThrowsAsync<InsufficientResourcesException>(() => _driver.StartInstanceAsync(spec.Id, Ct));
+        Assert.Equal("rv:32778", ex.NativeCode);
+        Assert.Equal(PowerState.Shutdown, (await _driver.GetInstanceAsync(spec.Id, Ct)).PowerState);
+    }
+
+    [Fact]
+    public async Task The_simulator_refuses_to_start_more_memory_than_the_host_has()
+    {
+        var spec = Spec("too-big", s => s with { MemoryMiB = 300 * 1024 });
+        await _driver.CreateInstanceAsync(spec, Ct);
+        await Assert.ThrowsAsync<InsufficientResourcesException>(() => _driver.StartInstanceAsync(spec.Id, Ct));
+    }
+
+    [Fact]
+    public async Task A_graceful_stop_uses_the_shutdown_component_and_falls_back_to_power_off_when_the_guest_ignores_it()
+    {
+        var spec = Spec("stopper");
+        await _driver.CreateInstanceAsync(spec, Ct);
+        await _driver.StartInstanceAsync(spec.Id, Ct);
+        _server.Host.Behavior.GuestShutdownDelay = TimeSpan.FromMilliseconds(50);
+        await _driver.StopInstanceAsync(spec.Id, TimeSpan.FromSeconds(20), Ct);
+        Assert.Equal(PowerState.Shutdown, (await _driver.GetInstanceAsync(spec.Id, Ct)).PowerState);
+
+        await _driver.StartInstanceAsync(spec.Id, Ct);
+        _server.Host.Behavior.GuestsHonorShutdown = false;
+        await _driver.StopInstanceAsync(spec.Id, TimeSpan.FromMilliseconds(300), Ct);
+        Assert.Equal(PowerState.Shutdown, (await _driver.GetInstanceAsync(spec.Id, Ct)).PowerState);
+    }
+
+    [Fact]
+    public async Task Power_operations_map_to_hyper_v_states_and_the_contract_rules_hold_where_hyper_v_is_laxer()
+    {
+        var spec = Spec("states");
+        await _driver.CreateInstanceAsync(spec, Ct);
+        await _driver.StartInstanceAsync(spec.Id, Ct);
+        Assert.Equal(2, _server.Host.EnabledStateOf("states"));
+        await _driver.PauseInstanceAsync(spec.Id, Ct);
+        Assert.Equal(9, _server.Host.EnabledStateOf("states"));
+        await _driver.UnpauseInstanceAsync(spec.Id, Ct);
+        await _driver.SuspendInstanceAsync(spec.Id, Ct);
+        Assert.Equal(6, _server.Host.EnabledStateOf("states"));
+
+        // Hyper-V would restore a saved VM on RequestStateChange(2); the contract's Start does not accept Suspended.
+        var ex = await Assert.ThrowsAsync<InvalidPowerStateException>(() => _driver.StartInstanceAsync(spec.Id, Ct));
+        Assert.Equal(PowerState.Suspended, ex.CurrentState);
+        Assert.Equal(6, _server.Host.EnabledStateOf("states"));
+
+        await _driver.ResumeInstanceAsync(spec.Id, Ct);
+        await _driver.RebootInstanceAsync(spec.Id, RebootKind.Hard, Ct);
+        Assert.Equal(2, _server.Host.EnabledStateOf("states"));
+        await _driver.DeleteInstanceAsync(spec.Id, Ct);
+        Assert.Equal(0, _server.Host.VirtualMachineCount);
+    }
+
+    [Fact]
+    public async Task Hyper_v_refusing_a_transition_with_32775_becomes_invalid_power_state_with_the_state_read_back()
+    {
+        var spec = Spec("busy");
+        await _driver.CreateInstanceAsync(spec, Ct);
+        await _driver.StartInstanceAsync(spec.Id, Ct);
+
+        // Hold the VM in a job so Hyper-V refuses the next transition, as it does while a state change is in progress.
+        _server.Host.Behavior.JobDuration = TimeSpan.FromSeconds(5);
+        var session = (WmiSession)_driver.GetService(typeof(WmiSession))!;
+        var vmGuid = (await _driver.GetInstanceAsync(spec.Id, Ct)).NativeId!;
+        var system = WmiSession.Reference(WmiSession.Virtualization, "Msvm_ComputerSystem", ("CreationClassName", "Msvm_ComputerSystem"), ("Name", vmGuid));
+        var pending = await session.Client.InvokeAsync(system, "RequestStateChange", [new("RequestedState", "9")], Ct);
+        Assert.Equal(4096UL, pending.GetUInt64("ReturnValue"));
+
+        var ex = await Assert.ThrowsAsync<InvalidPowerStateException>(() => _driver.PowerOffInstanceAsync(spec.Id, Ct));
+        Assert.Equal(PowerState.Running, ex.CurrentState);
+        Assert.Equal("rv:32775", ex.NativeCode);
+    }
+
+    [Fact]
+    public async Task A_second_driver_finds_the_instances_and_ignores_vms_it_did_not_make()
+    {
+        var spec = Spec("shared", s => s with { Metadata = new Dictionary<string, string> { ["owner"] = "team-a" } });
+        await _driver.CreateInstanceAsync(spec, Ct);
+        _server.Host.AddVirtualMachine("made-by-hand", enabledState: 2);
+
+        await using var second = new HyperVDriver(HyperVFixture.OptionsFor(_server));
+        var info = await second.GetInstanceAsync(spec.Id, Ct);
+        Assert.Equal("shared", info.Name);
+        Assert.Equal("team-a", info.Metadata["owner"]);
+        Assert.Equal([spec.Id], (await second.ListInstancesAsync(Ct)).Select(i => i.Id));
+
+        // Idempotent across drivers: the same spec returns the instance; a different one under the same id is refused.
+        Assert.Equal(spec.Id, (await second.CreateInstanceAsync(spec, Ct)).Id);
+        await Assert.ThrowsAsync<InstanceAlreadyExistsException>(() => second.CreateInstanceAsync(spec with { VCpus = 4 }, Ct));
+        await Assert.ThrowsAsync<InstanceAlreadyExistsException>(() => second.CreateInstanceAsync(Spec("shared"), Ct));
+        Assert.Equal(2, _server.Host.VirtualMachineCount);
+    }
+
+    [Fact]
+    public async Task Host_info_comes_from_the_win32_classes()
+    {
+        var host = await _driver.GetHostInfoAsync(Ct);
+        var options = _server.Host.Options;
+        Assert.Equal("Hyper-V", host.HypervisorType);
+        Assert.Equal("10.0.20348", host.HypervisorVersion);
+        Assert.Equal(options.HostName, host.HostName);
+        Assert.Equal(options.LogicalProcessors, host.VCpusTotal);
+        Assert.Equal(options.MemoryMiB, host.MemoryMiBTotal);
+        Assert.Equal(options.DiskGiB, host.LocalDiskGiBTotal);
+        Assert.Equal(new CpuInfo("Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz", "Intel", "x86_64", 1, options.Cores, options.LogicalProcessors / options.Cores, 2000), host.Cpu);
+        Assert.InRange(host.Uptime, TimeSpan.FromDays(2.9), TimeSpan.FromDays(3.1));
+    }
+
+    [Fact]
+    public async Task Console_output_is_declared_unsupported()
+    {
+        Assert.False(_driver.Capabilities.SupportsConsoleOutput);
+        await Assert.ThrowsAsync<OperationNotSupportedException>(() => _driver.GetConsoleOutputAsync(Guid.NewGuid(), Ct));
+    }
+
+    [Theory]
+    [InlineData("rv:32775", HypervisorErrorKind.InvalidPowerState, typeof(HypervisorException))]
+    [InlineData("rv:32778", HypervisorErrorKind.InsufficientResources, typeof(InsufficientResourcesException))]
+    [InlineData("rv:32777", HypervisorErrorKind.Unavailable, typeof(HypervisorUnavailableException))]
+    [InlineData("rv:32769", HypervisorErrorKind.AuthenticationFailed, typeof(HypervisorAuthenticationException))]
+    [InlineData("rv:32772", HypervisorErrorKind.Timeout, typeof(HypervisorTimeoutException))]
+    [InlineData("cim:6", HypervisorErrorKind.NotFound, typeof(HypervisorException))]
+    [InlineData("rv:12345", HypervisorErrorKind.Unknown, typeof(HypervisorException))]
+    public void The_error_table_gives_each_native_code_its_kind_and_type(string code, HypervisorErrorKind kind, Type type)
+    {
+        var ex = HyperVErrorTable.Create(code, "test");
+        Assert.Equal(kind, ex.Kind);
+        Assert.IsType(type, ex);
+        Assert.Equal(code, ex.NativeCode);
+    }
+}
