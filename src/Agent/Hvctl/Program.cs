@@ -1,0 +1,4 @@
+using Hypervisors.Hvctl;
+using Spectre.Console;
+
+return await HvctlApp.RunAsync(args, new HvctlOutput(AnsiConsole.Console, Console.Out, Console.Error)).ConfigureAwait(false);
