@@ -139,14 +139,9 @@ public sealed partial class LibvirtDriver
     /// <summary>The existing instance for a repeated create with an equal spec, null when there is none; throws when the id is taken by something else.</summary>
     private InstanceInfo? ExistingInstance(LibvirtSession session, InstanceSpec spec)
     {
-        SafeDomainHandle domain;
-        try
+        if (!session.TryDomain(spec.Id, out var domain, out var error))
         {
-            domain = session.Domain(spec.Id);
-        }
-        catch (LibvirtCallException ex) when (ex.Error.Code == LibvirtErrorMap.NoDomain)
-        {
-            return null;
+            return error!.Code == LibvirtErrorMap.NoDomain ? null : throw new LibvirtCallException("virDomainLookupByUUID", error);
         }
 
         var record = Record(spec.Id, domain);

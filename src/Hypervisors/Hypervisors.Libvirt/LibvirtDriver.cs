@@ -13,7 +13,9 @@ namespace Hypervisors.Libvirt;
 /// timeout then a destroy, pause is <c>virDomainSuspend</c>, suspend is a managed save.
 /// </summary>
 /// <remarks>
-/// libvirt calls block, so each runs on a thread-pool thread and the caller's thread only awaits. One connection is
+/// libvirt calls block (a remote call waits on the daemon), so each runs on a thread-pool thread and the caller's
+/// thread only awaits; calls into the in-process test driver, which never waits, run on the caller's thread (see
+/// <see cref="LibvirtDriverOptions.RunCallsOnCallerThread"/>). One connection is
 /// shared by all calls; when it is lost (daemon restart, keepalive timeout) the failing call throws
 /// <see cref="HypervisorUnavailableException"/> and the next call opens a new connection.
 /// </remarks>
@@ -33,6 +35,7 @@ public sealed partial class LibvirtDriver : HypervisorDriverBase, ILibvirtEventS
     private LibvirtSession? _session;
     private volatile bool _eventsWanted;
     private int _reconnecting;
+    private readonly bool _callsOnCallerThread;
 
     /// <summary>Creates a driver for <see cref="LibvirtDriverOptions.Uri"/>; the connection opens on the first call.</summary>
     /// <exception cref="ArgumentException">The URI is not a qemu: or test: libvirt URI.</exception>
@@ -46,6 +49,7 @@ public sealed partial class LibvirtDriver : HypervisorDriverBase, ILibvirtEventS
         _profile = LibvirtUriProfile.From(options.Uri, options.IsLocalHost);
         _shape = new DomainShape(options.DomainType ?? (_profile.IsTestDriver ? "test" : "kvm"), options.Architecture, options.MachineType);
         _qemuImg = new QemuImg(options.QemuImgPath);
+        _callsOnCallerThread = options.RunCallsOnCallerThread ?? _profile.IsTestDriver;
         Capabilities = _profile.Capabilities;
     }
 
@@ -131,11 +135,23 @@ public sealed partial class LibvirtDriver : HypervisorDriverBase, ILibvirtEventS
         }
     }
 
-    /// <summary>Runs <paramref name="call"/> with the session on a thread-pool thread, mapping libvirt's errors.</summary>
+    /// <summary>Runs <paramref name="call"/> with the session on a thread-pool thread (or inline, see the options), mapping libvirt's errors.</summary>
     private Task<T> NativeAsync<T>(InstanceOperation operation, Guid? instanceId, Func<LibvirtSession, T> call, CancellationToken cancellationToken, (string Kind, string Id)? device = null)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        return Task.Run(() => Invoke(operation, instanceId, call, device), cancellationToken);
+        if (!_callsOnCallerThread)
+        {
+            return Task.Run(() => Invoke(operation, instanceId, call, device), cancellationToken);
+        }
+
+        try
+        {
+            return Task.FromResult(Invoke(operation, instanceId, call, device));
+        }
+        catch (Exception ex)
+        {
+            return Task.FromException<T>(ex);
+        }
     }
 
     private Task NativeActionAsync(InstanceOperation operation, Guid instanceId, Action<LibvirtSession> call, CancellationToken cancellationToken) =>

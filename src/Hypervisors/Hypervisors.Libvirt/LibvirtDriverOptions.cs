@@ -41,4 +41,12 @@ public sealed class LibvirtDriverOptions
     /// and read them). Null decides from the URI: true when it names no host or a loopback host.
     /// </summary>
     public bool? IsLocalHost { get; set; }
+
+    /// <summary>
+    /// Whether libvirt calls run on the caller's thread instead of a thread-pool thread. Null decides from the URI:
+    /// true for <c>test:</c> URIs, whose driver lives in this process's memory and never waits, so handing each call to
+    /// another thread would only add two thread switches; false for everything else, where a call waits on libvirtd
+    /// (or a remote host) and must not block the caller.
+    /// </summary>
+    public bool? RunCallsOnCallerThread { get; set; }
 }

@@ -96,16 +96,24 @@ internal sealed unsafe class LibvirtSession : IDisposable
 
     /// <summary>The handle of the domain with <paramref name="id"/>, looked up once per session.</summary>
     /// <exception cref="LibvirtCallException">The lookup failed (VIR_ERR_NO_DOMAIN when there is no such domain).</exception>
-    public SafeDomainHandle Domain(Guid id)
+    public SafeDomainHandle Domain(Guid id) =>
+        TryDomain(id, out var handle, out var error) ? handle : throw new LibvirtCallException("virDomainLookupByUUID", error!);
+
+    /// <summary>
+    /// Looks the domain up without throwing: false with libvirt's error (VIR_ERR_NO_DOMAIN for a missing domain),
+    /// for paths where a missing domain is expected, such as the first step of a create.
+    /// </summary>
+    public bool TryDomain(Guid id, out SafeDomainHandle handle, out LibvirtError? error)
     {
+        error = null;
         if (_domains.TryGetValue(id, out var cached) && !cached.IsClosed)
         {
-            return cached;
+            handle = cached;
+            return true;
         }
 
         Span<byte> uuid = stackalloc byte[16];
         id.TryWriteBytes(uuid, bigEndian: true, out _);
-        SafeDomainHandle handle;
         fixed (byte* p = uuid)
         {
             handle = LibvirtNative.DomainLookupByUuid(Connection, p);
@@ -113,12 +121,13 @@ internal sealed unsafe class LibvirtSession : IDisposable
 
         if (handle.IsInvalid)
         {
-            var error = LibvirtError.Capture("virDomainLookupByUUID");
+            error = LibvirtError.Capture("virDomainLookupByUUID");
             handle.Dispose();
-            throw new LibvirtCallException("virDomainLookupByUUID", error);
+            return false;
         }
 
-        return Remember(id, handle);
+        handle = Remember(id, handle);
+        return true;
     }
 
     /// <summary>Keeps <paramref name="handle"/> as the handle of <paramref name="id"/> (the first one wins a race).</summary>

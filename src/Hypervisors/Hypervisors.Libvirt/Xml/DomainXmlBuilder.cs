@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Xml;
 using System.Xml.Linq;
 
 namespace Hypervisors.Libvirt.Xml;
@@ -21,63 +22,77 @@ internal static class DomainXmlBuilder
     public const string BridgePrefix = "bridge:";
 
     /// <summary>The domain XML for <paramref name="record"/>, its metadata element included.</summary>
-    public static string Build(InstanceRecord record, DomainShape shape)
+    public static string Build(InstanceRecord record, DomainShape shape) => SafeXml.Write(writer => Write(writer, record, shape));
+
+    private static void Write(XmlWriter writer, InstanceRecord record, DomainShape shape)
     {
         var spec = record.Spec;
-        var os = new XElement("os", TypeElement(shape));
+        writer.WriteStartElement("domain");
+        writer.WriteAttributeString("type", shape.DomainType);
+        writer.WriteElementString("name", spec.Name);
+        writer.WriteElementString("uuid", spec.Id.ToString("D"));
+        writer.WriteStartElement("metadata");
+        InstanceMetadataXml.Write(writer, record);
+        writer.WriteEndElement();
+        writer.WriteStartElement("memory");
+        writer.WriteAttributeString("unit", "MiB");
+        writer.WriteString(spec.MemoryMiB.ToString(CultureInfo.InvariantCulture));
+        writer.WriteEndElement();
+        writer.WriteElementString("vcpu", spec.VCpus.ToString(CultureInfo.InvariantCulture));
+
+        writer.WriteStartElement("os");
+        TypeElement(shape).WriteTo(writer);
         if (spec.KernelBoot is { } boot)
         {
-            os.Add(new XElement("kernel", boot.KernelPath));
+            writer.WriteElementString("kernel", boot.KernelPath);
             if (boot.InitrdPath is not null)
             {
-                os.Add(new XElement("initrd", boot.InitrdPath));
+                writer.WriteElementString("initrd", boot.InitrdPath);
             }
 
-            os.Add(new XElement("cmdline", boot.CommandLine));
+            writer.WriteElementString("cmdline", boot.CommandLine);
         }
         else
         {
-            os.Add(new XElement("boot", new XAttribute("dev", "hd")));
+            writer.WriteStartElement("boot");
+            writer.WriteAttributeString("dev", "hd");
+            writer.WriteEndElement();
         }
 
-        var devices = new XElement("devices");
+        writer.WriteEndElement();
+        writer.WriteStartElement("features");
+        writer.WriteElementString("acpi", null);
+        writer.WriteEndElement();
+        writer.WriteElementString("on_poweroff", "destroy");
+        writer.WriteElementString("on_reboot", "restart");
+        writer.WriteElementString("on_crash", "destroy");
+
+        writer.WriteStartElement("devices");
         for (var i = 0; i < spec.Disks.Count && i < record.DiskPaths.Count; i++)
         {
-            devices.Add(DiskElement(record.DiskPaths[i], InstanceRecord.DeviceName(i), "qcow2", readOnly: false, shape.DiskBus));
+            DiskElement(record.DiskPaths[i], InstanceRecord.DeviceName(i), "qcow2", readOnly: false, shape.DiskBus).WriteTo(writer);
         }
 
         foreach (var volume in record.Volumes)
         {
-            devices.Add(VolumeElement(volume, shape));
+            VolumeElement(volume, shape).WriteTo(writer);
         }
 
         foreach (var nic in spec.NetworkInterfaces)
         {
-            devices.Add(InterfaceElement(nic.Network, nic.MacAddress is null ? null : Hypervisors.InstanceSpecValidator.NormalizeMac(nic.MacAddress), shape));
+            InterfaceElement(nic.Network, nic.MacAddress is null ? null : InstanceSpecValidator.NormalizeMac(nic.MacAddress), shape).WriteTo(writer);
         }
 
         if (record.ConsoleLogPath is not null)
         {
-            devices.Add(new XElement("serial",
+            new XElement("serial",
                 new XAttribute("type", "file"),
                 new XElement("source", new XAttribute("path", record.ConsoleLogPath), new XAttribute("append", "on")),
-                new XElement("target", new XAttribute("port", 0))));
+                new XElement("target", new XAttribute("port", 0))).WriteTo(writer);
         }
 
-        var domain = new XElement("domain",
-            new XAttribute("type", shape.DomainType),
-            new XElement("name", spec.Name),
-            new XElement("uuid", spec.Id.ToString("D")),
-            new XElement("metadata", InstanceMetadataXml.ToElement(record)),
-            new XElement("memory", new XAttribute("unit", "MiB"), spec.MemoryMiB.ToString(CultureInfo.InvariantCulture)),
-            new XElement("vcpu", spec.VCpus.ToString(CultureInfo.InvariantCulture)),
-            os,
-            new XElement("features", new XElement("acpi")),
-            new XElement("on_poweroff", "destroy"),
-            new XElement("on_reboot", "restart"),
-            new XElement("on_crash", "destroy"),
-            devices);
-        return SafeXml.Write(domain);
+        writer.WriteEndElement();
+        writer.WriteEndElement();
     }
 
     /// <summary>The device XML for an attached volume.</summary>

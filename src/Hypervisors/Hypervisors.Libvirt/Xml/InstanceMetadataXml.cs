@@ -22,84 +22,91 @@ internal static class InstanceMetadataXml
 
     private static readonly XNamespace Ns = NamespaceUri;
 
-    /// <summary>The metadata element for <paramref name="record"/>.</summary>
-    public static XElement ToElement(InstanceRecord record)
+    /// <summary>Writes the metadata element for <paramref name="record"/>.</summary>
+    public static void Write(XmlWriter writer, InstanceRecord record)
     {
         var spec = record.Spec;
-        var root = new XElement(Ns + ElementName,
-            new XAttribute(XNamespace.Xmlns + Prefix, NamespaceUri),
-            new XElement(Ns + "name", spec.Name),
-            new XElement(Ns + "vcpus", spec.VCpus),
-            new XElement(Ns + "memoryMiB", spec.MemoryMiB),
-            new XElement(Ns + "startAfterCreate", spec.StartAfterCreate));
+        writer.WriteStartElement(Prefix, ElementName, NamespaceUri);
+        writer.WriteElementString(Prefix, "name", NamespaceUri, spec.Name);
+        writer.WriteElementString(Prefix, "vcpus", NamespaceUri, spec.VCpus.ToString(CultureInfo.InvariantCulture));
+        writer.WriteElementString(Prefix, "memoryMiB", NamespaceUri, spec.MemoryMiB.ToString(CultureInfo.InvariantCulture));
+        writer.WriteElementString(Prefix, "startAfterCreate", NamespaceUri, spec.StartAfterCreate ? "true" : "false");
         if (record.InstanceDirectory is not null)
         {
-            root.Add(new XElement(Ns + "directory", record.InstanceDirectory));
+            writer.WriteElementString(Prefix, "directory", NamespaceUri, record.InstanceDirectory);
         }
 
         if (record.ConsoleLogPath is not null)
         {
-            root.Add(new XElement(Ns + "console", record.ConsoleLogPath));
+            writer.WriteElementString(Prefix, "console", NamespaceUri, record.ConsoleLogPath);
         }
 
         for (var i = 0; i < spec.Disks.Count; i++)
         {
             var disk = spec.Disks[i];
-            var element = new XElement(Ns + "disk", new XAttribute("sizeGiB", disk.SizeGiB));
+            writer.WriteStartElement(Prefix, "disk", NamespaceUri);
+            writer.WriteAttributeString("sizeGiB", disk.SizeGiB.ToString(CultureInfo.InvariantCulture));
             if (disk.ImageRef is not null)
             {
-                element.Add(new XAttribute("image", disk.ImageRef));
+                writer.WriteAttributeString("image", disk.ImageRef);
             }
 
             if (i < record.DiskPaths.Count)
             {
-                element.Add(new XAttribute("path", record.DiskPaths[i]));
+                writer.WriteAttributeString("path", record.DiskPaths[i]);
             }
 
-            root.Add(element);
+            writer.WriteEndElement();
         }
 
         foreach (var nic in spec.NetworkInterfaces)
         {
-            var element = new XElement(Ns + "interface", new XAttribute("network", nic.Network));
+            writer.WriteStartElement(Prefix, "interface", NamespaceUri);
+            writer.WriteAttributeString("network", nic.Network);
             if (nic.MacAddress is not null)
             {
-                element.Add(new XAttribute("mac", nic.MacAddress));
+                writer.WriteAttributeString("mac", nic.MacAddress);
             }
 
-            root.Add(element);
+            writer.WriteEndElement();
         }
 
         if (spec.KernelBoot is { } boot)
         {
-            var element = new XElement(Ns + "kernel", new XAttribute("path", boot.KernelPath), new XAttribute("cmdline", boot.CommandLine));
+            writer.WriteStartElement(Prefix, "kernel", NamespaceUri);
+            writer.WriteAttributeString("path", boot.KernelPath);
+            writer.WriteAttributeString("cmdline", boot.CommandLine);
             if (boot.InitrdPath is not null)
             {
-                element.Add(new XAttribute("initrd", boot.InitrdPath));
+                writer.WriteAttributeString("initrd", boot.InitrdPath);
             }
 
-            root.Add(element);
+            writer.WriteEndElement();
         }
 
         foreach (var (key, value) in spec.Metadata.OrderBy(p => p.Key, StringComparer.Ordinal))
         {
-            root.Add(new XElement(Ns + "meta", new XAttribute("key", key), value));
+            writer.WriteStartElement(Prefix, "meta", NamespaceUri);
+            writer.WriteAttributeString("key", key);
+            writer.WriteString(value);
+            writer.WriteEndElement();
         }
 
         foreach (var volume in record.Volumes)
         {
-            root.Add(new XElement(Ns + "volume",
-                new XAttribute("id", volume.VolumeId),
-                new XAttribute("source", volume.Source),
-                new XAttribute("device", volume.Device),
-                new XAttribute("readonly", volume.ReadOnly)));
+            writer.WriteStartElement(Prefix, "volume", NamespaceUri);
+            writer.WriteAttributeString("id", volume.VolumeId);
+            writer.WriteAttributeString("source", volume.Source);
+            writer.WriteAttributeString("device", volume.Device);
+            writer.WriteAttributeString("readonly", volume.ReadOnly ? "true" : "false");
+            writer.WriteEndElement();
         }
 
-        return root;
+        writer.WriteEndElement();
     }
 
     /// <summary>The metadata element as text, for <c>virDomainSetMetadata</c>.</summary>
-    public static string ToXml(InstanceRecord record) => SafeXml.Write(ToElement(record));
+    public static string ToXml(InstanceRecord record) => SafeXml.Write(writer => Write(writer, record));
 
     /// <summary>Reads a record from the element text <c>virDomainGetMetadata</c> returned.</summary>
     /// <exception cref="FormatException">The element is not one this driver wrote.</exception>

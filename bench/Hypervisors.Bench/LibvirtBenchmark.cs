@@ -1,0 +1,97 @@
+using System.Diagnostics;
+using System.Globalization;
+using Hypervisors.Libvirt;
+
+namespace Hypervisors.Bench;
+
+/// <summary>
+/// <c>libvirt --uri test:///default -n 10000</c>: define, start, list with info, destroy and undefine of n domains
+/// through <see cref="LibvirtDriver"/>, one operation at a time as a caller would issue them. bench/libvirt-c runs
+/// the same phases on the C API; bench/libvirt-c/compare.sh runs both and prints the ratios.
+/// </summary>
+internal sealed class LibvirtBenchmark : IBenchmarkCommand
+{
+    public string Name => "libvirt";
+
+    public string Usage => "--uri test:///default -n 10000 [--warmup 200] [--offload]: define/start/list/destroy/undefine n domains through the driver";
+
+    public async Task<int> RunAsync(BenchmarkArguments arguments, CancellationToken cancellationToken)
+    {
+        var uri = arguments.Get("uri", "test:///default");
+        var n = arguments.GetInt("n", 10000);
+        var warmup = arguments.GetInt("warmup", 200);
+        var offload = arguments.Get("offload", "false") == "true";
+        var driver = new LibvirtDriver(new LibvirtDriverOptions
+        {
+            Uri = uri,
+            InstanceDirectory = Path.Combine(Path.GetTempPath(), "hypervisors-libvirt-bench"),
+
+            // --offload: every call on a thread-pool thread even for the in-process test driver (the default for it is the caller's thread).
+            RunCallsOnCallerThread = offload ? false : null,
+        });
+        await using (driver.ConfigureAwait(false))
+        {
+            // The same cycle on a few domains first, so the JIT has compiled the paths being measured.
+            await RunPhasesAsync(driver, "warm", warmup, cancellationToken).ConfigureAwait(false);
+            var (phases, listed) = await RunPhasesAsync(driver, "bench", n, cancellationToken).ConfigureAwait(false);
+            var c = CultureInfo.InvariantCulture;
+            Console.WriteLine(string.Create(c,
+                $"{{\"impl\":\"{(offload ? "dotnet-offload" : "dotnet")}\",\"uri\":\"{uri}\",\"n\":{n},\"listed\":{listed},\"define_ms\":{phases[0]:F1},\"start_ms\":{phases[1]:F1},\"list_info_ms\":{phases[2]:F1},\"destroy_ms\":{phases[3]:F1},\"undefine_ms\":{phases[4]:F1},\"total_ms\":{phases.Sum():F1}}}"));
+        }
+
+        return 0;
+    }
+
+    private static async Task<(double[] Phases, int Listed)> RunPhasesAsync(LibvirtDriver driver, string prefix, int n, CancellationToken cancellationToken)
+    {
+        var run = Guid.NewGuid().ToString("N")[..8];
+        var specs = Enumerable.Range(0, n).Select(i => new InstanceSpec
+        {
+            Id = Guid.NewGuid(),
+            Name = string.Create(CultureInfo.InvariantCulture, $"{prefix}-{run}-{i}"),
+            VCpus = 1,
+            MemoryMiB = 64,
+        }).ToList();
+        var phases = new double[5];
+        var clock = Stopwatch.StartNew();
+        foreach (var spec in specs)
+        {
+            await driver.CreateInstanceAsync(spec, cancellationToken).ConfigureAwait(false);
+        }
+
+        phases[0] = Lap(clock);
+        foreach (var spec in specs)
+        {
+            await driver.StartInstanceAsync(spec.Id, cancellationToken).ConfigureAwait(false);
+        }
+
+        phases[1] = Lap(clock);
+        var listed = await driver.ListInstancesAsync(cancellationToken).ConfigureAwait(false);
+        phases[2] = Lap(clock);
+        foreach (var spec in specs)
+        {
+            await driver.PowerOffInstanceAsync(spec.Id, cancellationToken).ConfigureAwait(false);
+        }
+
+        phases[3] = Lap(clock);
+        foreach (var spec in specs)
+        {
+            await driver.DeleteInstanceAsync(spec.Id, cancellationToken).ConfigureAwait(false);
+        }
+
+        phases[4] = Lap(clock);
+        if (listed.Count < n || listed.Count(i => i.PowerState == PowerState.Running) < n)
+        {
+            throw new InvalidOperationException($"Listed {listed.Count} instances, {listed.Count(i => i.PowerState == PowerState.Running)} running; expected at least {n} running.");
+        }
+
+        return (phases, listed.Count);
+    }
+
+    private static double Lap(Stopwatch clock)
+    {
+        var ms = clock.Elapsed.TotalMilliseconds;
+        clock.Restart();
+        return ms;
+    }
+}

@@ -1,0 +1,122 @@
+/*
+ * The libvirt C API reference for the `libvirt` subcommand of bench/Hypervisors.Bench: the same phases on the
+ * same kind of domain XML (the driver's shape, metadata element included), timed the same way.
+ *
+ *   cc -O2 -o libvirt-bench libvirt-bench.c -lvirt
+ *   ./libvirt-bench --uri test:///default -n 10000
+ *
+ * Prints one JSON line: define_ms, start_ms, list_info_ms, destroy_ms, undefine_ms, total_ms.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
+}
+
+static void fail(const char *what)
+{
+    virErrorPtr err = virGetLastError();
+    fprintf(stderr, "%s failed: %s\n", what, err && err->message ? err->message : "unknown error");
+    exit(1);
+}
+
+static void ignore_error(void *data, virErrorPtr err)
+{
+    (void)data;
+    (void)err;
+}
+
+int main(int argc, char **argv)
+{
+    const char *uri = "test:///default";
+    int n = 10000;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--uri") == 0)
+            uri = argv[i + 1];
+        else if (strcmp(argv[i], "-n") == 0 || strcmp(argv[i], "--n") == 0)
+            n = atoi(argv[i + 1]);
+    }
+
+    virSetErrorFunc(NULL, ignore_error);
+    virConnectPtr conn = virConnectOpen(uri);
+    if (!conn)
+        fail("virConnectOpen");
+
+    virDomainPtr *doms = calloc(n, sizeof(*doms));
+    char xml[2048];
+    srand((unsigned)time(NULL));
+    unsigned int run = (unsigned)rand();
+
+    double t0 = now_ms();
+    for (int i = 0; i < n; i++) {
+        snprintf(xml, sizeof(xml),
+                 "<domain type=\"test\"><name>bench-c-%08x-%d</name>"
+                 "<uuid>%08x-0000-4000-8000-%012d</uuid>"
+                 "<metadata><hv:instance xmlns:hv=\"https://github.com/hypervisors-sdk/libvirt/instance/1\">"
+                 "<hv:name>bench-c-%08x-%d</hv:name><hv:vcpus>1</hv:vcpus><hv:memoryMiB>64</hv:memoryMiB>"
+                 "<hv:startAfterCreate>false</hv:startAfterCreate></hv:instance></metadata>"
+                 "<memory unit=\"MiB\">64</memory><vcpu>1</vcpu>"
+                 "<os><type arch=\"x86_64\">hvm</type><boot dev=\"hd\" /></os>"
+                 "<features><acpi /></features><on_poweroff>destroy</on_poweroff><on_reboot>restart</on_reboot>"
+                 "<on_crash>destroy</on_crash><devices /></domain>",
+                 run, i, run, i, run, i);
+        doms[i] = virDomainDefineXML(conn, xml);
+        if (!doms[i])
+            fail("virDomainDefineXML");
+    }
+    double t1 = now_ms();
+    for (int i = 0; i < n; i++)
+        if (virDomainCreate(doms[i]) < 0)
+            fail("virDomainCreate");
+    double t2 = now_ms();
+
+    virDomainPtr *list = NULL;
+    int count = virConnectListAllDomains(conn, &list, 0);
+    if (count < 0)
+        fail("virConnectListAllDomains");
+    long long checksum = 0;
+    for (int i = 0; i < count; i++) {
+        virDomainInfo info;
+        unsigned char uuid[VIR_UUID_BUFLEN];
+        if (virDomainGetInfo(list[i], &info) < 0)
+            fail("virDomainGetInfo");
+        if (virDomainGetUUID(list[i], uuid) < 0)
+            fail("virDomainGetUUID");
+        const char *name = virDomainGetName(list[i]);
+        checksum += info.state + info.nrVirtCpu + uuid[0] + (name ? name[0] : 0);
+        virDomainFree(list[i]);
+    }
+    free(list);
+    double t3 = now_ms();
+
+    for (int i = 0; i < n; i++)
+        if (virDomainDestroy(doms[i]) < 0)
+            fail("virDomainDestroy");
+    double t4 = now_ms();
+    for (int i = 0; i < n; i++) {
+        if (virDomainUndefineFlags(doms[i], VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA) < 0)
+            fail("virDomainUndefineFlags");
+        virDomainFree(doms[i]);
+    }
+    double t5 = now_ms();
+
+    if (count < n) {
+        fprintf(stderr, "listed %d domains, expected at least %d\n", count, n);
+        return 1;
+    }
+
+    printf("{\"impl\":\"c\",\"uri\":\"%s\",\"n\":%d,\"listed\":%d,\"define_ms\":%.1f,\"start_ms\":%.1f,\"list_info_ms\":%.1f,"
+           "\"destroy_ms\":%.1f,\"undefine_ms\":%.1f,\"total_ms\":%.1f,\"checksum\":%lld}\n",
+           uri, n, count, t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t5 - t0, checksum);
+    free(doms);
+    virConnectClose(conn);
+    return 0;
+}
