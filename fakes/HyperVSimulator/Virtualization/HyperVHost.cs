@@ -19,6 +19,7 @@ public sealed class HyperVHost : IDisposable
     private readonly Dictionary<string, List<CimObject>> _objects = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<string, VirtualMachine> _vms = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<string, CimObject> _files = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Dictionary<string, CimObject> _byInstanceId = new(StringComparer.OrdinalIgnoreCase);
     private readonly Queue<CimObject> _finishedJobs = new();
     private readonly CancellationTokenSource _stopping = new();
     private readonly DateTimeOffset _bootTime = DateTimeOffset.UtcNow.AddDays(-3);
@@ -188,7 +189,7 @@ public sealed class HyperVHost : IDisposable
         }
 
         var settings = MethodInput.ParseEmbedded(text, "SystemSettings");
-        var existing = AllOf("Msvm_VirtualSystemSettingData").FirstOrDefault(o => o.GetString("InstanceID") == settings.GetString("InstanceID"));
+        var existing = ByInstanceId(settings.GetString("InstanceID"), "Msvm_VirtualSystemSettingData");
         if (existing is null)
         {
             return MethodResult.Code(32773);
@@ -214,7 +215,7 @@ public sealed class HyperVHost : IDisposable
         foreach (var change in changes)
         {
             var id = change.GetString("InstanceID");
-            var existing = id is null ? null : AllOf("CIM_ResourceAllocationSettingData").FirstOrDefault(o => o.GetString("InstanceID") == id);
+            var existing = ByInstanceId(id, "CIM_ResourceAllocationSettingData");
             if (existing is null || !VmOfInstanceId(id!, out var vm))
             {
                 return MethodResult.Code(32773);
@@ -256,7 +257,7 @@ public sealed class HyperVHost : IDisposable
     private MethodResult AddResourceSettings(MethodInput input)
     {
         var configuration = input.GetReference("AffectedConfiguration");
-        var settings = configuration?.Key("InstanceID") is { } id ? AllOf("Msvm_VirtualSystemSettingData").FirstOrDefault(o => o.GetString("InstanceID") == id) : null;
+        var settings = ByInstanceId(configuration?.Key("InstanceID"), "Msvm_VirtualSystemSettingData");
         if (settings is null || !_vms.TryGetValue(settings.GetString("VirtualSystemIdentifier")!, out var vm))
         {
             return MethodResult.Code(32773);
@@ -274,7 +275,7 @@ public sealed class HyperVHost : IDisposable
         {
             foreach (var resource in added)
             {
-                Remove(resource);
+                RemoveResource(resource);
             }
         });
         return new MethodResult(4096, [new("Job", CimReference.To(job)), new("ResultingResourceSettings", added.Select(CimReference.To).ToList())]);
@@ -300,7 +301,7 @@ public sealed class HyperVHost : IDisposable
     private MethodResult RemoveResourceSettings(MethodInput input)
     {
         var references = input.GetReferences("ResourceSettings");
-        var found = references.Select(r => AllOf("CIM_ResourceAllocationSettingData").FirstOrDefault(o => o.GetString("InstanceID") == r.Key("InstanceID"))).ToList();
+        var found = references.Select(r => ByInstanceId(r.Key("InstanceID"), "CIM_ResourceAllocationSettingData")).ToList();
         if (found.Count == 0 || found.Any(f => f is null))
         {
             return MethodResult.Code(32773);
@@ -308,7 +309,7 @@ public sealed class HyperVHost : IDisposable
 
         foreach (var resource in found)
         {
-            Remove(resource!);
+            RemoveResource(resource!);
         }
 
         var job = StartJob("RemoveResourceSettings", "Removing resource settings", () => null, null);
@@ -498,6 +499,11 @@ public sealed class HyperVHost : IDisposable
 
         public CimObject Settings { get; } = settings;
 
+        /// <summary>Every resource setting of the VM (processor, memory, controllers, drives, disks, ports).</summary>
+        public List<CimObject> Resources { get; } = [];
+
+        public CimObject Memory => Resources.First(r => r.ClassName == "Msvm_MemorySettingData");
+
         public bool Busy { get; set; }
 
         public DateTimeOffset? RunningSince { get; set; }
@@ -535,7 +541,7 @@ public sealed class HyperVHost : IDisposable
             .Set("Notes", requested["Notes"] as List<string> ?? (requested.GetString("Notes") is { } note ? [note] : []))
             .Set("ConfigurationDataRoot", @"C:\ProgramData\Microsoft\Windows\Hyper-V")
             .Set("CreationTime", now));
-        Add(new CimObject(CimSchema.Virtualization, "Msvm_ProcessorSettingData")
+        var processor = Add(new CimObject(CimSchema.Virtualization, "Msvm_ProcessorSettingData")
             .Set("InstanceID", $"Microsoft:{guid}\\{ProcessorDeviceId}\\0")
             .Set("Caption", "Processor")
             .Set("ElementName", "Processor")
@@ -545,7 +551,7 @@ public sealed class HyperVHost : IDisposable
             .Set("Reservation", 0)
             .Set("Limit", 100000)
             .Set("Weight", 100));
-        Add(new CimObject(CimSchema.Virtualization, "Msvm_MemorySettingData")
+        var memory = Add(new CimObject(CimSchema.Virtualization, "Msvm_MemorySettingData")
             .Set("InstanceID", $"Microsoft:{guid}\\{MemoryDeviceId}")
             .Set("Caption", "Memory")
             .Set("ElementName", "Memory")
@@ -557,6 +563,8 @@ public sealed class HyperVHost : IDisposable
             .Set("Limit", 1048576)
             .Set("DynamicMemoryEnabled", false));
         var vm = new VirtualMachine(guid, system, settings);
+        vm.Resources.Add(processor);
+        vm.Resources.Add(memory);
         _vms[guid] = vm;
         return vm;
     }
@@ -575,7 +583,18 @@ public sealed class HyperVHost : IDisposable
             resource.Set("Address", "00155D" + Random.Shared.Next(0, 0xFFFFFF).ToString("X6", CultureInfo.InvariantCulture));
         }
 
+        vm.Resources.Add(resource);
         return Add(resource);
+    }
+
+    private void RemoveResource(CimObject resource)
+    {
+        if (VmOfInstanceId(resource.GetString("InstanceID")!, out var vm))
+        {
+            vm.Resources.Remove(resource);
+        }
+
+        Remove(resource);
     }
 
     private void RemoveVirtualMachine(VirtualMachine vm)
@@ -588,11 +607,12 @@ public sealed class HyperVHost : IDisposable
             Remove(vm.Shutdown);
         }
 
-        var prefix = $"Microsoft:{vm.Guid}\\";
-        foreach (var resource in AllOf("CIM_ResourceAllocationSettingData").Where(r => r.GetString("InstanceID")!.StartsWith(prefix, StringComparison.OrdinalIgnoreCase)).ToList())
+        foreach (var resource in vm.Resources)
         {
             Remove(resource);
         }
+
+        vm.Resources.Clear();
     }
 
     private void SetState(VirtualMachine vm, int state)
@@ -621,8 +641,10 @@ public sealed class HyperVHost : IDisposable
         }
     }
 
-    private long MemoryOf(VirtualMachine vm) =>
-        AllOf("Msvm_MemorySettingData").FirstOrDefault(m => m.GetString("InstanceID") == $"Microsoft:{vm.Guid}\\{MemoryDeviceId}")?.GetInt64("VirtualQuantity") ?? 0;
+    private static long MemoryOf(VirtualMachine vm) => vm.Memory.GetInt64("VirtualQuantity");
+
+    private CimObject? ByInstanceId(string? instanceId, string className) =>
+        instanceId is not null && _byInstanceId.TryGetValue(instanceId, out var found) && CimSchema.IsA(found.ClassName, className) ? found : null;
 
     private bool VmOfInstanceId(string instanceId, out VirtualMachine vm)
     {
@@ -710,6 +732,11 @@ public sealed class HyperVHost : IDisposable
         }
 
         list.Add(instance);
+        if (instance.GetString("InstanceID") is { } id)
+        {
+            _byInstanceId[id] = instance;
+        }
+
         return instance;
     }
 
@@ -718,6 +745,11 @@ public sealed class HyperVHost : IDisposable
         if (_objects.TryGetValue(instance.ClassName, out var list))
         {
             list.Remove(instance);
+        }
+
+        if (instance.GetString("InstanceID") is { } id && _byInstanceId.TryGetValue(id, out var indexed) && ReferenceEquals(indexed, instance))
+        {
+            _byInstanceId.Remove(id);
         }
     }
 
@@ -735,6 +767,17 @@ public sealed class HyperVHost : IDisposable
         }
 
         var schemaKeys = CimSchema.KeysOf(className);
+        if (keys.Count == 1 && string.Equals(keys[0].Key, "InstanceID", StringComparison.OrdinalIgnoreCase))
+        {
+            return ByInstanceId(keys[0].Value, className);
+        }
+
+        if (CimSchema.IsA("Msvm_ComputerSystem", className) && keys.FirstOrDefault(k => string.Equals(k.Key, "Name", StringComparison.OrdinalIgnoreCase)).Value is { } name
+            && _vms.TryGetValue(name, out var byName))
+        {
+            return keys.All(k => string.Equals(byName.System.GetString(k.Key), k.Value, StringComparison.OrdinalIgnoreCase)) ? byName.System : null;
+        }
+
         foreach (var key in keys.Where(k => k.Key.Length > 0))
         {
             if (!schemaKeys.Contains(key.Key, StringComparer.OrdinalIgnoreCase))
@@ -759,14 +802,13 @@ public sealed class HyperVHost : IDisposable
         }
         else if (source.ClassName == "Msvm_VirtualSystemSettingData")
         {
-            var prefix = source.GetString("InstanceID") + "\\";
-            foreach (var resource in AllOf("CIM_ResourceAllocationSettingData").Where(r => r.GetString("InstanceID")!.StartsWith(prefix, StringComparison.OrdinalIgnoreCase)))
+            if (_vms.TryGetValue(source.GetString("VirtualSystemIdentifier") ?? string.Empty, out var owner) && ReferenceEquals(owner.Settings, source))
             {
-                yield return ("Msvm_VirtualSystemSettingDataComponent", resource);
-            }
+                foreach (var resource in owner.Resources)
+                {
+                    yield return ("Msvm_VirtualSystemSettingDataComponent", resource);
+                }
 
-            if (_vms.TryGetValue(source.GetString("VirtualSystemIdentifier") ?? string.Empty, out var owner))
-            {
                 yield return ("Msvm_SettingsDefineState", owner.System);
             }
         }
