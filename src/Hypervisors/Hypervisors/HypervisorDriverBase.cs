@@ -290,6 +290,12 @@ public abstract class HypervisorDriverBase : IHypervisorDriver
                 }
 
                 var remaining = TimeProvider.GetElapsedTime(TimeProvider.GetTimestamp(), deadline);
+                if (remaining <= TimeSpan.Zero)
+                {
+                    // The state read itself outlasted the timeout.
+                    break;
+                }
+
                 await Task.Delay(remaining < ShutdownPollInterval ? remaining : ShutdownPollInterval, TimeProvider, cancellationToken).ConfigureAwait(false);
             }
 

@@ -109,6 +109,25 @@ public sealed class HypervisorDriverBaseTests
     }
 
     [Fact]
+    public async Task A_state_read_that_outlasts_the_graceful_timeout_still_ends_in_a_power_off()
+    {
+        var clock = new FakeTimeProvider();
+        await using var driver = new RecordingDriver(Minimal, clock);
+        var id = driver.Add(PowerState.Running);
+        var reads = 0;
+        driver.OnGetInstance = () =>
+        {
+            // The first poll takes longer than the whole timeout.
+            if (++reads == 2)
+            {
+                clock.Advance(TimeSpan.FromSeconds(6));
+            }
+        };
+        await driver.StopInstanceAsync(id, TimeSpan.FromSeconds(5), Ct);
+        Assert.Equal("PowerOffInstanceCoreAsync", driver.Calls[^1]);
+    }
+
+    [Fact]
     public async Task A_graceful_stop_that_the_guest_honours_never_powers_off()
     {
         var clock = new FakeTimeProvider();

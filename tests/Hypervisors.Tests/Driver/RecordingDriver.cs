@@ -15,6 +15,9 @@ internal sealed class RecordingDriver(DriverCapabilities capabilities, TimeProvi
 
     public bool GuestHonoursShutdown { get; set; }
 
+    /// <summary>Runs inside every state read, e.g. to let a fake clock jump as a slow hypervisor would.</summary>
+    public Action? OnGetInstance { get; set; }
+
     public override DriverCapabilities Capabilities => capabilities;
 
     public Guid Add(PowerState state)
@@ -53,6 +56,7 @@ internal sealed class RecordingDriver(DriverCapabilities capabilities, TimeProvi
     protected override Task<InstanceInfo> GetInstanceCoreAsync(Guid instanceId, CancellationToken cancellationToken)
     {
         Record(nameof(GetInstanceCoreAsync));
+        OnGetInstance?.Invoke();
         lock (_gate)
         {
             return _states.TryGetValue(instanceId, out var state)
