@@ -56,6 +56,19 @@ public sealed class InstanceEventHubTests
     }
 
     [Fact]
+    public async Task Cancelling_a_subscription_that_was_never_enumerated_unsubscribes_it()
+    {
+        using var hub = new InstanceEventHub();
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        _ = hub.SubscribeAsync(cts.Token);
+        Assert.Equal(1, hub.SubscriberCount);
+        await cts.CancelAsync();
+        Assert.Equal(0, hub.SubscriberCount);
+        _ = hub.SubscribeAsync(new CancellationToken(canceled: true));
+        Assert.Equal(0, hub.SubscriberCount);
+    }
+
+    [Fact]
     public async Task Disposing_the_hub_ends_every_subscription_and_later_ones_at_once()
     {
         var hub = new InstanceEventHub();

@@ -58,7 +58,9 @@ public sealed class InstanceEventHub : IDisposable
             }
         }
 
-        return ReadAsync(channel, cancellationToken);
+        // Cancelling the token unsubscribes even when the stream is never enumerated.
+        var registration = cancellationToken.Register(() => Unsubscribe(channel));
+        return ReadAsync(channel, registration, cancellationToken);
     }
 
     /// <summary>Ends every subscription.</summary>
@@ -76,7 +78,17 @@ public sealed class InstanceEventHub : IDisposable
         }
     }
 
-    private async IAsyncEnumerable<InstanceEvent> ReadAsync(Channel<InstanceEvent> channel, [EnumeratorCancellation] CancellationToken cancellationToken)
+    private void Unsubscribe(Channel<InstanceEvent> channel)
+    {
+        lock (_gate)
+        {
+            _subscribers.Remove(channel);
+        }
+
+        channel.Writer.TryComplete();
+    }
+
+    private async IAsyncEnumerable<InstanceEvent> ReadAsync(Channel<InstanceEvent> channel, CancellationTokenRegistration registration, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         try
         {
@@ -90,10 +102,8 @@ public sealed class InstanceEventHub : IDisposable
         }
         finally
         {
-            lock (_gate)
-            {
-                _subscribers.Remove(channel);
-            }
+            await registration.DisposeAsync().ConfigureAwait(false);
+            Unsubscribe(channel);
         }
     }
 }
