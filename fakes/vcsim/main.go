@@ -38,11 +38,13 @@ func main() {
 	vms := flag.Int("vm", 0, "virtual machines the model creates per resource pool")
 	stdin := flag.Bool("stdin", false, "exit when standard input closes")
 	quiet := flag.Bool("quiet", true, "discard the simulator's own log")
+	trace := flag.Bool("trace", false, "write every SOAP request and response to stderr")
 	flag.Parse()
 
 	if *quiet {
 		log.SetOutput(ioutil.Discard)
 	}
+	simulator.Trace = *trace
 
 	model := simulator.ESX()
 	if *vpx {

@@ -13,7 +13,9 @@ namespace Hypervisors.Esx;
 /// <summary>
 /// The driver for a standalone ESX host or a vCenter, over the vSphere Web Services API. Instances are VMs whose
 /// <c>extraConfig</c> carries the instance id (also set as <c>config.instanceUuid</c>, which the driver looks VMs up
-/// by); VMs without it are not listed. The driver connects on first use (or <see cref="ConnectAsync"/>).
+/// by); VMs without it are not listed. The driver connects on first use (or <see cref="ConnectAsync"/>). Creates
+/// are idempotent on the ids the driver knows (listed at connect and since, or created by it); the server refuses
+/// duplicate names in a folder.
 /// </summary>
 public sealed partial class EsxDriver : HypervisorDriverBase
 {
@@ -164,20 +166,9 @@ public sealed partial class EsxDriver : HypervisorDriverBase
         {
             using var idLock = await _createLocks.AcquireAsync("id:" + spec.Id.ToString("N"), cancellationToken).ConfigureAwait(false);
             using var nameLock = await _createLocks.AcquireAsync("name:" + spec.Name, cancellationToken).ConfigureAwait(false);
-            if (await FindAsync(spec.Id, cancellationToken).ConfigureAwait(false) is not null)
+            if (_vms.ContainsKey(spec.Id) && await FindExistingAsync(spec, cancellationToken).ConfigureAwait(false) is { } known)
             {
-                try
-                {
-                    var (_, content) = await ReadAsync(spec.Id, VmRecord.Paths, cancellationToken).ConfigureAwait(false);
-                    var existing = VmRecord.Read(content);
-                    return Equals(existing.Spec?.ToSpec(), spec)
-                        ? existing.ToInfo(spec.Id)
-                        : throw new InstanceAlreadyExistsException($"Instance {spec.Id} already exists with a different spec (VM '{existing.Name}').") { InstanceId = spec.Id };
-                }
-                catch (InstanceNotFoundException)
-                {
-                    // It went away meanwhile; create it.
-                }
+                return known;
             }
 
             await EnsureNameIsFreeAsync(spec, cancellationToken).ConfigureAwait(false);
@@ -187,11 +178,22 @@ public sealed partial class EsxDriver : HypervisorDriverBase
             }
 
             var placement = Current;
-            var result = await RunTaskAsync("CreateVM_Task", placement.Folder, w =>
+            XElement? result;
+            try
             {
-                VmConfigWriter.WriteCreateSpec(w, spec, _options.GuestId, placement.DatastoreName, placement.Networks);
-                w.Ref("pool", placement.ResourcePool);
-            }, cancellationToken).ConfigureAwait(false);
+                result = await RunTaskAsync("CreateVM_Task", placement.Folder, w =>
+                {
+                    VmConfigWriter.WriteCreateSpec(w, spec, _options.GuestId, placement.DatastoreName, placement.Networks);
+                    w.Ref("pool", placement.ResourcePool);
+                }, cancellationToken).ConfigureAwait(false);
+            }
+            catch (VimFaultException fault) when (fault.FaultType == "DuplicateName")
+            {
+                // Made by another client: the same request again, or a clash.
+                return await FindExistingAsync(spec, cancellationToken).ConfigureAwait(false)
+                    ?? throw new InstanceAlreadyExistsException($"A VM named '{spec.Name}' already exists in the folder.", fault) { InstanceId = spec.Id, NativeCode = fault.FaultType };
+            }
+
             var vm = result?.AsRef() ?? throw new VimFaultException("InvalidResponse", "CreateVM_Task returned no VM.");
             _vms[spec.Id] = (vm, _client.SessionGeneration);
             _names[spec.Name] = spec.Id;
@@ -534,9 +536,30 @@ public sealed partial class EsxDriver : HypervisorDriverBase
     }
 
     /// <summary>
+    /// The instance <paramref name="spec"/> would create when it exists already with an equal spec; null when it does
+    /// not exist; <see cref="InstanceAlreadyExistsException"/> when it exists with another spec.
+    /// </summary>
+    private async Task<InstanceInfo?> FindExistingAsync(InstanceSpec spec, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var (_, content) = await ReadAsync(spec.Id, VmRecord.Paths, cancellationToken).ConfigureAwait(false);
+            var existing = VmRecord.Read(content);
+            return Equals(existing.Spec?.ToSpec(), spec)
+                ? existing.ToInfo(spec.Id)
+                : throw new InstanceAlreadyExistsException($"Instance {spec.Id} already exists with a different spec (VM '{existing.Name}').") { InstanceId = spec.Id };
+        }
+        catch (InstanceNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
     /// Refuses a name another instance has. vSphere itself refuses a duplicate name in a folder (DuplicateName);
-    /// the driver checks first against the names it has seen (listings and its own creates), confirming a hit with
-    /// the server, because vcsim does not refuse duplicates and its FindChild cannot run beside a create.
+    /// the driver checks first against the names it has seen (the listing at connect, later listings and its own
+    /// creates), confirming a hit with the server. It does not ask the server's SearchIndex on every create: vcsim
+    /// neither refuses duplicates nor survives a FindChild or FindByUuid that runs beside a create.
     /// </summary>
     private async Task EnsureNameIsFreeAsync(InstanceSpec spec, CancellationToken cancellationToken)
     {

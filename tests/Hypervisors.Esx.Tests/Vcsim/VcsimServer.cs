@@ -123,7 +123,7 @@ public sealed class VcsimServer : IAsyncDisposable
         var options = new EsxDriverOptions
         {
             Url = Url,
-            Credentials = Wire.DelegateCredentialProvider.Fixed(UserName, Password),
+            Credentials = Hypervisors.Esx.Wire.DelegateCredentialProvider.Fixed(UserName, Password),
             SoftReboot = false, // vcsim 0.24 has no RebootGuest
             RequestTimeout = TimeSpan.FromSeconds(30),
         };

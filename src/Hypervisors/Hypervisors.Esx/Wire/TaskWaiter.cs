@@ -6,13 +6,14 @@ namespace Hypervisors.Esx.Wire;
 /// <summary>
 /// Awaits vSphere tasks through the PropertyCollector rather than by polling each task: a filter on the task's
 /// <c>info.state</c>, <c>info.error</c> and <c>info.result</c>, then <c>WaitForUpdatesEx</c> until the state is
-/// success or error. Collectors come from a small pool, each used by one wait at a time and destroyed (with all
-/// its filters, in one call) after <see cref="FiltersPerCollector"/> waits, so a wait costs two calls.
+/// success or error, then the filter is destroyed. Collectors come from a pool, each used by one wait at a time and
+/// replaced after <see cref="WaitsPerCollector"/> waits, so a wait costs three calls (govmomi's costs four: it creates
+/// and destroys a collector each time).
 /// </summary>
 public sealed class TaskWaiter(VimClient client) : IAsyncDisposable
 {
-    /// <summary>Waits served by one collector before it is destroyed with its filters.</summary>
-    public const int FiltersPerCollector = 16;
+    /// <summary>Waits served by one collector before it is destroyed (vcsim keeps every change for each live collector).</summary>
+    public const int WaitsPerCollector = 256;
 
     private static readonly string[] TaskPaths = ["info.state", "info.error", "info.result"];
     private readonly ConcurrentBag<PooledCollector> _pool = [];
@@ -79,7 +80,17 @@ public sealed class TaskWaiter(VimClient client) : IAsyncDisposable
         Func<IReadOnlyDictionary<string, XElement?>, bool> done, DateTimeOffset? deadline, CancellationToken cancellationToken)
     {
         var filter = await client.CreateFilterAsync(collector.Ref, w => PropertySpecs.ForObject(w, obj, paths), cancellationToken).ConfigureAwait(false);
-        collector.Filters++;
+        collector.Waits++;
+        var values = await WaitOnFilterAsync(collector, filter, obj, done, deadline, cancellationToken).ConfigureAwait(false);
+
+        // One filter per collector at a time: vcsim 0.24's DestroyPropertyCollector fails on a collector with several.
+        await client.DestroyPropertyFilterAsync(filter, cancellationToken).ConfigureAwait(false);
+        return values;
+    }
+
+    private async Task<IReadOnlyDictionary<string, XElement?>?> WaitOnFilterAsync(PooledCollector collector, ManagedObjectReference filter, ManagedObjectReference obj,
+        Func<IReadOnlyDictionary<string, XElement?>, bool> done, DateTimeOffset? deadline, CancellationToken cancellationToken)
+    {
         string? version = null;
         var values = new Dictionary<string, XElement?>(StringComparer.Ordinal);
         while (true)
@@ -143,7 +154,7 @@ public sealed class TaskWaiter(VimClient client) : IAsyncDisposable
             return; // it went with its session
         }
 
-        if (healthy && collector.Filters < FiltersPerCollector)
+        if (healthy && collector.Waits < WaitsPerCollector)
         {
             _pool.Add(collector);
             return;
@@ -171,6 +182,6 @@ public sealed class TaskWaiter(VimClient client) : IAsyncDisposable
 
         public int Generation { get; } = generation;
 
-        public int Filters { get; set; }
+        public int Waits { get; set; }
     }
 }

@@ -31,6 +31,10 @@ public sealed partial class VimClient
             w.End().Element("partialUpdates", false);
         }, r => r.Child("returnval")!.AsRef(), cancellationToken, sessionScoped: true);
 
+    /// <summary>Destroys a filter (<c>DestroyPropertyFilter</c>).</summary>
+    public Task DestroyPropertyFilterAsync(ManagedObjectReference filter, CancellationToken cancellationToken) =>
+        InvokeAsync("DestroyPropertyFilter", filter, null, _ => true, cancellationToken, sessionScoped: true);
+
     /// <summary>
     /// <c>WaitForUpdatesEx</c>: with a null <paramref name="version"/>, the current state of every filter at once;
     /// otherwise the changes since that version, waiting up to <paramref name="maxWait"/>. Null when nothing changed in time.

@@ -120,7 +120,7 @@ public sealed partial class VimClient : IAsyncDisposable
                 var body = VimWriter.Build("Logout", _content.SessionManager, null);
                 await SendAsync("Logout", body, captureCookie: false, default, cts.Token).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is VimFaultException or HttpRequestException or OperationCanceledException or TimeoutException or IOException or System.Xml.XmlException)
+            catch (Exception ex) when (ex is VimFaultException or HttpRequestException or OperationCanceledException or TimeoutException or IOException or System.Xml.XmlException or InvalidDataException)
             {
                 _logger.LogDebug(ex, "Logout from {Url} failed; the session will expire on its own.", _options.SdkUrl);
             }

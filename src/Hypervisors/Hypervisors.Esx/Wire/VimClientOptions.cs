@@ -22,7 +22,7 @@ public sealed class DelegateCredentialProvider(Func<CancellationToken, ValueTask
 }
 
 /// <summary>Transport settings of <see cref="VimClient"/>.</summary>
-public sealed class VimClientOptions
+public sealed record VimClientOptions
 {
     /// <summary>The SDK endpoint, e.g. <c>https://esx.example/sdk</c>.</summary>
     public required Uri SdkUrl { get; init; }
