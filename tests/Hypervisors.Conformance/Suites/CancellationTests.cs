@@ -53,13 +53,10 @@ public abstract class CancellationTests<TFixture>(TFixture fixture) : DriverSuit
         RequireCapability(Capabilities.SupportsEvents, nameof(DriverCapabilities.SupportsEvents));
         using var watch = CancellationTokenSource.CreateLinkedTokenSource(Ct);
         var events = Driver.WatchEventsAsync(watch.Token).GetAsyncEnumerator(watch.Token);
-        try
-        {
-            var pending = events.MoveNextAsync().AsTask();
-            await watch.CancelAsync();
-            Assert.True(await EndsAsync(events, pending), $"The event enumeration was still going {Fixture.EventTimeout} after its token was cancelled.");
-        }
-        finally
+        var pending = events.MoveNextAsync().AsTask();
+        await watch.CancelAsync();
+        var (ended, last) = await EndsAsync(events, pending);
+        if (last.IsCompleted)
         {
             try
             {
@@ -70,29 +67,34 @@ public abstract class CancellationTests<TFixture>(TFixture fixture) : DriverSuit
                 // Some enumerators rethrow on dispose after cancellation.
             }
         }
+
+        Assert.True(ended, $"The event enumeration was still going {Fixture.EventTimeout} after its token was cancelled.");
     }
 
-    /// <summary>Drains events already queued until the enumeration ends (false or cancellation) or the timeout passes.</summary>
-    private async Task<bool> EndsAsync(IAsyncEnumerator<InstanceEvent> events, Task<bool> pending)
+    /// <summary>
+    /// Drains events already queued until the enumeration ends (false or cancellation) or the timeout passes;
+    /// returns whether it ended and the last pending move.
+    /// </summary>
+    private async Task<(bool Ended, Task<bool> Last)> EndsAsync(IAsyncEnumerator<InstanceEvent> events, Task<bool> pending)
     {
         var deadline = Task.Delay(Fixture.EventTimeout, Ct);
         while (true)
         {
             if (await Task.WhenAny(pending, deadline) != pending)
             {
-                return false;
+                return (false, pending);
             }
 
             try
             {
                 if (!await pending)
                 {
-                    return true;
+                    return (true, pending);
                 }
             }
             catch (OperationCanceledException)
             {
-                return true;
+                return (true, pending);
             }
 
             pending = events.MoveNextAsync().AsTask();

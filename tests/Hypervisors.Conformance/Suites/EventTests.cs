@@ -8,7 +8,7 @@ public abstract class EventTests<TFixture>(TFixture fixture) : DriverSuite<TFixt
     public virtual async Task Lifecycle_events_arrive_in_order_with_their_power_states()
     {
         RequireCapability(Capabilities.SupportsEvents, nameof(DriverCapabilities.SupportsEvents));
-        await using var recorder = EventRecorder.Start(Driver, Ct);
+        await using var recorder = EventRecorder.Start(Driver, Ct, Fixture.EventTimeout);
         var spec = NewSpec();
         recorder.Track(spec.Id);
         await using var instance = CleanupGuard(spec);
@@ -39,7 +39,7 @@ public abstract class EventTests<TFixture>(TFixture fixture) : DriverSuite<TFixt
         RequireCapability(Capabilities.SupportsEvents, nameof(DriverCapabilities.SupportsEvents));
         RequireCapability(Capabilities.SupportsPause, nameof(DriverCapabilities.SupportsPause));
         await using var instance = await CreateInstanceInStateAsync(PowerState.Running);
-        await using var recorder = EventRecorder.Start(Driver, Ct);
+        await using var recorder = EventRecorder.Start(Driver, Ct, Fixture.EventTimeout);
         recorder.Track(instance.Id);
         await Driver.PauseInstanceAsync(instance.Id, Ct);
         await recorder.ExpectAsync(PowerState.Paused, "pause", Fixture.EventTimeout, Ct);
@@ -53,8 +53,8 @@ public abstract class EventTests<TFixture>(TFixture fixture) : DriverSuite<TFixt
     public virtual async Task Every_subscriber_gets_the_events()
     {
         RequireCapability(Capabilities.SupportsEvents, nameof(DriverCapabilities.SupportsEvents));
-        await using var first = EventRecorder.Start(Driver, Ct);
-        await using var second = EventRecorder.Start(Driver, Ct);
+        await using var first = EventRecorder.Start(Driver, Ct, Fixture.EventTimeout);
+        await using var second = EventRecorder.Start(Driver, Ct, Fixture.EventTimeout);
         var spec = NewSpec();
         first.Track(spec.Id);
         second.Track(spec.Id);

@@ -12,21 +12,26 @@ public sealed class EventRecorder : IAsyncDisposable
     private readonly CancellationTokenSource _stop;
     private readonly Task _pump;
     private readonly List<InstanceEvent> _seen = [];
+    private readonly TimeSpan _stopTimeout;
     private Guid _instanceId;
     private PowerState? _reached;
 
-    private EventRecorder(IAsyncEnumerable<InstanceEvent> source, CancellationTokenSource stop)
+    private EventRecorder(IAsyncEnumerable<InstanceEvent> source, CancellationTokenSource stop, TimeSpan stopTimeout)
     {
         _stop = stop;
+        _stopTimeout = stopTimeout;
         _pump = PumpAsync(source, stop.Token);
     }
 
-    /// <summary>Subscribes now; events are buffered until <see cref="ExpectAsync"/> reads them.</summary>
-    public static EventRecorder Start(IHypervisorDriver driver, CancellationToken cancellationToken)
+    /// <summary>
+    /// Subscribes now; events are buffered until <see cref="ExpectAsync"/> reads them. Disposing stops the watch and
+    /// waits up to <paramref name="stopTimeout"/> (10 s by default) for the stream to end.
+    /// </summary>
+    public static EventRecorder Start(IHypervisorDriver driver, CancellationToken cancellationToken, TimeSpan? stopTimeout = null)
     {
         ArgumentNullException.ThrowIfNull(driver);
         var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        return new EventRecorder(driver.WatchEventsAsync(stop.Token), stop);
+        return new EventRecorder(driver.WatchEventsAsync(stop.Token), stop, stopTimeout ?? TimeSpan.FromSeconds(10));
     }
 
     /// <summary>The events seen so far for the instance, for failure messages.</summary>
@@ -77,11 +82,16 @@ public sealed class EventRecorder : IAsyncDisposable
         await _stop.CancelAsync();
         try
         {
-            await _pump;
+            // A driver whose stream ignores cancellation must not hang the kit; CancellationTests reports it.
+            await _pump.WaitAsync(_stopTimeout);
         }
         catch (OperationCanceledException)
         {
             // Expected: the watch was cancelled.
+        }
+        catch (TimeoutException)
+        {
+            // Abandoned; see above.
         }
 
         _stop.Dispose();

@@ -249,3 +249,18 @@ internal sealed class SuspendKeepsMemory(IHypervisorDriver inner) : DelegatingHy
         return host with { MemoryMiBUsed = host.MemoryMiBUsed + _suspended.Values.Sum() };
     }
 }
+
+/// <summary>The event stream ignores every cancellation token and ends only when the driver is disposed.</summary>
+internal sealed class WatchIgnoresCancellation(IHypervisorDriver inner) : DelegatingHypervisorDriver(inner)
+{
+    public override IAsyncEnumerable<InstanceEvent> WatchEventsAsync(CancellationToken cancellationToken = default) =>
+        Uncancellable(InnerDriver.WatchEventsAsync(CancellationToken.None));
+
+    private static async IAsyncEnumerable<InstanceEvent> Uncancellable(IAsyncEnumerable<InstanceEvent> source)
+    {
+        await foreach (var e in source)
+        {
+            yield return e;
+        }
+    }
+}

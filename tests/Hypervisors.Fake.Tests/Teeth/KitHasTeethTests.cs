@@ -27,6 +27,7 @@ public sealed class KitHasTeethTests
         [nameof(HostTypeMismatch)] = d => new HostTypeMismatch(d),
         [nameof(ImageDisksDeclaredFalseButWork)] = d => new ImageDisksDeclaredFalseButWork(d),
         [nameof(SuspendKeepsMemory)] = d => new SuspendKeepsMemory(d),
+        [nameof(WatchIgnoresCancellation)] = d => new WatchIgnoresCancellation(d),
     };
 
     [Fact]
@@ -57,6 +58,7 @@ public sealed class KitHasTeethTests
     [InlineData(nameof(HostTypeMismatch), "Host_type_matches_the_declared_hypervisor_type")]
     [InlineData(nameof(ImageDisksDeclaredFalseButWork), "Create_features_declared_unsupported_throw_operation_not_supported_and_create_nothing")]
     [InlineData(nameof(SuspendKeepsMemory), "Paused_instances_keep_host_resources_and_suspended_ones_release_them")]
+    [InlineData(nameof(WatchIgnoresCancellation), "Cancelling_an_event_watch_ends_the_enumeration")]
     public async Task The_kit_fails_a_broken_driver(string variant, string expectedFailure)
     {
         var run = await KitRunner.RunAsync(() => new BrokenFixture(Variants[variant]));
