@@ -121,6 +121,7 @@ public sealed partial class HyperVDriver
         }
 
         _index[spec.Id] = new VmEntry(vmGuid, spec);
+        Observe(spec.Id, PowerState.Shutdown, created: true);
     }
 
     private async Task SizeAsync(EndpointReference service, string vmGuid, InstanceSpec spec, CancellationToken cancellationToken)

@@ -85,6 +85,7 @@ public sealed partial class HyperVDriver
         var service = await ServiceReferenceAsync("Msvm_VirtualSystemManagementService", cancellationToken).ConfigureAwait(false);
         await _wmi.InvokeAsync(service, "DestroySystem", [new("AffectedSystem", SystemReference(entry.VmGuid))], cancellationToken).ConfigureAwait(false);
         _index.TryRemove(instanceId, out _);
+        Observe(instanceId, null);
         await DeleteFilesAsync(Enumerable.Range(0, entry.Spec.Disks.Count).Select(i => DiskPath(entry.Spec, i)), cancellationToken).ConfigureAwait(false);
     }
 
@@ -150,6 +151,7 @@ public sealed partial class HyperVDriver
         {
             await _wmi.InvokeAsync(SystemReference(entry.VmGuid), "RequestStateChange",
                 [new("RequestedState", requestedState.ToString(CultureInfo.InvariantCulture))], cancellationToken).ConfigureAwait(false);
+            Observe(instanceId, PowerStateRules.ResultOf(operation) ?? state);
         }
         catch (HypervisorException ex) when (ex.Kind == HypervisorErrorKind.InvalidPowerState && ex is not InvalidPowerStateException)
         {

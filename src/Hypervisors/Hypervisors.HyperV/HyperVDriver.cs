@@ -29,7 +29,7 @@ public sealed partial class HyperVDriver : HypervisorDriverBase
         SupportsVolumeAttach = false,
         SupportsInterfaceAttach = false,
         SupportsSnapshots = false,
-        SupportsEvents = false, // WS-Eventing subscriptions are not implemented.
+        SupportsEvents = true, // From the driver's own operations and a poll of the VM list; see WatchEventsCoreAsync.
         SupportsImageDisks = true, // Differencing VHDX on a parent image.
         SupportsKernelBoot = false,
     };
@@ -39,6 +39,7 @@ public sealed partial class HyperVDriver : HypervisorDriverBase
     private readonly WmiSession _wmi;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<Guid, VmEntry> _index = new();
+    private readonly ConcurrentDictionary<string, EndpointReference> _services = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _indexLoad = new(1, 1);
     private readonly Lock _reservations = new();
     private readonly Dictionary<Guid, Task> _pendingCreates = [];
@@ -102,11 +103,11 @@ public sealed partial class HyperVDriver : HypervisorDriverBase
     private sealed record VmEntry(string VmGuid, InstanceSpec Spec);
 
     /// <inheritdoc />
-    protected override ValueTask DisposeAsyncCore()
+    protected override async ValueTask DisposeAsyncCore()
     {
+        await StopEventsAsync().ConfigureAwait(false);
         _http.Dispose();
         _indexLoad.Dispose();
-        return ValueTask.CompletedTask;
     }
 
     // ------------------------------------------------------------------ host
@@ -306,11 +307,17 @@ public sealed partial class HyperVDriver : HypervisorDriverBase
 
     private async Task<EndpointReference> ServiceReferenceAsync(string className, CancellationToken cancellationToken)
     {
+        if (_services.TryGetValue(className, out var known))
+        {
+            return known;
+        }
+
         var service = (await _wmi.QueryAsync(WmiSession.Virtualization, "SELECT * FROM " + className, cancellationToken).ConfigureAwait(false)).FirstOrDefault()
             ?? throw new HypervisorException(HypervisorErrorKind.NotSupported, $"The host has no {className}; is the Hyper-V role installed?") { NativeCode = "cim:6" };
-        return WmiSession.Reference(WmiSession.Virtualization, className,
+        var reference = WmiSession.Reference(WmiSession.Virtualization, className,
             ("CreationClassName", service["CreationClassName"] ?? className), ("Name", service["Name"] ?? string.Empty),
             ("SystemCreationClassName", service["SystemCreationClassName"] ?? "Msvm_ComputerSystem"), ("SystemName", service["SystemName"] ?? string.Empty));
+        return _services.GetOrAdd(className, reference);
     }
 
     private static SocketsHttpHandler CreateHandler(HyperVDriverOptions options)

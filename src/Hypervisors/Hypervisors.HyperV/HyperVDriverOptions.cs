@@ -48,6 +48,9 @@ public sealed class HyperVDriverOptions
     /// <summary>The longest pause between two polls of a running job (polls start at 10 ms and back off to this).</summary>
     public TimeSpan JobPollInterval { get; set; } = TimeSpan.FromMilliseconds(200);
 
+    /// <summary>How often the VM list is polled for changes made outside the driver while anyone watches events.</summary>
+    public TimeSpan EventPollInterval { get; set; } = TimeSpan.FromSeconds(2);
+
     /// <summary>The server-side WS-Man operation timeout.</summary>
     public TimeSpan OperationTimeout { get; set; } = TimeSpan.FromSeconds(60);
 

@@ -21,6 +21,9 @@ public class HyperVFixture : DriverFixture
     /// <inheritdoc />
     public override string NetworkName => "default";
 
+    /// <inheritdoc />
+    public override string? ImageRef => @"C:\Images\base.vhdx";
+
     /// <summary>Driver options pointed at the simulator, for tests that build their own driver.</summary>
     public static HyperVDriverOptions OptionsFor(HyperVSimulatorServer server) => new()
     {

@@ -202,6 +202,40 @@ public sealed class HyperVDriverTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Changes_made_by_another_client_arrive_as_events_through_the_poll()
+    {
+        var options = HyperVFixture.OptionsFor(_server);
+        options.EventPollInterval = TimeSpan.FromMilliseconds(100);
+        await using var watcher = new HyperVDriver(options);
+        var existing = Spec("before-watch");
+        await _driver.CreateInstanceAsync(existing, Ct);
+        var watched = Spec("watched");
+        await _driver.CreateInstanceAsync(watched, Ct);
+
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        stop.CancelAfter(TimeSpan.FromSeconds(20));
+        var events = new List<InstanceEvent>();
+        await using var stream = watcher.WatchEventsAsync(stop.Token).GetAsyncEnumerator(stop.Token);
+        var next = stream.MoveNextAsync().AsTask();
+
+        // Another driver (another client, as far as the watcher knows) starts the VM, then deletes a second one.
+        await Task.Delay(300, Ct);
+        await _driver.StartInstanceAsync(watched.Id, Ct);
+        await _driver.DeleteInstanceAsync(existing.Id, Ct);
+        while (events.Count < 2 && await next)
+        {
+            events.Add(stream.Current);
+            next = stream.MoveNextAsync().AsTask();
+        }
+
+        Assert.Contains(events, e => e is { Kind: InstanceEventKind.Started, PowerState: PowerState.Running } && e.InstanceId == watched.Id);
+        Assert.Contains(events, e => e is { Kind: InstanceEventKind.Deleted } && e.InstanceId == existing.Id);
+        Assert.DoesNotContain(events, e => e.Kind == InstanceEventKind.Created);
+        await stop.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => next);
+    }
+
+    [Fact]
     public async Task Console_output_is_declared_unsupported()
     {
         Assert.False(_driver.Capabilities.SupportsConsoleOutput);
