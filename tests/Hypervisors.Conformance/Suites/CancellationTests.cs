@@ -4,7 +4,7 @@ namespace Hypervisors.Conformance;
 public abstract class CancellationTests<TFixture>(TFixture fixture) : DriverSuite<TFixture>(fixture)
     where TFixture : DriverFixture
 {
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task A_cancelled_create_throws_and_creates_nothing()
     {
         var spec = NewSpec();
@@ -13,7 +13,7 @@ public abstract class CancellationTests<TFixture>(TFixture fixture) : DriverSuit
         await KitAssert.ThrowsAsync<InstanceNotFoundException>(() => Driver.GetInstanceAsync(spec.Id, Ct), "GetInstanceAsync after a cancelled create");
     }
 
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task A_cancelled_start_throws_and_leaves_the_instance_shut_down()
     {
         await using var instance = await CreateInstanceAsync();
@@ -21,7 +21,7 @@ public abstract class CancellationTests<TFixture>(TFixture fixture) : DriverSuit
         await KitAssert.PowerStateIsAsync(Driver, instance.Id, PowerState.Shutdown, "a cancelled start", Ct);
     }
 
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task A_cancelled_power_off_throws_and_leaves_the_instance_running()
     {
         await using var instance = await CreateInstanceInStateAsync(PowerState.Running);
@@ -30,7 +30,7 @@ public abstract class CancellationTests<TFixture>(TFixture fixture) : DriverSuit
         await KitAssert.PowerStateIsAsync(Driver, instance.Id, PowerState.Running, "a cancelled power off and stop", Ct);
     }
 
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task A_cancelled_delete_throws_and_keeps_the_instance()
     {
         await using var instance = await CreateInstanceAsync();
@@ -38,7 +38,7 @@ public abstract class CancellationTests<TFixture>(TFixture fixture) : DriverSuit
         Assert.Single(await Driver.ListInstancesAsync(Ct), i => i.Id == instance.Id);
     }
 
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task Cancelled_reads_throw_operation_canceled()
     {
         await using var instance = await CreateInstanceAsync();
@@ -47,7 +47,7 @@ public abstract class CancellationTests<TFixture>(TFixture fixture) : DriverSuit
         await KitAssert.CanceledAsync(() => Driver.GetInstanceAsync(instance.Id, Cancelled()), "GetInstanceAsync");
     }
 
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task Cancelling_an_event_watch_ends_the_enumeration()
     {
         RequireCapability(Capabilities.SupportsEvents, nameof(DriverCapabilities.SupportsEvents));

@@ -4,7 +4,7 @@ namespace Hypervisors.Conformance;
 public abstract class ConcurrencyTests<TFixture>(TFixture fixture) : DriverSuite<TFixture>(fixture)
     where TFixture : DriverFixture
 {
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task Parallel_creates_are_all_listed_exactly_once()
     {
         var specs = Enumerable.Range(0, Fixture.ConcurrentInstanceCount).Select(_ => NewSpec()).ToList();
@@ -24,7 +24,7 @@ public abstract class ConcurrencyTests<TFixture>(TFixture fixture) : DriverSuite
         }
     }
 
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task Racing_duplicate_creates_of_one_id_yield_one_instance()
     {
         var spec = NewSpec();
@@ -34,7 +34,7 @@ public abstract class ConcurrencyTests<TFixture>(TFixture fixture) : DriverSuite
         Assert.Single(await Driver.ListInstancesAsync(Ct), i => i.Id == spec.Id);
     }
 
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task Parallel_deletes_leave_none_of_the_instances()
     {
         var specs = Enumerable.Range(0, Fixture.ConcurrentInstanceCount).Select(_ => NewSpec()).ToList();
@@ -56,7 +56,7 @@ public abstract class ConcurrencyTests<TFixture>(TFixture fixture) : DriverSuite
         }
     }
 
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task Parallel_power_operations_on_different_instances_all_take_effect()
     {
         var specs = Enumerable.Range(0, Fixture.Parallelism).Select(_ => NewSpec()).ToList();

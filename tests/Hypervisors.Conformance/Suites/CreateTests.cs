@@ -4,7 +4,7 @@ namespace Hypervisors.Conformance;
 public abstract class CreateTests<TFixture>(TFixture fixture) : DriverSuite<TFixture>(fixture)
     where TFixture : DriverFixture
 {
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task Creating_the_same_spec_twice_returns_the_same_instance_listed_once()
     {
         await using var instance = await CreateInstanceAsync();
@@ -14,7 +14,7 @@ public abstract class CreateTests<TFixture>(TFixture fixture) : DriverSuite<TFix
         Assert.Single(await Driver.ListInstancesAsync(Ct), i => i.Id == instance.Id);
     }
 
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task Creating_a_different_spec_under_an_existing_id_throws_already_exists()
     {
         await using var instance = await CreateInstanceAsync();
@@ -24,7 +24,7 @@ public abstract class CreateTests<TFixture>(TFixture fixture) : DriverSuite<TFix
         Assert.Equal(instance.Spec.VCpus, info.VCpus);
     }
 
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task Creating_with_another_instances_name_throws_already_exists()
     {
         await using var instance = await CreateInstanceAsync();
@@ -35,7 +35,7 @@ public abstract class CreateTests<TFixture>(TFixture fixture) : DriverSuite<TFix
         Assert.Single(await Driver.ListInstancesAsync(Ct), i => i.Name == instance.Spec.Name);
     }
 
-    [Theory]
+    [Theory(Timeout = KitLimits.TestTimeoutMilliseconds)]
     [InlineData("empty name", "spec.Name")]
     [InlineData("markup in name", "spec.Name")]
     [InlineData("zero vCPUs", "spec.VCpus")]
@@ -59,7 +59,7 @@ public abstract class CreateTests<TFixture>(TFixture fixture) : DriverSuite<TFix
         Assert.DoesNotContain(await Driver.ListInstancesAsync(Ct), i => i.Id == spec.Id);
     }
 
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task Metadata_given_at_create_is_returned_by_get_and_list()
     {
         var metadata = new Dictionary<string, string> { ["kit"] = "conformance", ["owner"] = "tenant-42", ["flavor"] = "m1.tiny" };
@@ -71,7 +71,7 @@ public abstract class CreateTests<TFixture>(TFixture fixture) : DriverSuite<TFix
         Assert.Equal(metadata, instance.Created.Metadata.ToDictionary());
     }
 
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task Instance_info_reports_the_name_vcpus_and_memory_of_the_spec()
     {
         await using var instance = await CreateInstanceAsync(s => s with { VCpus = 2, MemoryMiB = s.MemoryMiB * 2 });
@@ -84,7 +84,7 @@ public abstract class CreateTests<TFixture>(TFixture fixture) : DriverSuite<TFix
         }
     }
 
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task A_disk_from_an_image_is_created_when_the_driver_declares_image_disks()
     {
         RequireCapability(Capabilities.SupportsImageDisks, nameof(DriverCapabilities.SupportsImageDisks));
@@ -105,7 +105,7 @@ public abstract class CreateTests<TFixture>(TFixture fixture) : DriverSuite<TFix
         }
     }
 
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task A_kernel_boot_instance_is_created_and_started_when_the_driver_declares_kernel_boot()
     {
         RequireCapability(Capabilities.SupportsKernelBoot, nameof(DriverCapabilities.SupportsKernelBoot));
@@ -121,7 +121,7 @@ public abstract class CreateTests<TFixture>(TFixture fixture) : DriverSuite<TFix
         await KitAssert.PowerStateIsAsync(Driver, instance.Id, PowerState.Running, "starting a kernel-boot instance", Ct);
     }
 
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task Create_features_declared_unsupported_throw_operation_not_supported_and_create_nothing()
     {
         if (Capabilities is { SupportsImageDisks: true, SupportsKernelBoot: true })

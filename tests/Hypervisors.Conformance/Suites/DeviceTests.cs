@@ -4,7 +4,7 @@ namespace Hypervisors.Conformance;
 public abstract class DeviceTests<TFixture>(TFixture fixture) : DriverSuite<TFixture>(fixture)
     where TFixture : DriverFixture
 {
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task Device_listing_shows_the_disks_and_interfaces_of_the_spec()
     {
         RequireCapability(Capabilities.SupportsDeviceListing, nameof(DriverCapabilities.SupportsDeviceListing));
@@ -19,7 +19,7 @@ public abstract class DeviceTests<TFixture>(TFixture fixture) : DriverSuite<TFix
         }
     }
 
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task Attaching_a_volume_makes_it_visible_and_detaching_removes_it()
     {
         RequireVolumes();
@@ -36,7 +36,7 @@ public abstract class DeviceTests<TFixture>(TFixture fixture) : DriverSuite<TFix
         Assert.DoesNotContain((await Driver.GetDevicesAsync(instance.Id, Ct)).Volumes, v => v.VolumeId == volume.VolumeId);
     }
 
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task Attaching_the_same_volume_twice_throws_already_exists()
     {
         RequireVolumes();
@@ -47,7 +47,7 @@ public abstract class DeviceTests<TFixture>(TFixture fixture) : DriverSuite<TFix
         Assert.Single((await Driver.GetDevicesAsync(instance.Id, Ct)).Volumes, v => v.VolumeId == volume.VolumeId);
     }
 
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task Detaching_an_unknown_volume_throws_device_not_found()
     {
         RequireCapability(Capabilities.SupportsVolumeAttach, nameof(DriverCapabilities.SupportsVolumeAttach));
@@ -56,7 +56,7 @@ public abstract class DeviceTests<TFixture>(TFixture fixture) : DriverSuite<TFix
         Assert.Equal("kit-no-such-volume", ex.DeviceId);
     }
 
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task Attaching_an_interface_makes_it_visible_by_mac_and_detaching_removes_it()
     {
         RequireCapability(Capabilities.SupportsInterfaceAttach, nameof(DriverCapabilities.SupportsInterfaceAttach));
@@ -72,7 +72,7 @@ public abstract class DeviceTests<TFixture>(TFixture fixture) : DriverSuite<TFix
         Assert.DoesNotContain((await Driver.GetDevicesAsync(instance.Id, Ct)).NetworkInterfaces, n => n.MacAddress == mac);
     }
 
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task Detaching_an_unknown_interface_throws_device_not_found()
     {
         RequireCapability(Capabilities.SupportsInterfaceAttach, nameof(DriverCapabilities.SupportsInterfaceAttach));
@@ -80,7 +80,7 @@ public abstract class DeviceTests<TFixture>(TFixture fixture) : DriverSuite<TFix
         await KitAssert.ThrowsAsync<DeviceNotFoundException>(() => Driver.DetachInterfaceAsync(instance.Id, NewMacAddress(), Ct), "detaching an interface that is not attached");
     }
 
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task Console_output_of_a_running_instance_can_be_read()
     {
         RequireCapability(Capabilities.SupportsConsoleOutput, nameof(DriverCapabilities.SupportsConsoleOutput));
@@ -89,14 +89,14 @@ public abstract class DeviceTests<TFixture>(TFixture fixture) : DriverSuite<TFix
         Assert.NotNull(output.Text);
     }
 
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task Console_output_of_an_unknown_instance_throws_instance_not_found()
     {
         RequireCapability(Capabilities.SupportsConsoleOutput, nameof(DriverCapabilities.SupportsConsoleOutput));
         await KitAssert.ThrowsAsync<InstanceNotFoundException>(() => Driver.GetConsoleOutputAsync(Guid.NewGuid(), Ct), "console output of an unknown id");
     }
 
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task A_snapshot_is_listed_after_create_and_gone_after_delete()
     {
         RequireCapability(Capabilities.SupportsSnapshots, nameof(DriverCapabilities.SupportsSnapshots));
@@ -114,7 +114,7 @@ public abstract class DeviceTests<TFixture>(TFixture fixture) : DriverSuite<TFix
         Assert.Equal([second.SnapshotId], after.Select(s => s.SnapshotId));
     }
 
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task Deleting_an_unknown_snapshot_throws_device_not_found()
     {
         RequireCapability(Capabilities.SupportsSnapshots, nameof(DriverCapabilities.SupportsSnapshots));

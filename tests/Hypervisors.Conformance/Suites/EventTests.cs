@@ -4,7 +4,7 @@ namespace Hypervisors.Conformance;
 public abstract class EventTests<TFixture>(TFixture fixture) : DriverSuite<TFixture>(fixture)
     where TFixture : DriverFixture
 {
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task Lifecycle_events_arrive_in_order_with_their_power_states()
     {
         RequireCapability(Capabilities.SupportsEvents, nameof(DriverCapabilities.SupportsEvents));
@@ -33,7 +33,7 @@ public abstract class EventTests<TFixture>(TFixture fixture) : DriverSuite<TFixt
         Assert.Equal(InstanceEventKind.Deleted, recorder.Seen[^1].Kind);
     }
 
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task Pause_and_unpause_events_carry_paused_and_running()
     {
         RequireCapability(Capabilities.SupportsEvents, nameof(DriverCapabilities.SupportsEvents));
@@ -49,7 +49,7 @@ public abstract class EventTests<TFixture>(TFixture fixture) : DriverSuite<TFixt
         Assert.Equal(InstanceEventKind.Resumed, recorder.Seen[^1].Kind);
     }
 
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task Every_subscriber_gets_the_events()
     {
         RequireCapability(Capabilities.SupportsEvents, nameof(DriverCapabilities.SupportsEvents));

@@ -4,7 +4,7 @@ namespace Hypervisors.Conformance;
 public abstract class HostTests<TFixture>(TFixture fixture) : DriverSuite<TFixture>(fixture)
     where TFixture : DriverFixture
 {
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task Host_info_reports_positive_totals_and_usage_within_them()
     {
         var host = await Driver.GetHostInfoAsync(Ct);
@@ -22,7 +22,7 @@ public abstract class HostTests<TFixture>(TFixture fixture) : DriverSuite<TFixtu
         Assert.True(host.Uptime >= TimeSpan.Zero, $"Uptime is {host.Uptime}.");
     }
 
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task Host_info_lists_at_least_one_guest_architecture()
     {
         var host = await Driver.GetHostInfoAsync(Ct);
@@ -30,7 +30,7 @@ public abstract class HostTests<TFixture>(TFixture fixture) : DriverSuite<TFixtu
         Assert.All(host.SupportedArchitectures, a => Assert.False(string.IsNullOrWhiteSpace(a)));
     }
 
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task Host_type_matches_the_declared_hypervisor_type()
     {
         var host = await Driver.GetHostInfoAsync(Ct);
@@ -38,7 +38,7 @@ public abstract class HostTests<TFixture>(TFixture fixture) : DriverSuite<TFixtu
         Assert.Equal(Capabilities.HypervisorType, host.HypervisorType);
     }
 
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task Running_instances_count_against_host_resources_and_stopped_ones_do_not()
     {
         if (!Fixture.HostResourcesAreExclusive)
@@ -65,7 +65,7 @@ public abstract class HostTests<TFixture>(TFixture fixture) : DriverSuite<TFixtu
         Assert.True(stopped.MemoryMiBUsed == before.MemoryMiBUsed, $"Powering off left MemoryMiBUsed at {stopped.MemoryMiBUsed}; it was {before.MemoryMiBUsed} before start.");
     }
 
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task Paused_instances_keep_host_resources_and_suspended_ones_release_them()
     {
         if (!Fixture.HostResourcesAreExclusive)

@@ -8,7 +8,7 @@ namespace Hypervisors.Conformance;
 public abstract class LifecycleTests<TFixture>(TFixture fixture) : DriverSuite<TFixture>(fixture)
     where TFixture : DriverFixture
 {
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task Creating_an_instance_leaves_it_shut_down()
     {
         await using var instance = await CreateInstanceAsync();
@@ -16,22 +16,22 @@ public abstract class LifecycleTests<TFixture>(TFixture fixture) : DriverSuite<T
         await KitAssert.PowerStateIsAsync(Driver, instance.Id, PowerState.Shutdown, "create", Ct);
     }
 
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task Creating_with_start_after_create_leaves_it_running()
     {
         await using var instance = await CreateInstanceAsync(s => s with { StartAfterCreate = true });
         await KitAssert.PowerStateIsAsync(Driver, instance.Id, PowerState.Running, "create with StartAfterCreate", Ct);
     }
 
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task Starting_a_stopped_instance_leaves_it_running() =>
         await AssertTransitionAsync(PowerState.Shutdown, InstanceOperation.Start);
 
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task Stopping_a_running_instance_gracefully_leaves_it_shut_down() =>
         await AssertTransitionAsync(PowerState.Running, InstanceOperation.Stop);
 
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task Stopping_with_a_zero_timeout_powers_off_at_once()
     {
         await using var instance = await CreateInstanceInStateAsync(PowerState.Running);
@@ -39,44 +39,44 @@ public abstract class LifecycleTests<TFixture>(TFixture fixture) : DriverSuite<T
         await KitAssert.PowerStateIsAsync(Driver, instance.Id, PowerState.Shutdown, "stop with a zero timeout", Ct);
     }
 
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task Powering_off_a_running_instance_leaves_it_shut_down() =>
         await AssertTransitionAsync(PowerState.Running, InstanceOperation.PowerOff);
 
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task Hard_rebooting_a_running_instance_leaves_it_running() =>
         await AssertTransitionAsync(PowerState.Running, InstanceOperation.HardReboot);
 
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task Soft_rebooting_a_running_instance_leaves_it_running()
     {
         RequireCapability(Capabilities.SupportsSoftReboot, nameof(DriverCapabilities.SupportsSoftReboot));
         await AssertTransitionAsync(PowerState.Running, InstanceOperation.SoftReboot);
     }
 
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task Pausing_a_running_instance_leaves_it_paused()
     {
         RequireCapability(Capabilities.SupportsPause, nameof(DriverCapabilities.SupportsPause));
         await AssertTransitionAsync(PowerState.Running, InstanceOperation.Pause);
     }
 
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task Unpausing_a_paused_instance_leaves_it_running() =>
         await AssertTransitionAsync(PowerState.Paused, InstanceOperation.Unpause);
 
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task Suspending_a_running_instance_leaves_it_suspended()
     {
         RequireCapability(Capabilities.SupportsSuspend, nameof(DriverCapabilities.SupportsSuspend));
         await AssertTransitionAsync(PowerState.Running, InstanceOperation.Suspend);
     }
 
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task Resuming_a_suspended_instance_leaves_it_running() =>
         await AssertTransitionAsync(PowerState.Suspended, InstanceOperation.Resume);
 
-    [Theory]
+    [Theory(Timeout = KitLimits.TestTimeoutMilliseconds)]
     [InlineData(PowerState.Shutdown)]
     [InlineData(PowerState.Running)]
     [InlineData(PowerState.Paused)]
@@ -90,22 +90,22 @@ public abstract class LifecycleTests<TFixture>(TFixture fixture) : DriverSuite<T
         }
     }
 
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task Pausing_a_stopped_instance_throws_invalid_power_state()
     {
         RequireCapability(Capabilities.SupportsPause, nameof(DriverCapabilities.SupportsPause));
         await AssertRefusedAsync(PowerState.Shutdown, InstanceOperation.Pause);
     }
 
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task Starting_a_running_instance_throws_invalid_power_state() =>
         await AssertRefusedAsync(PowerState.Running, InstanceOperation.Start);
 
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task Stopping_a_stopped_instance_throws_invalid_power_state() =>
         await AssertRefusedAsync(PowerState.Shutdown, InstanceOperation.Stop);
 
-    [Theory]
+    [Theory(Timeout = KitLimits.TestTimeoutMilliseconds)]
     [InlineData(PowerState.Shutdown)]
     [InlineData(PowerState.Running)]
     [InlineData(PowerState.Paused)]
@@ -121,7 +121,7 @@ public abstract class LifecycleTests<TFixture>(TFixture fixture) : DriverSuite<T
         }
     }
 
-    [Theory]
+    [Theory(Timeout = KitLimits.TestTimeoutMilliseconds)]
     [InlineData(PowerState.Shutdown)]
     [InlineData(PowerState.Running)]
     [InlineData(PowerState.Paused)]
@@ -134,7 +134,7 @@ public abstract class LifecycleTests<TFixture>(TFixture fixture) : DriverSuite<T
         Assert.DoesNotContain(await Driver.ListInstancesAsync(Ct), i => i.Id == instance.Id);
     }
 
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task Getting_an_unknown_instance_throws_instance_not_found()
     {
         var id = Guid.NewGuid();
@@ -142,7 +142,7 @@ public abstract class LifecycleTests<TFixture>(TFixture fixture) : DriverSuite<T
         Assert.Equal(id, ex.MissingInstanceId);
     }
 
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task Deleting_an_unknown_instance_throws_instance_not_found()
     {
         var id = Guid.NewGuid();
@@ -150,7 +150,7 @@ public abstract class LifecycleTests<TFixture>(TFixture fixture) : DriverSuite<T
         Assert.Equal(id, ex.MissingInstanceId);
     }
 
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task Power_operations_on_an_unknown_instance_throw_instance_not_found()
     {
         var id = Guid.NewGuid();
@@ -160,7 +160,7 @@ public abstract class LifecycleTests<TFixture>(TFixture fixture) : DriverSuite<T
         }
     }
 
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task Operations_declared_unsupported_throw_operation_not_supported()
     {
         var caps = Capabilities;

@@ -4,7 +4,7 @@ namespace Hypervisors.Conformance;
 public abstract class ListTests<TFixture>(TFixture fixture) : DriverSuite<TFixture>(fixture)
     where TFixture : DriverFixture
 {
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task Listing_shows_created_instances_with_their_power_states()
     {
         await using var stopped = await CreateInstanceAsync();
@@ -18,7 +18,7 @@ public abstract class ListTests<TFixture>(TFixture fixture) : DriverSuite<TFixtu
         Assert.Equal(running.Spec.Name, runningInfo.Name);
     }
 
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task One_list_call_returns_every_created_instance_once()
     {
         var instances = new List<KitInstance>();
@@ -46,7 +46,7 @@ public abstract class ListTests<TFixture>(TFixture fixture) : DriverSuite<TFixtu
         }
     }
 
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task Deleted_instances_vanish_from_the_list()
     {
         await using var kept = await CreateInstanceAsync();
@@ -57,7 +57,7 @@ public abstract class ListTests<TFixture>(TFixture fixture) : DriverSuite<TFixtu
         Assert.Contains(listed, i => i.Id == kept.Id);
     }
 
-    [Fact]
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task Listed_info_matches_get()
     {
         await using var instance = await CreateInstanceAsync();
