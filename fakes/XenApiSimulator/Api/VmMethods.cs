@@ -51,10 +51,16 @@ internal static class VmMethods
                 db.Remove(vif);
             }
 
+            if (vm.Bool("is_a_snapshot"))
+            {
+                SimMethodTable.Unlink(db, "VM", vm.Text("snapshot_of"), "snapshots", vm.Ref);
+            }
+
             db.Remove(vm);
             return string.Empty;
         });
-        table.Add("VM.clone", 2, a => Clone(db, db.Get("VM", a.Text(0)), a.Text(1)));
+        table.Add("VM.clone", 2, a => Clone(db, db.Get("VM", a.Text(0)), a.Text(1), snapshot: false));
+        table.Add("VM.snapshot", 2, a => Clone(db, db.Get("VM", a.Text(0)), a.Text(1), snapshot: true));
         table.Add("VM.provision", 1, a =>
         {
             Require(db.Get("VM", a.Text(0)), "halted", "Halted");
@@ -206,11 +212,17 @@ internal static class VmMethods
         }
     }
 
-    private static string Clone(SimDatabase db, SimObject source, string name)
+    /// <summary>VM.clone (of a halted VM or a template) or VM.snapshot (of a VM in any state): disks are cloned too.</summary>
+    private static string Clone(SimDatabase db, SimObject source, string name, bool snapshot)
     {
-        if (!source.Bool("is_a_template"))
+        if (!source.Bool("is_a_template") && !snapshot)
         {
             Require(source, "halted", "Halted");
+        }
+
+        if (snapshot && (source.Bool("is_a_template") || source.Bool("is_a_snapshot") || source.Bool("is_control_domain")))
+        {
+            throw new XenApiFailureException("OPERATION_NOT_ALLOWED", ["Only a VM can be snapshotted."]);
         }
 
         var record = source.Snapshot();
@@ -220,7 +232,23 @@ internal static class VmMethods
         record["VBDs"] = Array.Empty<string>();
         record["VIFs"] = Array.Empty<string>();
         record["snapshots"] = Array.Empty<string>();
+        if (snapshot)
+        {
+            record["is_a_snapshot"] = true;
+            record["is_a_template"] = true;
+            record["snapshot_of"] = source.Ref;
+            record["snapshot_time"] = db.Clock.GetUtcNow().UtcDateTime;
+            record["power_state"] = "Halted";
+            record["domid"] = -1L;
+            record["resident_on"] = SimRecords.NullRef;
+        }
+
         var clone = db.Add("VM", record);
+        if (snapshot)
+        {
+            SimMethodTable.Link(db, source, "snapshots", clone.Ref);
+        }
+
         foreach (var vbd in source.Refs("VBDs").Where(r => db.Exists("VBD", r)).Select(r => db.Get("VBD", r)))
         {
             var vdi = vbd.Text("VDI");

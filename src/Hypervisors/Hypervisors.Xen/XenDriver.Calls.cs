@@ -422,8 +422,11 @@ public sealed partial class XenDriver
         }));
     }
 
-    /// <summary>Destroys a halted VM's VBDs, the VDIs the driver made for it, its VIFs, then the VM.</summary>
-    private async Task DestroyVmAsync(Guid instanceId, string vmRef, Dictionary<string, object?> record, CancellationToken cancellationToken)
+    /// <summary>
+    /// Destroys a halted VM's VBDs, the VDIs the driver made for it (every VDI, for a snapshot, whose disks are
+    /// its own copies), its VIFs, then the VM.
+    /// </summary>
+    private async Task DestroyVmAsync(Guid instanceId, string vmRef, Dictionary<string, object?> record, CancellationToken cancellationToken, bool ownsAllDisks = false)
     {
         var id = instanceId.ToString("D");
         foreach (var vbdRef in XenValue.ToStringArray(XenValue.Member(record, "VBDs")))
@@ -436,7 +439,7 @@ public sealed partial class XenDriver
                 if (vdiRef != XenValue.NullRef && vdiRef.Length > 0)
                 {
                     var vdiConfig = XenValue.ToStringMap(await CallAsync("VDI.get_other_config", cancellationToken, vdiRef));
-                    if (vdiConfig.GetValueOrDefault(VmRecords.InstanceIdKey) == id)
+                    if (ownsAllDisks || vdiConfig.GetValueOrDefault(VmRecords.InstanceIdKey) == id)
                     {
                         await CallAsync("VDI.destroy", cancellationToken, vdiRef);
                     }

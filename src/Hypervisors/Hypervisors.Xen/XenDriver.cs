@@ -31,7 +31,7 @@ public sealed partial class XenDriver : HypervisorDriverBase
         SupportsDeviceListing = true,
         SupportsVolumeAttach = true,
         SupportsInterfaceAttach = true,
-        SupportsSnapshots = false,
+        SupportsSnapshots = true,
         SupportsEvents = true,
         SupportsImageDisks = true,
         SupportsKernelBoot = false,
@@ -266,6 +266,12 @@ public sealed partial class XenDriver : HypervisorDriverBase
                 await RunTaskAsync("VM.hard_shutdown", ct, vmRef);
             }
 
+            foreach (var snapshotRef in XenValue.ToStringArray(record.GetValueOrDefault("snapshots") ?? Array.Empty<object?>()))
+            {
+                await IgnoreMissingAsync(async () =>
+                    await DestroyVmAsync(instanceId, snapshotRef, XenValue.ToStruct(await CallAsync("VM.get_record", ct, snapshotRef)), ct, ownsAllDisks: true));
+            }
+
             await DestroyVmAsync(instanceId, vmRef, record, ct);
             return true;
         }, cancellationToken);
@@ -426,6 +432,50 @@ public sealed partial class XenDriver : HypervisorDriverBase
         }, cancellationToken);
 
     /// <inheritdoc />
+    protected override Task<SnapshotInfo> CreateSnapshotCoreAsync(Guid instanceId, string name, CancellationToken cancellationToken) =>
+        RunAsync(InstanceOperation.CreateSnapshot, instanceId, async ct =>
+        {
+            var vmRef = await ResolveAsync(instanceId, ct);
+            var state = XenPowerStates.Parse(XenValue.ToText(await CallAsync("VM.get_power_state", ct, vmRef)));
+            var snapshotRef = XenValue.ToText(await RunTaskAsync("VM.snapshot", ct, vmRef, name));
+            await CallAsync("VM.add_to_other_config", ct, snapshotRef, SnapshotStateKey, state.ToString());
+            return ToSnapshotInfo(XenValue.ToStruct(await CallAsync("VM.get_record", ct, snapshotRef)));
+        }, cancellationToken);
+
+    /// <inheritdoc />
+    protected override Task<IReadOnlyList<SnapshotInfo>> ListSnapshotsCoreAsync(Guid instanceId, CancellationToken cancellationToken) =>
+        RunAsync(InstanceOperation.ListSnapshots, instanceId, async ct =>
+        {
+            var vmRef = await ResolveAsync(instanceId, ct);
+            var result = new List<SnapshotInfo>();
+            foreach (var snapshotRef in XenValue.ToStringArray(await CallAsync("VM.get_snapshots", ct, vmRef)))
+            {
+                result.Add(ToSnapshotInfo(XenValue.ToStruct(await CallAsync("VM.get_record", ct, snapshotRef))));
+            }
+
+            // Stable: snapshots taken within the same second keep XenAPI's order.
+            return (IReadOnlyList<SnapshotInfo>)result.OrderBy(s => s.CreatedAt).ToList();
+        }, cancellationToken);
+
+    /// <inheritdoc />
+    protected override Task DeleteSnapshotCoreAsync(Guid instanceId, string snapshotId, CancellationToken cancellationToken) =>
+        RunAsync(InstanceOperation.DeleteSnapshot, instanceId, async ct =>
+        {
+            var vmRef = await ResolveAsync(instanceId, ct);
+            foreach (var snapshotRef in XenValue.ToStringArray(await CallAsync("VM.get_snapshots", ct, vmRef)))
+            {
+                var snapshot = XenValue.ToStruct(await CallAsync("VM.get_record", ct, snapshotRef));
+                if (XenValue.ToText(snapshot.GetValueOrDefault("uuid")) == snapshotId)
+                {
+                    await DestroyVmAsync(instanceId, snapshotRef, snapshot, ct, ownsAllDisks: true);
+                    return true;
+                }
+            }
+
+            throw new DeviceNotFoundException(instanceId, "snapshot", snapshotId);
+        }, cancellationToken);
+
+    /// <inheritdoc />
     protected override async IAsyncEnumerable<InstanceEvent> WatchEventsCoreAsync([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
         // Subscribe before the loop may start, so nothing published after this call is missed.
@@ -455,6 +505,22 @@ public sealed partial class XenDriver : HypervisorDriverBase
     }
 
     private const string ImageRefKey = "hypervisors_image_ref";
+
+    private const string SnapshotStateKey = "hypervisors_snapshot_power_state";
+
+    private static SnapshotInfo ToSnapshotInfo(Dictionary<string, object?> snapshot)
+    {
+        var config = XenValue.ToStringMap(snapshot.GetValueOrDefault("other_config") ?? new Dictionary<string, object?>());
+        var state = Enum.TryParse<PowerState>(config.GetValueOrDefault(SnapshotStateKey), out var parsed) ? parsed : PowerState.Shutdown;
+        var taken = snapshot.GetValueOrDefault("snapshot_time") switch
+        {
+            DateTime time => time,
+            string text when XenValue.TryParseDateTime(text, out var time) => time,
+            _ => DateTime.UnixEpoch,
+        };
+        return new SnapshotInfo(XenValue.ToText(XenValue.Member(snapshot, "uuid")), XenValue.ToText(XenValue.Member(snapshot, "name_label")),
+            new DateTimeOffset(DateTime.SpecifyKind(taken, DateTimeKind.Utc)), state);
+    }
 
     private static bool IsTrue(Dictionary<string, object?> record, string field) =>
         record.TryGetValue(field, out var value) && value is not null && XenValue.ToBoolean(value);

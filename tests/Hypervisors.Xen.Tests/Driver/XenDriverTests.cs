@@ -132,16 +132,16 @@ public sealed class XenDriverTests
     }
 
     [Fact]
-    public async Task Delete_removes_the_disks_and_interfaces_it_made_but_not_attached_volumes()
+    public async Task Delete_removes_the_disks_interfaces_and_snapshots_it_made_but_not_attached_volumes()
     {
         await using var scope = await SimulatorDriverScope.StartAsync();
         var volumeUuid = scope.Simulator.CreateVdi("shared-volume", 1L << 30);
-        (int Vdis, int Vbds, int Vifs) Count()
+        (int Vms, int Vdis, int Vbds, int Vifs) Count()
         {
             lock (scope.Simulator.Database.Gate)
             {
                 var db = scope.Simulator.Database;
-                return (db.All("VDI").Count(), db.All("VBD").Count(), db.All("VIF").Count());
+                return (db.All("VM").Count(), db.All("VDI").Count(), db.All("VBD").Count(), db.All("VIF").Count());
             }
         }
 
@@ -149,11 +149,15 @@ public sealed class XenDriverTests
         var spec = SimulatorDriverScope.Spec("devices") with { Disks = [new DiskSpec(1), new DiskSpec(3)] };
         await scope.Driver.CreateInstanceAsync(spec, Ct);
         await scope.Driver.AttachVolumeAsync(spec.Id, new VolumeSpec("vol", volumeUuid), Ct);
-        Assert.Equal((before.Vdis + 2, before.Vbds + 3, before.Vifs + 1), Count());
+        Assert.Equal((before.Vms + 1, before.Vdis + 2, before.Vbds + 3, before.Vifs + 1), Count());
         var devices = await scope.Driver.GetDevicesAsync(spec.Id, Ct);
         Assert.Equal([1L, 3L], devices.Disks.Select(d => d.SizeGiB));
         Assert.Equal(["xvda", "xvdb"], devices.Disks.Select(d => d.Device));
         Assert.Equal("xvdc", Assert.Single(devices.Volumes).Device);
+        await scope.Driver.StartInstanceAsync(spec.Id, Ct);
+        var snapshot = await scope.Driver.CreateSnapshotAsync(spec.Id, "before-delete", Ct);
+        Assert.Equal(PowerState.Running, snapshot.PowerStateAtSnapshot);
+        Assert.Equal((before.Vms + 2, before.Vdis + 5, before.Vbds + 6, before.Vifs + 2), Count());
 
         await scope.Driver.DeleteInstanceAsync(spec.Id, Ct);
 
