@@ -413,9 +413,8 @@ public sealed partial class XenDriver : HypervisorDriverBase
         RunAsync(InstanceOperation.DetachInterface, instanceId, async ct =>
         {
             var vmRef = await ResolveAsync(instanceId, ct);
-            foreach (var vifRef in XenValue.ToStringArray(await CallAsync("VM.get_VIFs", ct, vmRef)))
+            foreach (var (vifRef, vif) in await GetRelatedRecordsAsync("VM.get_VIFs", "VIF", vmRef, ct))
             {
-                var vif = XenValue.ToStruct(await CallAsync("VIF.get_record", ct, vifRef));
                 if (string.Equals(XenValue.ToText(vif.GetValueOrDefault("MAC")), macAddress, StringComparison.OrdinalIgnoreCase))
                 {
                     if (IsTrue(vif, "currently_attached"))
@@ -447,14 +446,10 @@ public sealed partial class XenDriver : HypervisorDriverBase
         RunAsync(InstanceOperation.ListSnapshots, instanceId, async ct =>
         {
             var vmRef = await ResolveAsync(instanceId, ct);
-            var result = new List<SnapshotInfo>();
-            foreach (var snapshotRef in XenValue.ToStringArray(await CallAsync("VM.get_snapshots", ct, vmRef)))
-            {
-                result.Add(ToSnapshotInfo(XenValue.ToStruct(await CallAsync("VM.get_record", ct, snapshotRef))));
-            }
+            var snapshots = await GetRelatedRecordsAsync("VM.get_snapshots", "VM", vmRef, ct);
 
             // Stable: snapshots taken within the same second keep XenAPI's order.
-            return (IReadOnlyList<SnapshotInfo>)result.OrderBy(s => s.CreatedAt).ToList();
+            return (IReadOnlyList<SnapshotInfo>)snapshots.Select(s => ToSnapshotInfo(s.Record)).OrderBy(s => s.CreatedAt).ToList();
         }, cancellationToken);
 
     /// <inheritdoc />
@@ -462,9 +457,8 @@ public sealed partial class XenDriver : HypervisorDriverBase
         RunAsync(InstanceOperation.DeleteSnapshot, instanceId, async ct =>
         {
             var vmRef = await ResolveAsync(instanceId, ct);
-            foreach (var snapshotRef in XenValue.ToStringArray(await CallAsync("VM.get_snapshots", ct, vmRef)))
+            foreach (var (snapshotRef, snapshot) in await GetRelatedRecordsAsync("VM.get_snapshots", "VM", vmRef, ct))
             {
-                var snapshot = XenValue.ToStruct(await CallAsync("VM.get_record", ct, snapshotRef));
                 if (XenValue.ToText(snapshot.GetValueOrDefault("uuid")) == snapshotId)
                 {
                     await DestroyVmAsync(instanceId, snapshotRef, snapshot, ct, ownsAllDisks: true);
@@ -505,6 +499,19 @@ public sealed partial class XenDriver : HypervisorDriverBase
     }
 
     private const string ImageRefKey = "hypervisors_image_ref";
+
+    /// <summary>The records of the objects a list method (VM.get_VIFs, VM.get_snapshots, ...) returns for an owner.</summary>
+    private async Task<List<(string Ref, Dictionary<string, object?> Record)>> GetRelatedRecordsAsync(
+        string listMethod, string itemClass, string ownerRef, CancellationToken cancellationToken)
+    {
+        var result = new List<(string, Dictionary<string, object?>)>();
+        foreach (var itemRef in XenValue.ToStringArray(await CallAsync(listMethod, cancellationToken, ownerRef)))
+        {
+            result.Add((itemRef, XenValue.ToStruct(await CallAsync(itemClass + ".get_record", cancellationToken, itemRef))));
+        }
+
+        return result;
+    }
 
     private const string SnapshotStateKey = "hypervisors_snapshot_power_state";
 
