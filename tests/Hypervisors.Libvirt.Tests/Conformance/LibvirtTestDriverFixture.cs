@@ -21,6 +21,26 @@ public sealed class LibvirtTestDriverFixture : DriverFixture
     /// <inheritdoc />
     public override TimeSpan GracefulStopTimeout => TimeSpan.FromSeconds(1);
 
+    /// <summary>A 1 MiB raw base image in the fixture's folder, when qemu-img (qemu-utils) is there to make overlays on it.</summary>
+    public override string? ImageRef => QemuImgAvailable ? Path.Combine(_directory, "base.raw") : null;
+
+    /// <summary>The test driver boots nothing, so any absolute paths do.</summary>
+    public override KernelBootSpec? KernelBoot => new("/boot/vmlinuz-kit", "/boot/initrd-kit.img", "console=ttyS0");
+
+    private static bool QemuImgAvailable =>
+        (Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(':').Any(d => File.Exists(Path.Combine(d, "qemu-img")));
+
+    /// <inheritdoc />
+    public override async ValueTask InitializeAsync()
+    {
+        await base.InitializeAsync();
+        if (ImageRef is { } image)
+        {
+            await using var file = File.Create(image);
+            file.SetLength(1024 * 1024);
+        }
+    }
+
     /// <inheritdoc />
     public override async ValueTask DisposeAsync()
     {

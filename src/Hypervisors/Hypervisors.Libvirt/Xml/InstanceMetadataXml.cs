@@ -20,31 +20,35 @@ internal static class InstanceMetadataXml
     /// <summary>The element's local name.</summary>
     public const string ElementName = "instance";
 
-    private static readonly XNamespace Ns = NamespaceUri;
-
-    /// <summary>Writes the metadata element for <paramref name="record"/>.</summary>
-    public static void Write(XmlWriter writer, InstanceRecord record)
+    /// <summary>
+    /// Writes the metadata element for <paramref name="record"/>: in the driver's namespace inside a domain
+    /// definition, or unqualified for <c>virDomainSetMetadata</c>, which puts the element into the namespace itself
+    /// (and refuses an element that declares one).
+    /// </summary>
+    public static void Write(XmlWriter writer, InstanceRecord record, bool qualified = true)
     {
         var spec = record.Spec;
-        writer.WriteStartElement(Prefix, ElementName, NamespaceUri);
-        writer.WriteElementString(Prefix, "name", NamespaceUri, spec.Name);
-        writer.WriteElementString(Prefix, "vcpus", NamespaceUri, spec.VCpus.ToString(CultureInfo.InvariantCulture));
-        writer.WriteElementString(Prefix, "memoryMiB", NamespaceUri, spec.MemoryMiB.ToString(CultureInfo.InvariantCulture));
-        writer.WriteElementString(Prefix, "startAfterCreate", NamespaceUri, spec.StartAfterCreate ? "true" : "false");
+        var prefix = qualified ? Prefix : null;
+        var ns = qualified ? NamespaceUri : null;
+        writer.WriteStartElement(prefix, ElementName, ns);
+        writer.WriteElementString(prefix, "name", ns, spec.Name);
+        writer.WriteElementString(prefix, "vcpus", ns, spec.VCpus.ToString(CultureInfo.InvariantCulture));
+        writer.WriteElementString(prefix, "memoryMiB", ns, spec.MemoryMiB.ToString(CultureInfo.InvariantCulture));
+        writer.WriteElementString(prefix, "startAfterCreate", ns, spec.StartAfterCreate ? "true" : "false");
         if (record.InstanceDirectory is not null)
         {
-            writer.WriteElementString(Prefix, "directory", NamespaceUri, record.InstanceDirectory);
+            writer.WriteElementString(prefix, "directory", ns, record.InstanceDirectory);
         }
 
         if (record.ConsoleLogPath is not null)
         {
-            writer.WriteElementString(Prefix, "console", NamespaceUri, record.ConsoleLogPath);
+            writer.WriteElementString(prefix, "console", ns, record.ConsoleLogPath);
         }
 
         for (var i = 0; i < spec.Disks.Count; i++)
         {
             var disk = spec.Disks[i];
-            writer.WriteStartElement(Prefix, "disk", NamespaceUri);
+            writer.WriteStartElement(prefix, "disk", ns);
             writer.WriteAttributeString("sizeGiB", disk.SizeGiB.ToString(CultureInfo.InvariantCulture));
             if (disk.ImageRef is not null)
             {
@@ -61,7 +65,7 @@ internal static class InstanceMetadataXml
 
         foreach (var nic in spec.NetworkInterfaces)
         {
-            writer.WriteStartElement(Prefix, "interface", NamespaceUri);
+            writer.WriteStartElement(prefix, "interface", ns);
             writer.WriteAttributeString("network", nic.Network);
             if (nic.MacAddress is not null)
             {
@@ -73,7 +77,7 @@ internal static class InstanceMetadataXml
 
         if (spec.KernelBoot is { } boot)
         {
-            writer.WriteStartElement(Prefix, "kernel", NamespaceUri);
+            writer.WriteStartElement(prefix, "kernel", ns);
             writer.WriteAttributeString("path", boot.KernelPath);
             writer.WriteAttributeString("cmdline", boot.CommandLine);
             if (boot.InitrdPath is not null)
@@ -86,7 +90,7 @@ internal static class InstanceMetadataXml
 
         foreach (var (key, value) in spec.Metadata.OrderBy(p => p.Key, StringComparer.Ordinal))
         {
-            writer.WriteStartElement(Prefix, "meta", NamespaceUri);
+            writer.WriteStartElement(prefix, "meta", ns);
             writer.WriteAttributeString("key", key);
             writer.WriteString(value);
             writer.WriteEndElement();
@@ -94,7 +98,7 @@ internal static class InstanceMetadataXml
 
         foreach (var volume in record.Volumes)
         {
-            writer.WriteStartElement(Prefix, "volume", NamespaceUri);
+            writer.WriteStartElement(prefix, "volume", ns);
             writer.WriteAttributeString("id", volume.VolumeId);
             writer.WriteAttributeString("source", volume.Source);
             writer.WriteAttributeString("device", volume.Device);
@@ -106,7 +110,7 @@ internal static class InstanceMetadataXml
     }
 
     /// <summary>The metadata element as text, for <c>virDomainSetMetadata</c>.</summary>
-    public static string ToXml(InstanceRecord record) => SafeXml.Write(writer => Write(writer, record));
+    public static string ToXml(InstanceRecord record) => SafeXml.Write(writer => Write(writer, record, qualified: false));
 
     /// <summary>Reads a record from the element text <c>virDomainGetMetadata</c> returned.</summary>
     /// <exception cref="FormatException">The element is not one this driver wrote.</exception>
@@ -129,14 +133,14 @@ internal static class InstanceMetadataXml
     /// <exception cref="FormatException">The element is not one this driver wrote.</exception>
     public static InstanceRecord FromElement(Guid id, XElement root)
     {
-        if (root.Name != Ns + ElementName)
+        if (root.Name.LocalName != ElementName)
         {
-            throw new FormatException($"Expected <{ElementName}> in {NamespaceUri}, found {root.Name}.");
+            throw new FormatException($"Expected <{ElementName}>, found {root.Name}.");
         }
 
         var disks = new List<DiskSpec>();
         var paths = new List<string>();
-        foreach (var disk in root.Elements(Ns + "disk"))
+        foreach (var disk in Children(root, "disk"))
         {
             disks.Add(new DiskSpec(ParseLong(disk.Attribute("sizeGiB")?.Value, "disk sizeGiB"), disk.Attribute("image")?.Value));
             if (disk.Attribute("path")?.Value is { } path)
@@ -145,33 +149,37 @@ internal static class InstanceMetadataXml
             }
         }
 
-        var kernel = root.Element(Ns + "kernel");
+        var kernel = Children(root, "kernel").FirstOrDefault();
         var spec = new InstanceSpec
         {
             Id = id,
             Name = Required(root, "name"),
             VCpus = (int)ParseLong(Required(root, "vcpus"), "vcpus"),
             MemoryMiB = ParseLong(Required(root, "memoryMiB"), "memoryMiB"),
-            StartAfterCreate = string.Equals(root.Element(Ns + "startAfterCreate")?.Value, "true", StringComparison.OrdinalIgnoreCase),
+            StartAfterCreate = string.Equals(Children(root, "startAfterCreate").FirstOrDefault()?.Value, "true", StringComparison.OrdinalIgnoreCase),
             Disks = disks,
-            NetworkInterfaces = [.. root.Elements(Ns + "interface").Select(e => new NetworkInterfaceSpec(e.Attribute("network")?.Value ?? string.Empty, e.Attribute("mac")?.Value))],
+            NetworkInterfaces = [.. Children(root, "interface").Select(e => new NetworkInterfaceSpec(e.Attribute("network")?.Value ?? string.Empty, e.Attribute("mac")?.Value))],
             KernelBoot = kernel is null
                 ? null
                 : new KernelBootSpec(kernel.Attribute("path")?.Value ?? string.Empty, kernel.Attribute("initrd")?.Value, kernel.Attribute("cmdline")?.Value ?? string.Empty),
-            Metadata = root.Elements(Ns + "meta").ToDictionary(e => e.Attribute("key")?.Value ?? string.Empty, e => e.Value, StringComparer.Ordinal),
+            Metadata = Children(root, "meta").ToDictionary(e => e.Attribute("key")?.Value ?? string.Empty, e => e.Value, StringComparer.Ordinal),
         };
-        var volumes = root.Elements(Ns + "volume")
+        var volumes = Children(root, "volume")
             .Select(e => new VolumeAttachment(
                 e.Attribute("id")?.Value ?? string.Empty,
                 e.Attribute("source")?.Value ?? string.Empty,
                 e.Attribute("device")?.Value ?? string.Empty,
                 string.Equals(e.Attribute("readonly")?.Value, "true", StringComparison.OrdinalIgnoreCase)))
             .ToList();
-        return new InstanceRecord(spec, root.Element(Ns + "directory")?.Value, root.Element(Ns + "console")?.Value, paths, volumes);
+        return new InstanceRecord(spec, Children(root, "directory").FirstOrDefault()?.Value, Children(root, "console").FirstOrDefault()?.Value, paths, volumes);
     }
 
+    // Children are matched by local name: inside a domain definition they carry the driver's namespace, after
+    // virDomainSetMetadata only the root does.
+    private static IEnumerable<XElement> Children(XElement root, string name) => root.Elements().Where(e => e.Name.LocalName == name);
+
     private static string Required(XElement root, string name) =>
-        root.Element(Ns + name)?.Value ?? throw new FormatException($"The instance metadata has no <{name}>.");
+        Children(root, name).FirstOrDefault()?.Value ?? throw new FormatException($"The instance metadata has no <{name}>.");
 
     private static long ParseLong(string? text, string what) =>
         long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value)
