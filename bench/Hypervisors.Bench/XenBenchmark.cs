@@ -1,0 +1,95 @@
+using System.Diagnostics;
+using System.Globalization;
+using Hypervisors.Xen;
+using Hypervisors.Xen.Wire;
+using XenApiSimulator;
+
+namespace Hypervisors.Bench;
+
+/// <summary>
+/// <c>xen [--url URL] -n 1000 -p 8</c>: creates, powers on, lists, powers off and destroys n VMs through
+/// <see cref="XenDriver"/> with p operations in flight and prints one JSON line with the ESX benchmark's keys.
+/// Without --url it starts the XenAPI simulator in process. Power operations are XenAPI Async tasks awaited through
+/// the driver's event.from loop, as against a real pool.
+/// </summary>
+internal sealed class XenBenchmark : IBenchmarkCommand
+{
+    public string Name => "xen";
+
+    public string Usage => "[--url https://pool-master/] -n 1000 -p 8 [--transport xmlrpc|jsonrpc] [--user U --password P (or $XEN_PASSWORD)] [--warmup 16]";
+
+    public async Task<int> RunAsync(BenchmarkArguments arguments, CancellationToken cancellationToken)
+    {
+        var n = arguments.GetInt("n", 1000);
+        var parallelism = arguments.GetInt("p", 8);
+        var warmup = arguments.GetInt("warmup", 16);
+        var transport = arguments.Get("transport", "xmlrpc") switch
+        {
+            "xmlrpc" => XenApiTransport.XmlRpc,
+            "jsonrpc" => XenApiTransport.JsonRpc,
+            var other => throw new ArgumentException($"--transport must be xmlrpc or jsonrpc, not '{other}'."),
+        };
+        var simulatorOptions = new XenApiSimulatorOptions { HostMemoryBytes = 1L << 50, CpuCount = 64 };
+        XenApiSimulatorHost? simulator = null;
+        var url = arguments.Get("url", string.Empty);
+        if (url.Length == 0)
+        {
+            simulator = await XenApiSimulatorHost.StartAsync(simulatorOptions, cancellationToken: cancellationToken).ConfigureAwait(false);
+            url = simulator.Url.AbsoluteUri;
+        }
+
+        try
+        {
+            var options = new XenDriverOptions { Url = new Uri(url), Transport = transport }.UseCredentials(
+                arguments.Get("user", simulatorOptions.UserName),
+                arguments.Get("password", Environment.GetEnvironmentVariable("XEN_PASSWORD") ?? simulatorOptions.Password));
+            await using var driver = new XenDriver(options);
+            await MeasurePhasesAsync(driver, "warm", warmup, parallelism, cancellationToken).ConfigureAwait(false); // JIT the measured paths
+            var phases = await MeasurePhasesAsync(driver, "bench", n, parallelism, cancellationToken).ConfigureAwait(false);
+            var impl = "dotnet-xen-" + (transport == XenApiTransport.JsonRpc ? "jsonrpc" : "xmlrpc") + (simulator is null ? string.Empty : "-simulator");
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{{\"impl\":\"{impl}\",\"n\":{n},\"p\":{parallelism},\"create_ms\":{phases[0]:F1},\"power_on_ms\":{phases[1]:F1},\"list_ms\":{phases[2]:F1},\"power_off_ms\":{phases[3]:F1},\"destroy_ms\":{phases[4]:F1},\"total_ms\":{phases.Sum():F1}}}"));
+        }
+        finally
+        {
+            if (simulator is not null)
+            {
+                await simulator.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+
+        return 0;
+    }
+
+    /// <summary>Times the five phases; the list must show all n instances running with the spec's size.</summary>
+    private static async Task<double[]> MeasurePhasesAsync(XenDriver driver, string prefix, int count, int parallelism, CancellationToken cancellationToken)
+    {
+        var batch = Guid.NewGuid().ToString("N")[..8];
+        var specs = new List<InstanceSpec>(count);
+        for (var i = 0; i < count; i++)
+        {
+            specs.Add(new InstanceSpec { Id = Guid.NewGuid(), Name = string.Create(CultureInfo.InvariantCulture, $"{prefix}-{batch}-{i}"), VCpus = 1, MemoryMiB = 64 });
+        }
+
+        var options = new ParallelOptions { MaxDegreeOfParallelism = parallelism, CancellationToken = cancellationToken };
+        var timings = new double[5];
+        var watch = Stopwatch.StartNew();
+        await Parallel.ForEachAsync(specs, options, async (spec, ct) => await driver.CreateInstanceAsync(spec, ct).ConfigureAwait(false)).ConfigureAwait(false);
+        timings[0] = watch.Elapsed.TotalMilliseconds;
+        watch.Restart();
+        await Parallel.ForEachAsync(specs, options, async (spec, ct) => await driver.StartInstanceAsync(spec.Id, ct).ConfigureAwait(false)).ConfigureAwait(false);
+        timings[1] = watch.Elapsed.TotalMilliseconds;
+        watch.Restart();
+        var instances = await driver.ListInstancesAsync(cancellationToken).ConfigureAwait(false);
+        timings[2] = watch.Elapsed.TotalMilliseconds;
+        watch.Restart();
+        await Parallel.ForEachAsync(specs, options, async (spec, ct) => await driver.PowerOffInstanceAsync(spec.Id, ct).ConfigureAwait(false)).ConfigureAwait(false);
+        timings[3] = watch.Elapsed.TotalMilliseconds;
+        watch.Restart();
+        await Parallel.ForEachAsync(specs, options, async (spec, ct) => await driver.DeleteInstanceAsync(spec.Id, ct).ConfigureAwait(false)).ConfigureAwait(false);
+        timings[4] = watch.Elapsed.TotalMilliseconds;
+        var wanted = specs.Select(s => s.Id).ToHashSet();
+        var seen = instances.Count(i => wanted.Contains(i.Id) && i is { PowerState: PowerState.Running, VCpus: 1, MemoryMiB: 64 });
+        return seen == count ? timings : throw new InvalidOperationException($"The list showed {seen} of the {count} VMs running with 1 vCPU and 64 MiB.");
+    }
+}
