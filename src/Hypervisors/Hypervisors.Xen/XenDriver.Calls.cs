@@ -220,8 +220,7 @@ public sealed partial class XenDriver
     private async Task<InstanceInfo> CreateAsync(InstanceSpec spec, CancellationToken cancellationToken)
     {
         string vmRef;
-        await _createGate.WaitAsync(cancellationToken);
-        try
+        using (await _createLocks.AcquireAsync(["id:" + spec.Id.ToString("D"), "name:" + spec.Name], cancellationToken))
         {
             if (_refsById.TryGetValue(spec.Id, out var existingRef))
             {
@@ -250,10 +249,6 @@ public sealed partial class XenDriver
                 ? XenValue.ToText(await CallAsync("VM.create", cancellationToken, VmRecords.NewVmRecord(spec)))
                 : await CloneTemplateAsync(spec, cancellationToken);
             _refsById[spec.Id] = vmRef;
-        }
-        finally
-        {
-            _createGate.Release();
         }
 
         try

@@ -46,7 +46,7 @@ public sealed partial class XenDriver : HypervisorDriverBase
     private readonly ConcurrentDictionary<Guid, string> _refsById = new();
     private readonly Dictionary<string, (Guid Id, PowerState State)> _watched = new(StringComparer.Ordinal);
     private readonly Lock _watchLock = new();
-    private readonly SemaphoreSlim _createGate = new(1, 1);
+    private readonly StripedLock _createLocks = new();
     private readonly SemaphoreSlim _readyGate = new(1, 1);
     private readonly CancellationTokenSource _lifetime = new();
     private volatile bool _ready;
@@ -494,7 +494,7 @@ public sealed partial class XenDriver : HypervisorDriverBase
         await _session.DisposeAsync();
         _rpc.Dispose();
         _lifetime.Dispose();
-        _createGate.Dispose();
+        _createLocks.Dispose();
         _readyGate.Dispose();
     }
 
