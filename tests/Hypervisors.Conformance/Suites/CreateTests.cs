@@ -35,6 +35,15 @@ public abstract class CreateTests<TFixture>(TFixture fixture) : DriverSuite<TFix
         Assert.Single(await Driver.ListInstancesAsync(Ct), i => i.Name == instance.Spec.Name);
     }
 
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
+    public virtual async Task A_deleted_instances_name_can_be_used_again()
+    {
+        await using var first = await CreateInstanceAsync();
+        await Driver.DeleteInstanceAsync(first.Id, Ct);
+        await using var second = await CreateInstanceAsync(s => s with { Name = first.Spec.Name });
+        Assert.Equal(first.Spec.Name, (await Driver.GetInstanceAsync(second.Id, Ct)).Name);
+    }
+
     [Theory(Timeout = KitLimits.TestTimeoutMilliseconds)]
     [InlineData("empty name", "spec.Name")]
     [InlineData("markup in name", "spec.Name")]

@@ -161,6 +161,17 @@ public abstract class LifecycleTests<TFixture>(TFixture fixture) : DriverSuite<T
     }
 
     [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
+    public virtual async Task Invalid_arguments_throw_invalid_spec_and_change_nothing()
+    {
+        await using var instance = await CreateInstanceInStateAsync(PowerState.Running);
+        var emptyId = await KitAssert.ThrowsAsync<InvalidSpecException>(() => Driver.StartInstanceAsync(Guid.Empty, Ct), "StartInstanceAsync of the empty UUID");
+        Assert.Equal("instanceId", emptyId.Field);
+        await KitAssert.ThrowsAsync<InvalidSpecException>(() => Driver.StopInstanceAsync(instance.Id, TimeSpan.FromSeconds(-1), Ct), "StopInstanceAsync with a negative timeout");
+        await KitAssert.ThrowsAsync<InvalidSpecException>(() => Driver.RebootInstanceAsync(instance.Id, (RebootKind)42, Ct), "RebootInstanceAsync with an undefined kind");
+        await KitAssert.PowerStateIsAsync(Driver, instance.Id, PowerState.Running, "refused calls with invalid arguments", Ct);
+    }
+
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task Operations_declared_unsupported_throw_operation_not_supported()
     {
         var caps = Capabilities;

@@ -264,3 +264,20 @@ internal sealed class WatchIgnoresCancellation(IHypervisorDriver inner) : Delega
         }
     }
 }
+
+/// <summary>The name of a deleted instance stays reserved, so it cannot be used again.</summary>
+internal sealed class DeletedNamesStayReserved(IHypervisorDriver inner) : DelegatingHypervisorDriver(inner)
+{
+    private readonly ConcurrentDictionary<string, Guid> _reserved = new();
+
+    public override async Task<InstanceInfo> CreateInstanceAsync(InstanceSpec spec, CancellationToken cancellationToken = default)
+    {
+        if (_reserved.TryGetValue(spec.Name, out var owner) && owner != spec.Id)
+        {
+            throw new InstanceAlreadyExistsException($"The name '{spec.Name}' is reserved.");
+        }
+
+        _reserved[spec.Name] = spec.Id;
+        return await InnerDriver.CreateInstanceAsync(spec, cancellationToken);
+    }
+}

@@ -28,6 +28,7 @@ public sealed class KitHasTeethTests
         [nameof(ImageDisksDeclaredFalseButWork)] = d => new ImageDisksDeclaredFalseButWork(d),
         [nameof(SuspendKeepsMemory)] = d => new SuspendKeepsMemory(d),
         [nameof(WatchIgnoresCancellation)] = d => new WatchIgnoresCancellation(d),
+        [nameof(DeletedNamesStayReserved)] = d => new DeletedNamesStayReserved(d),
     };
 
     [Fact]
@@ -59,6 +60,7 @@ public sealed class KitHasTeethTests
     [InlineData(nameof(ImageDisksDeclaredFalseButWork), "Create_features_declared_unsupported_throw_operation_not_supported_and_create_nothing")]
     [InlineData(nameof(SuspendKeepsMemory), "Paused_instances_keep_host_resources_and_suspended_ones_release_them")]
     [InlineData(nameof(WatchIgnoresCancellation), "Cancelling_an_event_watch_ends_the_enumeration")]
+    [InlineData(nameof(DeletedNamesStayReserved), "A_deleted_instances_name_can_be_used_again")]
     public async Task The_kit_fails_a_broken_driver(string variant, string expectedFailure)
     {
         var run = await KitRunner.RunAsync(() => new BrokenFixture(Variants[variant]));
