@@ -14,14 +14,14 @@ internal sealed class EsxBenchmark : IBenchmarkCommand
 {
     public string Name => "esx";
 
-    public string Usage => "--url https://host/sdk -n 1000 -p 8 [--user U --password P (or $ESX_PASSWORD)] [--thumbprint SHA256] [--warmup 16]";
+    public string Usage => "--url https://host/sdk -n 1000 -p 8 [--user U --password P (or $ESX_PASSWORD)] [--thumbprint SHA256] [--warmup 64]";
 
     public async Task<int> RunAsync(BenchmarkArguments arguments, CancellationToken cancellationToken)
     {
         var url = new Uri(arguments.Require("url"));
         var n = arguments.GetInt("n", 1000);
         var parallelism = arguments.GetInt("p", 8);
-        var warmup = arguments.GetInt("warmup", 16);
+        var warmup = arguments.GetInt("warmup", 64);
         var password = arguments.Get("password", Environment.GetEnvironmentVariable("ESX_PASSWORD") ?? "pass");
         var options = new EsxDriverOptions
         {

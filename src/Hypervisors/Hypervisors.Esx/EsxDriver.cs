@@ -33,14 +33,12 @@ public sealed partial class EsxDriver : HypervisorDriverBase
     private readonly TaskWaiter _tasks;
     private readonly InstanceEventHub _hub = new();
     private readonly SemaphoreSlim _connectGate = new(1, 1);
-    private readonly SemaphoreSlim _viewGate = new(1, 1);
     private readonly ConcurrentDictionary<Guid, (ManagedObjectReference Vm, int Generation)> _vms = new();
     private readonly ConcurrentDictionary<string, Guid> _names = new(StringComparer.Ordinal);
     private readonly KeyedLock _createLocks = new();
     private Placement? _placement;
     private Placement? _resolving;
     private PowerStateWatcher? _watcher;
-    private (ManagedObjectReference View, int Generation)? _vmView;
 
     /// <summary>Creates the driver; nothing is sent until the first call.</summary>
     public EsxDriver(EsxDriverOptions options, ILogger<EsxDriver>? logger = null, TimeProvider? timeProvider = null)
@@ -310,22 +308,8 @@ public sealed partial class EsxDriver : HypervisorDriverBase
 
         _hub.Dispose();
         await _tasks.DisposeAsync().ConfigureAwait(false);
-        if (_vmView is { } view && _placement is not null)
-        {
-            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-            try
-            {
-                await Placement.DestroyViewAsync(_client, view.View, cts.Token).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is VimFaultException or HttpRequestException or OperationCanceledException or TimeoutException or IOException)
-            {
-                // The view goes with the session.
-            }
-        }
-
         await _client.DisposeAsync().ConfigureAwait(false);
         _connectGate.Dispose();
-        _viewGate.Dispose();
     }
 
     private async Task ConnectQuietlyAsync()
@@ -478,60 +462,47 @@ public sealed partial class EsxDriver : HypervisorDriverBase
         throw new InstanceNotFoundException(instanceId);
     }
 
-    /// <summary>Every managed VM in the folder, in one <c>RetrievePropertiesEx</c> over a container view (paged).</summary>
+    /// <summary>
+    /// Every managed VM in the folder: a container view, one <c>RetrievePropertiesEx</c> over it (paged), and the
+    /// view destroyed again. A view kept open would cost vcsim a walk of the folder on every VM it creates.
+    /// </summary>
     private async Task<List<VmRecord>> ListRecordsAsync(CancellationToken cancellationToken)
     {
-        for (var attempt = 0; ; attempt++)
-        {
-            var view = await GetVmViewAsync(cancellationToken).ConfigureAwait(false);
-            try
-            {
-                var contents = await _client.RetrievePropertiesAsync(w => PropertySpecs.ForView(w, view, "VirtualMachine", VmRecord.Paths), cancellationToken, sessionScoped: true).ConfigureAwait(false);
-                var generation = _client.SessionGeneration;
-                var records = new List<VmRecord>(contents.Count);
-                foreach (var content in contents)
-                {
-                    var record = VmRecord.Read(content);
-                    if (record.Id is { } id)
-                    {
-                        records.Add(record);
-                        _vms[id] = (record.Vm, generation);
-                        _names[record.Name] = id;
-                    }
-                }
-
-                return records;
-            }
-            catch (VimFaultException fault) when (fault.FaultType == "ManagedObjectNotFound" && attempt == 0)
-            {
-                _vmView = null; // the view went with a lost session
-            }
-        }
-    }
-
-    private async Task<ManagedObjectReference> GetVmViewAsync(CancellationToken cancellationToken)
-    {
-        var generation = _client.SessionGeneration;
-        if (_vmView is { } current && current.Generation == generation)
-        {
-            return current.View;
-        }
-
-        await _viewGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var view = await Placement.CreateViewAsync(_client, Current.Folder, "VirtualMachine", cancellationToken).ConfigureAwait(false);
         try
         {
-            if (_vmView is { } again && again.Generation == _client.SessionGeneration)
+            var contents = await _client.RetrievePropertiesAsync(w => PropertySpecs.ForView(w, view, "VirtualMachine", VmRecord.Paths), cancellationToken, sessionScoped: true).ConfigureAwait(false);
+            var generation = _client.SessionGeneration;
+            var records = new List<VmRecord>(contents.Count);
+            foreach (var content in contents)
             {
-                return again.View;
+                var record = VmRecord.Read(content);
+                if (record.Id is { } id)
+                {
+                    records.Add(record);
+                    _vms[id] = (record.Vm, generation);
+                    _names[record.Name] = id;
+                }
             }
 
-            var view = await Placement.CreateViewAsync(_client, Current.Folder, "VirtualMachine", cancellationToken).ConfigureAwait(false);
-            _vmView = (view, _client.SessionGeneration);
-            return view;
+            return records;
         }
         finally
         {
-            _viewGate.Release();
+            await DestroyViewQuietlyAsync(view).ConfigureAwait(false);
+        }
+    }
+
+    private async Task DestroyViewQuietlyAsync(ManagedObjectReference view)
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        try
+        {
+            await Placement.DestroyViewAsync(_client, view, cts.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is VimFaultException or HttpRequestException or OperationCanceledException or TimeoutException or IOException or System.Xml.XmlException or InvalidDataException)
+        {
+            // The view goes with its session.
         }
     }
 

@@ -6,17 +6,18 @@ namespace Hypervisors.Esx.Wire;
 /// <summary>
 /// Awaits vSphere tasks through the PropertyCollector rather than by polling each task: a filter on the task's
 /// <c>info.state</c>, <c>info.error</c> and <c>info.result</c>, then <c>WaitForUpdatesEx</c> until the state is
-/// success or error, then the filter is destroyed. Collectors come from a pool, each used by one wait at a time and
-/// replaced after <see cref="WaitsPerCollector"/> waits, so a wait costs three calls (govmomi's costs four: it creates
-/// and destroys a collector each time).
+/// success or error; the filter is destroyed after the caller has its answer. Collectors come from a pool, each used
+/// by one wait at a time and replaced after <see cref="WaitsPerCollector"/> waits, so a wait costs three calls, two
+/// of them on the caller's path (govmomi's costs five: it also creates and destroys a collector each time).
 /// </summary>
 public sealed class TaskWaiter(VimClient client) : IAsyncDisposable
 {
-    /// <summary>Waits served by one collector before it is destroyed (vcsim keeps every change for each live collector).</summary>
-    public const int WaitsPerCollector = 256;
+    /// <summary>Waits served by one collector before it is destroyed (vcsim keeps every change of the inventory for each live collector, so long-lived ones weigh on it).</summary>
+    public const int WaitsPerCollector = 16;
 
     private static readonly string[] TaskPaths = ["info.state", "info.error", "info.result"];
     private readonly ConcurrentBag<PooledCollector> _pool = [];
+    private readonly HashSet<Task> _releases = [];
 
     /// <summary>How long one <c>WaitForUpdatesEx</c> may wait before it is asked again.</summary>
     public TimeSpan PollWait { get; init; } = TimeSpan.FromSeconds(60);
@@ -48,27 +49,37 @@ public sealed class TaskWaiter(VimClient client) : IAsyncDisposable
         for (var attempt = 0; ; attempt++)
         {
             var collector = await RentAsync(cancellationToken).ConfigureAwait(false);
-            var healthy = false;
+            ManagedObjectReference? filter = null;
             try
             {
-                var values = await WaitOnAsync(collector, obj, paths, done, deadline, cancellationToken).ConfigureAwait(false);
-                healthy = true;
+                filter = await client.CreateFilterAsync(collector.Ref, w => PropertySpecs.ForObject(w, obj, paths), cancellationToken).ConfigureAwait(false);
+                collector.Waits++;
+                var values = await WaitOnFilterAsync(collector, filter.Value, obj, done, deadline, cancellationToken).ConfigureAwait(false);
+                Release(collector, filter.Value);
                 return values;
             }
             catch (VimFaultException fault) when (fault.FaultType == "ManagedObjectNotFound" && attempt == 0)
             {
                 // The collector died with a lost session; a new one comes from the new session.
             }
-            finally
+            catch
             {
-                await ReturnAsync(collector, healthy).ConfigureAwait(false);
+                Release(collector, filter, healthy: false);
+                throw;
             }
         }
     }
 
-    /// <summary>Destroys the pooled collectors.</summary>
+    /// <summary>Destroys the pooled collectors, after the filter clean-ups still running.</summary>
     public async ValueTask DisposeAsync()
     {
+        Task[] pending;
+        lock (_releases)
+        {
+            pending = [.. _releases];
+        }
+
+        await Task.WhenAll(pending).ConfigureAwait(false);
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
         while (_pool.TryTake(out var collector))
         {
@@ -76,16 +87,41 @@ public sealed class TaskWaiter(VimClient client) : IAsyncDisposable
         }
     }
 
-    private async Task<IReadOnlyDictionary<string, XElement?>?> WaitOnAsync(PooledCollector collector, ManagedObjectReference obj, IReadOnlyList<string> paths,
-        Func<IReadOnlyDictionary<string, XElement?>, bool> done, DateTimeOffset? deadline, CancellationToken cancellationToken)
+    /// <summary>
+    /// Destroys the wait's filter and returns the collector to the pool, off the caller's path: the wait's result
+    /// is known, and the clean-up need not delay it. (One filter per collector at a time: vcsim 0.24's
+    /// DestroyPropertyCollector fails on a collector with several.)
+    /// </summary>
+    private void Release(PooledCollector collector, ManagedObjectReference? filter, bool healthy = true)
     {
-        var filter = await client.CreateFilterAsync(collector.Ref, w => PropertySpecs.ForObject(w, obj, paths), cancellationToken).ConfigureAwait(false);
-        collector.Waits++;
-        var values = await WaitOnFilterAsync(collector, filter, obj, done, deadline, cancellationToken).ConfigureAwait(false);
+        var release = ReleaseAsync(collector, filter, healthy);
+        lock (_releases)
+        {
+            _releases.RemoveWhere(t => t.IsCompleted);
+            if (!release.IsCompleted)
+            {
+                _releases.Add(release);
+            }
+        }
+    }
 
-        // One filter per collector at a time: vcsim 0.24's DestroyPropertyCollector fails on a collector with several.
-        await client.DestroyPropertyFilterAsync(filter, cancellationToken).ConfigureAwait(false);
-        return values;
+    private async Task ReleaseAsync(PooledCollector collector, ManagedObjectReference? filter, bool healthy)
+    {
+        await Task.Yield();
+        if (healthy && filter is { } f && collector.Generation == client.SessionGeneration)
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            try
+            {
+                await client.DestroyPropertyFilterAsync(f, cts.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is VimFaultException or HttpRequestException or OperationCanceledException or TimeoutException or IOException or System.Xml.XmlException or InvalidDataException)
+            {
+                healthy = false;
+            }
+        }
+
+        await ReturnAsync(collector, healthy).ConfigureAwait(false);
     }
 
     private async Task<IReadOnlyDictionary<string, XElement?>?> WaitOnFilterAsync(PooledCollector collector, ManagedObjectReference filter, ManagedObjectReference obj,
