@@ -33,10 +33,12 @@ internal sealed class LibvirtBenchmark : IBenchmarkCommand
         {
             // The same cycle on a few domains first, so the JIT has compiled the paths being measured.
             await RunPhasesAsync(driver, "warm", warmup, cancellationToken).ConfigureAwait(false);
+            var cpuBefore = Environment.CpuUsage.TotalTime;
             var (phases, listed) = await RunPhasesAsync(driver, "bench", n, cancellationToken).ConfigureAwait(false);
+            var cpu = (Environment.CpuUsage.TotalTime - cpuBefore).TotalMilliseconds;
             var c = CultureInfo.InvariantCulture;
             Console.WriteLine(string.Create(c,
-                $"{{\"impl\":\"{(offload ? "dotnet-offload" : "dotnet")}\",\"uri\":\"{uri}\",\"n\":{n},\"listed\":{listed},\"define_ms\":{phases[0]:F1},\"start_ms\":{phases[1]:F1},\"list_info_ms\":{phases[2]:F1},\"destroy_ms\":{phases[3]:F1},\"undefine_ms\":{phases[4]:F1},\"total_ms\":{phases.Sum():F1}}}"));
+                $"{{\"impl\":\"{(offload ? "dotnet-offload" : "dotnet")}\",\"uri\":\"{uri}\",\"n\":{n},\"listed\":{listed},\"define_ms\":{phases[0]:F1},\"start_ms\":{phases[1]:F1},\"list_info_ms\":{phases[2]:F1},\"destroy_ms\":{phases[3]:F1},\"undefine_ms\":{phases[4]:F1},\"total_ms\":{phases.Sum():F1},\"cpu_ms\":{cpu:F1}}}"));
         }
 
         return 0;

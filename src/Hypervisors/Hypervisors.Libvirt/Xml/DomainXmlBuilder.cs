@@ -41,7 +41,15 @@ internal static class DomainXmlBuilder
         writer.WriteElementString("vcpu", spec.VCpus.ToString(CultureInfo.InvariantCulture));
 
         writer.WriteStartElement("os");
-        TypeElement(shape).WriteTo(writer);
+        writer.WriteStartElement("type");
+        writer.WriteAttributeString("arch", shape.Architecture);
+        if (shape.MachineType is not null)
+        {
+            writer.WriteAttributeString("machine", shape.MachineType);
+        }
+
+        writer.WriteString("hvm");
+        writer.WriteEndElement();
         if (spec.KernelBoot is { } boot)
         {
             writer.WriteElementString("kernel", boot.KernelPath);
@@ -105,17 +113,6 @@ internal static class DomainXmlBuilder
     /// <summary>The XML of a snapshot named <paramref name="snapshotName"/> that records the caller's <paramref name="displayName"/>.</summary>
     public static string BuildSnapshot(string snapshotName, string displayName) =>
         SafeXml.Write(new XElement("domainsnapshot", new XElement("name", snapshotName), new XElement("description", displayName)));
-
-    private static XElement TypeElement(DomainShape shape)
-    {
-        var type = new XElement("type", new XAttribute("arch", shape.Architecture), "hvm");
-        if (shape.MachineType is not null)
-        {
-            type.Add(new XAttribute("machine", shape.MachineType));
-        }
-
-        return type;
-    }
 
     private static XElement VolumeElement(VolumeAttachment volume, DomainShape shape)
     {

@@ -88,7 +88,7 @@ internal static class InstanceMetadataXml
             writer.WriteEndElement();
         }
 
-        foreach (var (key, value) in spec.Metadata.OrderBy(p => p.Key, StringComparer.Ordinal))
+        foreach (var (key, value) in spec.Metadata.Count == 0 ? Enumerable.Empty<KeyValuePair<string, string>>() : spec.Metadata.OrderBy(p => p.Key, StringComparer.Ordinal))
         {
             writer.WriteStartElement(prefix, "meta", ns);
             writer.WriteAttributeString("key", key);
