@@ -13,6 +13,7 @@ trap 'rm -rf "$out"' EXIT
 
 # with_vcsim CMD...: starts a fresh vcsim, runs CMD with its URL appended, stops vcsim.
 with_vcsim() {
+  rm -f "$out/vcsim.line"
   "$launcher" >"$out/vcsim.line" 2>"$out/vcsim.err" &
   local pid=$!
   for _ in $(seq 1 100); do [ -s "$out/vcsim.line" ] && break; sleep 0.1; done

@@ -81,6 +81,8 @@ internal static class VimErrorMap
                 : new HypervisorException($"vSphere fault {fault.FaultType} during {context.Operation}: {fault.Message}", fault) { NativeCode = fault.FaultType, InstanceId = context.InstanceId },
             HttpRequestException { InnerException: AuthenticationException } http => new HypervisorAuthenticationException(
                 "The vSphere server's TLS certificate is not trusted. Trust it through the certificate store or pin its thumbprint in EsxDriverOptions.TrustedThumbprints.", http),
+            HttpRequestException { StatusCode: System.Net.HttpStatusCode.Unauthorized or System.Net.HttpStatusCode.Forbidden } http =>
+                new HypervisorAuthenticationException("The vSphere endpoint (or a proxy before it) refused the request: " + http.Message, http),
             HttpRequestException { StatusCode: { } status } http when (int)status is >= 400 and < 500 and not 408 and not 429 =>
                 new HypervisorException($"The vSphere endpoint answered HTTP {(int)status}; check the SDK URL.", http) { NativeCode = ((int)status).ToString(System.Globalization.CultureInfo.InvariantCulture) },
             HttpRequestException or IOException or SocketException => new HypervisorUnavailableException("The vSphere endpoint could not be reached: " + exception.Message, exception),
