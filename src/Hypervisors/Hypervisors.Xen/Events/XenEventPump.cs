@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Hypervisors.Xen.Session;
 using Hypervisors.Xen.Wire;
 using Microsoft.Extensions.Logging;
@@ -26,7 +25,12 @@ internal sealed partial class XenEventPump : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly Action<XenEvent> _onVmEvent;
     private readonly Func<CancellationToken, Task<string>> _resynchronize;
-    private readonly ConcurrentDictionary<string, TaskCompletionSource<Dictionary<string, object?>>> _taskWaiters = new(StringComparer.Ordinal);
+    private const int MaxUnclaimedTasks = 4096;
+
+    private readonly Lock _taskLock = new();
+    private readonly Dictionary<string, TaskCompletionSource<Dictionary<string, object?>>> _taskWaiters = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Dictionary<string, object?>> _finishedUnclaimed = new(StringComparer.Ordinal);
+    private readonly Queue<string> _unclaimedOrder = new();
     private readonly CancellationTokenSource _stop = new();
     private Task? _loop;
 
@@ -52,26 +56,33 @@ internal sealed partial class XenEventPump : IAsyncDisposable
     public void Start(string token) => _loop = Task.Run(() => RunAsync(token, _stop.Token));
 
     /// <summary>
-    /// Waits until <paramref name="taskRef"/> is no longer pending and returns its record. The loop delivers the
-    /// completion; one <c>task.get_record</c> right after registering covers a task that finished before.
+    /// Waits until <paramref name="taskRef"/> is no longer pending and returns its record, as the loop delivers it.
+    /// The loop's token predates every task the driver creates, so the completion always arrives; one that arrives
+    /// before the caller starts waiting is kept (a bounded number of them) and claimed here.
     /// </summary>
     public async Task<Dictionary<string, object?>> WaitForTaskAsync(string taskRef, CancellationToken cancellationToken)
     {
         var waiter = new TaskCompletionSource<Dictionary<string, object?>>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _taskWaiters[taskRef] = waiter;
-        try
+        lock (_taskLock)
         {
-            var record = XenValue.ToStruct(await _session.CallAsync("task.get_record", cancellationToken, taskRef).ConfigureAwait(false));
-            if (IsFinished(record))
+            if (_finishedUnclaimed.Remove(taskRef, out var early))
             {
-                return record;
+                return early;
             }
 
+            _taskWaiters[taskRef] = waiter;
+        }
+
+        try
+        {
             return await waiter.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         finally
         {
-            _taskWaiters.TryRemove(taskRef, out _);
+            lock (_taskLock)
+            {
+                _taskWaiters.Remove(taskRef);
+            }
         }
     }
 
@@ -90,9 +101,12 @@ internal sealed partial class XenEventPump : IAsyncDisposable
             }
         }
 
-        foreach (var waiter in _taskWaiters.Values)
+        lock (_taskLock)
         {
-            waiter.TrySetCanceled();
+            foreach (var waiter in _taskWaiters.Values)
+            {
+                waiter.TrySetCanceled();
+            }
         }
 
         _stop.Dispose();
@@ -126,6 +140,7 @@ internal sealed partial class XenEventPump : IAsyncDisposable
             {
                 LogEventsLost(_logger);
                 token = await RetryAsync(_resynchronize, stop).ConfigureAwait(false);
+                await RecheckWaitersAsync(stop).ConfigureAwait(false);
             }
             catch (HypervisorException ex)
             {
@@ -160,14 +175,61 @@ internal sealed partial class XenEventPump : IAsyncDisposable
         var snapshot = item.GetValueOrDefault("snapshot") as Dictionary<string, object?>;
         if (cls == "task")
         {
-            if (snapshot is not null && IsFinished(snapshot) && _taskWaiters.TryGetValue(reference, out var waiter))
+            if (snapshot is not null && IsFinished(snapshot))
             {
-                waiter.TrySetResult(snapshot);
+                Complete(reference, snapshot);
             }
         }
         else if (cls == "vm")
         {
             _onVmEvent(new XenEvent(cls, operation, reference, snapshot));
+        }
+    }
+
+    private void Complete(string taskRef, Dictionary<string, object?> record)
+    {
+        lock (_taskLock)
+        {
+            if (_taskWaiters.TryGetValue(taskRef, out var waiter))
+            {
+                waiter.TrySetResult(record);
+                return;
+            }
+
+            if (_finishedUnclaimed.TryAdd(taskRef, record))
+            {
+                _unclaimedOrder.Enqueue(taskRef);
+                if (_unclaimedOrder.Count > MaxUnclaimedTasks)
+                {
+                    _finishedUnclaimed.Remove(_unclaimedOrder.Dequeue());
+                }
+            }
+        }
+    }
+
+    /// <summary>After lost events, asks for each awaited task's record once, so no wait is left hanging.</summary>
+    private async Task RecheckWaitersAsync(CancellationToken stop)
+    {
+        string[] waiting;
+        lock (_taskLock)
+        {
+            waiting = [.. _taskWaiters.Keys];
+        }
+
+        foreach (var taskRef in waiting)
+        {
+            try
+            {
+                var record = XenValue.ToStruct(await _session.CallAsync("task.get_record", stop, taskRef).ConfigureAwait(false));
+                if (IsFinished(record))
+                {
+                    Complete(taskRef, record);
+                }
+            }
+            catch (HypervisorException ex)
+            {
+                LogLoopFailure(_logger, ex, 1);
+            }
         }
     }
 
