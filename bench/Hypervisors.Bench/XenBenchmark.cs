@@ -10,13 +10,15 @@ namespace Hypervisors.Bench;
 /// <c>xen [--url URL] -n 1000 -p 8</c>: creates, powers on, lists, powers off and destroys n VMs through
 /// <see cref="XenDriver"/> with p operations in flight and prints one JSON line with the ESX benchmark's keys.
 /// Without --url it starts the XenAPI simulator in process. Power operations are XenAPI Async tasks awaited through
-/// the driver's event.from loop, as against a real pool.
+/// the driver's event.from loop, as against a real pool. Unless <c>--python none</c>, bench/xmlrpc-python/xenapi_phases.py
+/// then does the same phases against the same server with Python's xmlrpc.client and synchronous calls (a hand-written
+/// script's way), printed as a second line, with each phase's ratio python/dotnet as a third.
 /// </summary>
 internal sealed class XenBenchmark : IBenchmarkCommand
 {
     public string Name => "xen";
 
-    public string Usage => "[--url https://pool-master/] -n 1000 -p 8 [--transport xmlrpc|jsonrpc] [--user U --password P (or $XEN_PASSWORD)] [--warmup 16]";
+    public string Usage => "[--url https://pool-master/] -n 1000 -p 8 [--transport xmlrpc|jsonrpc] [--user U --password P (or $XEN_PASSWORD)] [--warmup 16] [--python python3|none]";
 
     public async Task<int> RunAsync(BenchmarkArguments arguments, CancellationToken cancellationToken)
     {
@@ -40,15 +42,27 @@ internal sealed class XenBenchmark : IBenchmarkCommand
 
         try
         {
-            var options = new XenDriverOptions { Url = new Uri(url), Transport = transport }.UseCredentials(
-                arguments.Get("user", simulatorOptions.UserName),
-                arguments.Get("password", Environment.GetEnvironmentVariable("XEN_PASSWORD") ?? simulatorOptions.Password));
-            await using var driver = new XenDriver(options);
-            await MeasurePhasesAsync(driver, "warm", warmup, parallelism, cancellationToken).ConfigureAwait(false); // JIT the measured paths
-            var phases = await MeasurePhasesAsync(driver, "bench", n, parallelism, cancellationToken).ConfigureAwait(false);
+            var user = arguments.Get("user", simulatorOptions.UserName);
+            var password = arguments.Get("password", Environment.GetEnvironmentVariable("XEN_PASSWORD") ?? simulatorOptions.Password);
+            double[] phases;
+            await using (var driver = new XenDriver(new XenDriverOptions { Url = new Uri(url), Transport = transport }.UseCredentials(user, password)))
+            {
+                await MeasurePhasesAsync(driver, "warm", warmup, parallelism, cancellationToken).ConfigureAwait(false); // JIT the measured paths
+                phases = await MeasurePhasesAsync(driver, "bench", n, parallelism, cancellationToken).ConfigureAwait(false);
+            }
+
             var impl = "dotnet-xen-" + (transport == XenApiTransport.JsonRpc ? "jsonrpc" : "xmlrpc") + (simulator is null ? string.Empty : "-simulator");
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{{\"impl\":\"{impl}\",\"n\":{n},\"p\":{parallelism},\"create_ms\":{phases[0]:F1},\"power_on_ms\":{phases[1]:F1},\"list_ms\":{phases[2]:F1},\"power_off_ms\":{phases[3]:F1},\"destroy_ms\":{phases[4]:F1},\"total_ms\":{phases.Sum():F1}}}"));
+            var python = arguments.Get("python", "python3");
+            if (python != "none")
+            {
+                var reference = await RunPythonReferenceAsync(python, url, user, password, n, parallelism, cancellationToken).ConfigureAwait(false);
+                string[] keys = ["create_ms", "power_on_ms", "list_ms", "power_off_ms", "destroy_ms"];
+                var ratios = keys.Select((k, i) => string.Create(CultureInfo.InvariantCulture, $"\"{k[..^3]}\":{reference.GetProperty(k).GetDouble() / phases[i]:F2}"));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{{\"impl\":\"ratio python/dotnet (above 1: .NET faster)\",{string.Join(',', ratios)},\"total\":{reference.GetProperty("total_ms").GetDouble() / phases.Sum():F2}}}"));
+            }
         }
         finally
         {
@@ -59,6 +73,29 @@ internal sealed class XenBenchmark : IBenchmarkCommand
         }
 
         return 0;
+    }
+
+    private static async Task<System.Text.Json.JsonElement> RunPythonReferenceAsync(
+        string python, string url, string user, string password, int n, int parallelism, CancellationToken cancellationToken)
+    {
+        var script = Path.Combine(XenCodecBenchmark.FindRepositoryRoot(), "bench", "xmlrpc-python", "xenapi_phases.py");
+        var start = new ProcessStartInfo(python) { RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (var argument in new[] { script, url, user, password, n.ToString(CultureInfo.InvariantCulture), parallelism.ToString(CultureInfo.InvariantCulture) })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {python}.");
+        var output = (await process.StandardOutput.ReadToEndAsync(cancellationToken).ConfigureAwait(false)).Trim();
+        await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{script} exited with {process.ExitCode}.");
+        }
+
+        Console.WriteLine(output);
+        using var document = System.Text.Json.JsonDocument.Parse(output);
+        return document.RootElement.Clone();
     }
 
     /// <summary>Times the five phases; the list must show all n instances running with the spec's size.</summary>

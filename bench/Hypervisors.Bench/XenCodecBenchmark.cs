@@ -107,7 +107,7 @@ internal sealed class XenCodecBenchmark : IBenchmarkCommand
         return document.RootElement.Clone();
     }
 
-    private static string FindRepositoryRoot()
+    internal static string FindRepositoryRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
