@@ -59,10 +59,37 @@ public sealed class QemuGuestTests
             await driver.DetachVolumeAsync(spec.Id, "scratch", Ct);
             Assert.Empty((await driver.GetDevicesAsync(spec.Id, Ct)).Volumes);
 
+            // An internal snapshot of the shut-off overlay (qemu-img snapshot inside the qcow2 file).
+            var snapshot = await driver.CreateSnapshotAsync(spec.Id, "before-boot", Ct);
+            Assert.Equal(("before-boot", PowerState.Shutdown), (snapshot.Name, snapshot.PowerStateAtSnapshot));
+            Assert.Equal([snapshot.SnapshotId], (await driver.ListSnapshotsAsync(spec.Id, Ct)).Select(x => x.SnapshotId));
+            await driver.DeleteSnapshotAsync(spec.Id, snapshot.SnapshotId, Ct);
+            Assert.Empty(await driver.ListSnapshotsAsync(spec.Id, Ct));
+
+            // So does an interface: libvirt checks the network only when the domain starts.
+            var nic = await driver.AttachInterfaceAsync(spec.Id, new NetworkInterfaceSpec("default", "52:54:00:C1:00:01"), Ct);
+            Assert.Equal(("52:54:00:c1:00:01", "default"), (nic.MacAddress, nic.Network));
+            Assert.Single((await driver.GetDevicesAsync(spec.Id, Ct)).NetworkInterfaces, n => n.MacAddress == "52:54:00:c1:00:01");
+            await Assert.ThrowsAsync<InstanceAlreadyExistsException>(() => driver.AttachInterfaceAsync(spec.Id, new NetworkInterfaceSpec("default", "52:54:00:c1:00:01"), Ct));
+            await driver.DetachInterfaceAsync(spec.Id, "52:54:00:C1:00:01", Ct);
+            Assert.Empty((await driver.GetDevicesAsync(spec.Id, Ct)).NetworkInterfaces);
+            await Assert.ThrowsAsync<DeviceNotFoundException>(() => driver.DetachInterfaceAsync(spec.Id, "52:54:00:c1:00:01", Ct));
+
             await driver.StartInstanceAsync(spec.Id, Ct);
             Assert.Equal(PowerState.Running, (await driver.GetInstanceAsync(spec.Id, Ct)).PowerState);
             await ExpectEventAsync(events, spec.Id, InstanceEventKind.Started);
             await WaitForMarkersAsync(driver, spec.Id, 1);
+
+            var host = await driver.GetHostInfoAsync(Ct);
+            Assert.Equal("QEMU", host.HypervisorType);
+            Assert.True(host.VCpusUsed >= 1 && host.MemoryMiBUsed >= spec.MemoryMiB, $"A running guest is not counted: {host}.");
+            Assert.Contains("x86_64", host.SupportedArchitectures);
+
+            await driver.PauseInstanceAsync(spec.Id, Ct);
+            Assert.Equal(PowerState.Paused, (await driver.GetInstanceAsync(spec.Id, Ct)).PowerState);
+            await ExpectEventAsync(events, spec.Id, InstanceEventKind.Paused);
+            await driver.UnpauseInstanceAsync(spec.Id, Ct);
+            Assert.Equal(PowerState.Running, (await driver.GetInstanceAsync(spec.Id, Ct)).PowerState);
 
             await driver.RebootInstanceAsync(spec.Id, RebootKind.Hard, Ct);
             await WaitForMarkersAsync(driver, spec.Id, 2);
