@@ -170,4 +170,23 @@ public sealed class InstanceApiTests
         Assert.Equal(409, unkeyed.Error.Status);
         Assert.False(unkeyed.Error.Retryable);
     }
+
+    [Fact]
+    public async Task The_instance_list_is_written_exactly_as_the_wire_serializer_would_write_it()
+    {
+        await using var agent = await TestAgent.StartAsync();
+        var ct = TestContext.Current.CancellationToken;
+        for (var i = 0; i < 3; i++)
+        {
+            await agent.Client.CreateInstanceAsync("local", Guid.NewGuid(), Specs.Small($"wire-{i}") with
+            {
+                Metadata = new Dictionary<string, string> { ["quote\"key"] = "caf\u00e9 <b>&", ["n"] = i.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+            }, Wait, ct);
+        }
+
+        var written = await agent.Http.GetStringAsync("/v1/drivers/local/instances", ct);
+        var expected = System.Text.Json.JsonSerializer.Serialize(await agent.Driver().ListInstancesAsync(ct), AgentJson.Options);
+
+        Assert.Equal(expected, written);
+    }
 }

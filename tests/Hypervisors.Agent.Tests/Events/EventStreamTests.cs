@@ -92,7 +92,7 @@ public sealed class EventStreamTests
         Assert.Equal(0, await sync.SyncOnceAsync(ct));
 
         // A change the agent missed (say, an event lost while libvirtd restarted): the journal says Paused.
-        events.Record("local", id, InstanceEventKind.Paused, PowerState.Paused, "driver");
+        await events.RecordAsync("local", id, InstanceEventKind.Paused, PowerState.Paused, "driver");
         var after = events.LastSeq;
         var drifts = await sync.SyncOnceAsync(ct);
         var emitted = await TakeAsync(agent.Client.WatchEventsAsync(lastEventId: after, cancellationToken: ct), 1);

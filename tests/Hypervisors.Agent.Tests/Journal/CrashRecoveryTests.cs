@@ -64,7 +64,7 @@ public sealed class CrashRecoveryTests
 
             Assert.True(answeredBeforeKill < Count, "the kill came after every create was answered");
             int unfinishedAtRestart;
-            using (var journal = new OperationJournal(Path.Combine(dataDirectory, "journal.db"), JournalDurability.Normal))
+            await using (var journal = new OperationJournal(Path.Combine(dataDirectory, "journal.db"), JournalDurability.Normal))
             {
                 unfinishedAtRestart = journal.ListUnfinished().Count;
             }
@@ -94,7 +94,7 @@ public sealed class CrashRecoveryTests
                 }
             }
 
-            using var finalJournal = new OperationJournal(Path.Combine(dataDirectory, "journal.db"), JournalDurability.Normal);
+            await using var finalJournal = new OperationJournal(Path.Combine(dataDirectory, "journal.db"), JournalDurability.Normal);
             var states = finalJournal.CountByState();
             Assert.False(states.ContainsKey(OperationState.Pending), $"pending operations left: {states.GetValueOrDefault(OperationState.Pending)}");
             Assert.False(states.ContainsKey(OperationState.Failed));

@@ -26,26 +26,27 @@ internal static class InstanceEndpoints
 
         var instances = v1.MapGroup("/drivers/{driver}/instances");
 
-        instances.MapGet("/", (string driver, OperationService operations, CancellationToken cancellationToken) =>
-                operations.GetDriver(driver).ListInstancesAsync(cancellationToken))
-            .WithName("ListInstances").WithSummary("Every instance of the driver, with power state and size.");
+        instances.MapGet("/", async (string driver, OperationService operations, InstanceListCache cache, CancellationToken cancellationToken) =>
+                new InstanceListResult(await cache.GetAsync(driver, operations.GetDriver(driver), cancellationToken).ConfigureAwait(false)))
+            .Produces<IReadOnlyList<InstanceInfo>>()
+            .WithName("ListInstances").WithSummary("Every instance of the driver, with power state and size (reused until the next change, at most Agent:ListCacheTtl old).");
 
         instances.MapGet("/{id:guid}", (string driver, Guid id, OperationService operations, CancellationToken cancellationToken) =>
                 operations.GetDriver(driver).GetInstanceAsync(id, cancellationToken))
             .WithName("GetInstance").WithSummary("One instance.");
 
         instances.MapPut("/{id:guid}", async (string driver, Guid id, CreateInstanceRequest body, string? wait, HttpContext context, OperationService operations, IOptions<AgentOptions> options) =>
-                await RespondAsync(await operations.SubmitCreateAsync(driver, body.ToSpec(id), context.RequestAborted).ConfigureAwait(false), wait, context, operations, options.Value).ConfigureAwait(false))
+                await RespondAsync(await operations.SubmitCreateAsync(driver, body.ToSpec(id), context.RequestAborted).ConfigureAwait(false), wait, context, options.Value).ConfigureAwait(false))
             .WithName("CreateInstance")
             .WithSummary("Creates the instance with the caller's id; idempotent: a repeat with the same spec returns the same operation and instance.");
 
-        instances.MapDelete("/{id:guid}", (string driver, Guid id, string? wait, [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey, HttpContext context, OperationService operations, IOptions<AgentOptions> options) =>
-                RespondAsync(operations.Submit(driver, id, OperationKinds.Delete, new OperationRequest(), idempotencyKey), wait, context, operations, options.Value))
+        instances.MapDelete("/{id:guid}", async (string driver, Guid id, string? wait, [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey, HttpContext context, OperationService operations, IOptions<AgentOptions> options) =>
+                await RespondAsync(await operations.SubmitAsync(driver, id, OperationKinds.Delete, new OperationRequest(), idempotencyKey).ConfigureAwait(false), wait, context, options.Value).ConfigureAwait(false))
             .WithName("DeleteInstance").WithSummary("Powers off if needed and removes the instance.");
 
         foreach (var action in OperationKinds.PowerActions)
         {
-            instances.MapPost("/{id:guid}/" + action, (string driver, Guid id, string? wait, string? timeout, string? kind, [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey,
+            instances.MapPost("/{id:guid}/" + action, async (string driver, Guid id, string? wait, string? timeout, string? kind, [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey,
                     HttpContext context, OperationService operations, IOptions<AgentOptions> options) =>
                 {
                     var request = action switch
@@ -57,7 +58,7 @@ internal static class InstanceEndpoints
                         OperationKinds.Reboot => new OperationRequest { RebootKind = ParseRebootKind(kind) },
                         _ => new OperationRequest(),
                     };
-                    return RespondAsync(operations.Submit(driver, id, action, request, idempotencyKey), wait, context, operations, options.Value);
+                    return await RespondAsync(await operations.SubmitAsync(driver, id, action, request, idempotencyKey).ConfigureAwait(false), wait, context, options.Value).ConfigureAwait(false);
                 })
                 .WithName(char.ToUpperInvariant(action[0]) + action[1..] + "Instance")
                 .WithSummary(action switch
@@ -76,35 +77,35 @@ internal static class InstanceEndpoints
                 operations.GetDriver(driver).GetDevicesAsync(id, cancellationToken))
             .WithName("GetDevices").WithSummary("Disks, attached volumes and network interfaces.");
 
-        instances.MapPost("/{id:guid}/volumes", (string driver, Guid id, VolumeSpec body, string? wait, [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey, HttpContext context, OperationService operations, IOptions<AgentOptions> options) =>
+        instances.MapPost("/{id:guid}/volumes", async (string driver, Guid id, VolumeSpec body, string? wait, [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey, HttpContext context, OperationService operations, IOptions<AgentOptions> options) =>
             {
                 InstanceSpecValidator.ValidateVolume(body, "volume");
-                return RespondAsync(operations.Submit(driver, id, OperationKinds.AttachVolume, new OperationRequest { Volume = body }, idempotencyKey), wait, context, operations, options.Value);
+                return await RespondAsync(await operations.SubmitAsync(driver, id, OperationKinds.AttachVolume, new OperationRequest { Volume = body }, idempotencyKey).ConfigureAwait(false), wait, context, options.Value).ConfigureAwait(false);
             })
             .WithName("AttachVolume").WithSummary("Attaches a volume.");
 
-        instances.MapDelete("/{id:guid}/volumes/{volumeId}", (string driver, Guid id, string volumeId, string? wait, [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey, HttpContext context, OperationService operations, IOptions<AgentOptions> options) =>
+        instances.MapDelete("/{id:guid}/volumes/{volumeId}", async (string driver, Guid id, string volumeId, string? wait, [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey, HttpContext context, OperationService operations, IOptions<AgentOptions> options) =>
             {
                 InstanceSpecValidator.ValidateDeviceId(volumeId, "volumeId");
-                return RespondAsync(operations.Submit(driver, id, OperationKinds.DetachVolume, new OperationRequest { VolumeId = volumeId }, idempotencyKey), wait, context, operations, options.Value);
+                return await RespondAsync(await operations.SubmitAsync(driver, id, OperationKinds.DetachVolume, new OperationRequest { VolumeId = volumeId }, idempotencyKey).ConfigureAwait(false), wait, context, options.Value).ConfigureAwait(false);
             })
             .WithName("DetachVolume").WithSummary("Detaches a volume.");
 
-        instances.MapPost("/{id:guid}/interfaces", (string driver, Guid id, NetworkInterfaceSpec body, string? wait, [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey, HttpContext context, OperationService operations, IOptions<AgentOptions> options) =>
+        instances.MapPost("/{id:guid}/interfaces", async (string driver, Guid id, NetworkInterfaceSpec body, string? wait, [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey, HttpContext context, OperationService operations, IOptions<AgentOptions> options) =>
             {
                 InstanceSpecValidator.ValidateInterface(body, "networkInterface");
-                return RespondAsync(operations.Submit(driver, id, OperationKinds.AttachInterface, new OperationRequest { Interface = body }, idempotencyKey), wait, context, operations, options.Value);
+                return await RespondAsync(await operations.SubmitAsync(driver, id, OperationKinds.AttachInterface, new OperationRequest { Interface = body }, idempotencyKey).ConfigureAwait(false), wait, context, options.Value).ConfigureAwait(false);
             })
             .WithName("AttachInterface").WithSummary("Adds a network interface.");
 
-        instances.MapDelete("/{id:guid}/interfaces/{macAddress}", (string driver, Guid id, string macAddress, string? wait, [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey, HttpContext context, OperationService operations, IOptions<AgentOptions> options) =>
+        instances.MapDelete("/{id:guid}/interfaces/{macAddress}", async (string driver, Guid id, string macAddress, string? wait, [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey, HttpContext context, OperationService operations, IOptions<AgentOptions> options) =>
             {
                 if (!InstanceSpecValidator.TryNormalizeMac(macAddress, out var mac))
                 {
                     throw new InvalidSpecException("macAddress", $"'{macAddress}' is not a MAC address.");
                 }
 
-                return RespondAsync(operations.Submit(driver, id, OperationKinds.DetachInterface, new OperationRequest { MacAddress = mac }, idempotencyKey), wait, context, operations, options.Value);
+                return await RespondAsync(await operations.SubmitAsync(driver, id, OperationKinds.DetachInterface, new OperationRequest { MacAddress = mac }, idempotencyKey).ConfigureAwait(false), wait, context, options.Value).ConfigureAwait(false);
             })
             .WithName("DetachInterface").WithSummary("Removes the network interface with this MAC address.");
 
@@ -127,12 +128,24 @@ internal static class InstanceEndpoints
     };
 
     /// <summary>202 Accepted with the operation and its Location, after waiting up to <c>?wait=</c> for it to become final.</summary>
-    private static async Task<IResult> RespondAsync(StoredOperation operation, string? wait, HttpContext context, OperationService operations, AgentOptions options)
+    private static async Task<IResult> RespondAsync(SubmittedOperation submitted, string? wait, HttpContext context, AgentOptions options)
     {
         var waitFor = Durations.Parse(wait, "wait", options.MaxWait) ?? TimeSpan.Zero;
-        if (!operation.IsFinal && waitFor > TimeSpan.Zero)
+        var operation = submitted.Operation;
+        if (submitted.Completion.IsCompletedSuccessfully)
         {
-            operation = await operations.WaitAsync(operation.Id, waitFor, context.RequestAborted).ConfigureAwait(false) ?? operation;
+            operation = submitted.Completion.Result;
+        }
+        else if (waitFor > TimeSpan.Zero)
+        {
+            try
+            {
+                operation = await submitted.Completion.WaitAsync(waitFor, context.RequestAborted).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                // Still running: answer with the pending operation and its Location.
+            }
         }
 
         var location = AgentPaths.Build(["v1", "operations", operation.Id]);

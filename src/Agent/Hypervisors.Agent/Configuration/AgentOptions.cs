@@ -36,6 +36,12 @@ public sealed class AgentOptions
     /// <summary>The graceful stop timeout when a stop request gives none.</summary>
     public TimeSpan DefaultStopTimeout { get; set; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>
+    /// How long a serialized instance list may be reused when no event or operation changed the driver since;
+    /// zero lists from the driver on every request.
+    /// </summary>
+    public TimeSpan ListCacheTtl { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>How many operations run at once against one driver; the rest queue in the journal's order.</summary>
     public int MaxConcurrentOperationsPerDriver { get; set; } = 32;
 

@@ -21,7 +21,9 @@ internal sealed class DriverEventPump(IHypervisorDriverRegistry registry, EventL
             {
                 await foreach (var instanceEvent in driver.WatchEventsAsync(stoppingToken).ConfigureAwait(false))
                 {
-                    events.Record(name, instanceEvent.InstanceId, instanceEvent.Kind, instanceEvent.PowerState, "driver", instanceEvent.Timestamp);
+                    // Not awaited one by one: events queued together share a journal commit; the queue keeps their order.
+                    _ = events.RecordAsync(name, instanceEvent.InstanceId, instanceEvent.Kind, instanceEvent.PowerState, "driver", instanceEvent.Timestamp)
+                        .ContinueWith(failed => Log.EventPumpFailed(logger, name, failed.Exception!), CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
                 }
 
                 return;

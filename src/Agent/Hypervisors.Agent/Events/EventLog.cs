@@ -17,9 +17,12 @@ internal sealed class EventLog
     private readonly List<Channel<AgentEvent>> _subscribers = [];
     private long _lastSeq;
 
-    public EventLog(OperationJournal journal, TimeProvider time)
+    private readonly Api.DriverStateVersions _versions;
+
+    public EventLog(OperationJournal journal, Api.DriverStateVersions versions, TimeProvider time)
     {
         _journal = journal;
+        _versions = versions;
         _time = time;
         foreach (var (driver, instanceId, state) in journal.LoadStates())
         {
@@ -53,32 +56,35 @@ internal sealed class EventLog
         }
     }
 
-    /// <summary>Journals and publishes an event, updating the instance's last known state.</summary>
-    public AgentEvent Record(string driver, Guid instanceId, InstanceEventKind kind, PowerState state, string source, DateTimeOffset? at = null)
+    /// <summary>Journals an event (committed before this completes), then publishes it and updates the instance's last known state.</summary>
+    public async Task<AgentEvent> RecordAsync(string driver, Guid instanceId, InstanceEventKind kind, PowerState state, string source, DateTimeOffset? at = null)
     {
         var timestamp = at ?? _time.GetUtcNow();
-        lock (_gate)
+        AgentEvent? recorded = null;
+        await _journal.AppendEventAsync(driver, instanceId, kind, state, source, timestamp, seq =>
         {
-            // Under the lock, so event ids reach subscribers in increasing order.
-            var seq = _journal.AppendEvent(driver, instanceId, kind, state, source, timestamp);
-            _lastSeq = seq;
-            if (kind == InstanceEventKind.Deleted)
+            // Runs on the journal's writer in event id order, so subscribers see ids increasing.
+            _versions.Bump(driver);
+            lock (_gate)
             {
-                _known.Remove((driver, instanceId));
-            }
-            else
-            {
-                _known[(driver, instanceId)] = (state, seq);
-            }
+                _lastSeq = seq;
+                if (kind == InstanceEventKind.Deleted)
+                {
+                    _known.Remove((driver, instanceId));
+                }
+                else
+                {
+                    _known[(driver, instanceId)] = (state, seq);
+                }
 
-            var agentEvent = new AgentEvent(seq, driver, instanceId, kind, state, timestamp, source);
-            foreach (var subscriber in _subscribers)
-            {
-                subscriber.Writer.TryWrite(agentEvent);
+                recorded = new AgentEvent(seq, driver, instanceId, kind, state, timestamp, source);
+                foreach (var subscriber in _subscribers)
+                {
+                    subscriber.Writer.TryWrite(recorded);
+                }
             }
-
-            return agentEvent;
-        }
+        }).ConfigureAwait(false);
+        return recorded!;
     }
 
     /// <summary>The last known states of <paramref name="driver"/>'s instances, with the id of the event that set each.</summary>

@@ -65,7 +65,7 @@ internal sealed class PowerStateSync(
             }
 
             Log.PowerStateDrift(logger, name, instance.Id, isKnown ? last.State.ToString() : "unknown", instance.PowerState.ToString());
-            events.Record(name, instance.Id, isKnown ? EventLog.EventFor(instance.PowerState) : InstanceEventKind.Created, instance.PowerState, "sync");
+            await events.RecordAsync(name, instance.Id, isKnown ? EventLog.EventFor(instance.PowerState) : InstanceEventKind.Created, instance.PowerState, "sync").ConfigureAwait(false);
             metrics.Drift.WithLabels(name).Inc();
             emitted++;
         }
@@ -78,7 +78,7 @@ internal sealed class PowerStateSync(
             }
 
             Log.PowerStateDrift(logger, name, vanished, last.State.ToString(), "gone");
-            events.Record(name, vanished, InstanceEventKind.Deleted, PowerState.NoState, "sync");
+            await events.RecordAsync(name, vanished, InstanceEventKind.Deleted, PowerState.NoState, "sync").ConfigureAwait(false);
             metrics.Drift.WithLabels(name).Inc();
             emitted++;
         }

@@ -41,6 +41,8 @@ public static class AgentApplication
         services.AddSingleton<AgentMetrics>();
         services.AddSingleton(_ => new OperationJournal(Path.Combine(dataDirectory, "journal.db"), agentOptions.JournalDurability));
         services.AddSingleton<EventLog>();
+        services.AddSingleton<DriverStateVersions>();
+        services.AddSingleton<InstanceListCache>();
         services.AddSingleton<OperationService>();
         services.AddSingleton<PowerStateSync>();
         services.AddHostedService<AgentStartup>();

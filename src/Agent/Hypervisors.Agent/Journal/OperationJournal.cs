@@ -9,15 +9,26 @@ namespace Hypervisors.Agent.Journal;
 
 /// <summary>
 /// The agent's SQLite journal (WAL mode): operations with their idempotency keys, written before the driver is
-/// called; lifecycle events for resumable streams; the last known power state of every instance. One connection,
-/// serialized by a lock: SQLite has one writer anyway, and each statement is prepared once.
+/// called; lifecycle events for resumable streams; the last known power state of every instance.
 /// </summary>
-internal sealed class OperationJournal : IDisposable
+/// <remarks>
+/// Writes go through one writer task with group commit: every write queued while a transaction is being committed
+/// joins the next transaction, so concurrent requests share commits; each caller's task completes only after its
+/// transaction is committed. Reads use a second connection (WAL lets it read while the writer writes).
+/// </remarks>
+internal sealed class OperationJournal : IAsyncDisposable
 {
+    private const int MaxBatch = 512;
     private const string OperationColumns = "id, idempotency_key, driver, instance_id, kind, request, state, result, error, created_at, updated_at";
 
     private readonly Lock _gate = new();
+    private readonly Lock _readGate = new();
     private readonly SqliteConnection _connection;
+    private readonly SqliteConnection _readConnection;
+    private readonly SqliteCommand _readById;
+    private readonly System.Threading.Channels.Channel<JournalWrite> _writes =
+        System.Threading.Channels.Channel.CreateUnbounded<JournalWrite>(new System.Threading.Channels.UnboundedChannelOptions { SingleReader = true });
+    private readonly Task _writer;
     private readonly SqliteCommand _selectByKey;
     private readonly SqliteCommand _selectById;
     private readonly SqliteCommand _insertOperation;
@@ -81,6 +92,13 @@ internal sealed class OperationJournal : IDisposable
             "INSERT INTO instance_states(driver, instance_id, power_state) VALUES($driver, $instance, $state) ON CONFLICT(driver, instance_id) DO UPDATE SET power_state = excluded.power_state",
             "$driver", "$instance", "$state");
         _deleteState = Prepare("DELETE FROM instance_states WHERE driver = $driver AND instance_id = $instance", "$driver", "$instance");
+
+        _readConnection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false, Mode = SqliteOpenMode.ReadOnly }.ToString());
+        _readConnection.Open();
+        _readById = _readConnection.CreateCommand();
+        _readById.CommandText = $"SELECT {OperationColumns} FROM operations WHERE id = $id";
+        _readById.Parameters.Add(new SqliteParameter("$id", null));
+        _writer = Task.Factory.StartNew(WriteLoopAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
     }
 
     public string Path { get; }
@@ -89,9 +107,7 @@ internal sealed class OperationJournal : IDisposable
     /// Returns the operation already holding <paramref name="operation"/>'s idempotency key, or journals
     /// <paramref name="operation"/> (committed before this returns) and returns it with <c>Created</c> true.
     /// </summary>
-    public (StoredOperation Operation, bool Created) BeginOrGet(StoredOperation operation)
-    {
-        lock (_gate)
+    public Task<(StoredOperation Operation, bool Created)> BeginOrGetAsync(StoredOperation operation) => WriteAsync(() =>
         {
             if (operation.IdempotencyKey is not null)
             {
@@ -107,18 +123,25 @@ internal sealed class OperationJournal : IDisposable
                 JsonSerializer.Serialize(operation.Request, AgentJson.Options), operation.State.ToString(), operation.CreatedAt.ToUnixTimeMilliseconds());
             _insertOperation.ExecuteNonQuery();
             return (operation, true);
-        }
-    }
+        });
 
     /// <summary>Records the final state; <paramref name="releaseKey"/> frees the idempotency key for a new operation.</summary>
-    public StoredOperation Complete(StoredOperation operation, OperationState state, string? resultJson, AgentProblem? error, DateTimeOffset at, bool releaseKey)
+    /// <remarks><paramref name="alsoReleaseKey"/> frees another key (a delete frees its instance's create key) in the same transaction.</remarks>
+    public async Task<StoredOperation> CompleteAsync(StoredOperation operation, OperationState state, string? resultJson, AgentProblem? error, DateTimeOffset at, bool releaseKey, string? alsoReleaseKey = null)
     {
-        lock (_gate)
+        var errorJson = error is null ? null : JsonSerializer.Serialize(error, AgentJson.Options);
+        await WriteAsync(() =>
         {
-            Bind(_completeOperation, state.ToString(), (object?)resultJson ?? DBNull.Value,
-                error is null ? DBNull.Value : JsonSerializer.Serialize(error, AgentJson.Options), at.ToUnixTimeMilliseconds(), releaseKey, operation.Id);
+            Bind(_completeOperation, state.ToString(), (object?)resultJson ?? DBNull.Value, (object?)errorJson ?? DBNull.Value, at.ToUnixTimeMilliseconds(), releaseKey, operation.Id);
             _completeOperation.ExecuteNonQuery();
-        }
+            if (alsoReleaseKey is not null)
+            {
+                Bind(_releaseByKey, alsoReleaseKey);
+                _releaseByKey.ExecuteNonQuery();
+            }
+
+            return true;
+        }).ConfigureAwait(false);
 
         return operation with
         {
@@ -131,31 +154,18 @@ internal sealed class OperationJournal : IDisposable
     }
 
     /// <summary>Frees the idempotency key held by operation <paramref name="operationId"/>.</summary>
-    public void ReleaseKey(string operationId)
+    public Task ReleaseKeyAsync(string operationId) => WriteAsync(() =>
     {
-        lock (_gate)
-        {
-            Bind(_releaseKey, operationId);
-            _releaseKey.ExecuteNonQuery();
-        }
-    }
-
-    /// <summary>Frees <paramref name="idempotencyKey"/> whichever operation holds it (a delete frees its instance's create key).</summary>
-    public void ReleaseIdempotencyKey(string idempotencyKey)
-    {
-        lock (_gate)
-        {
-            Bind(_releaseByKey, idempotencyKey);
-            _releaseByKey.ExecuteNonQuery();
-        }
-    }
+        Bind(_releaseKey, operationId);
+        return _releaseKey.ExecuteNonQuery();
+    });
 
     public StoredOperation? Get(string operationId)
     {
-        lock (_gate)
+        lock (_readGate)
         {
-            Bind(_selectById, operationId);
-            return ReadOperations(_selectById).FirstOrDefault();
+            Bind(_readById, operationId);
+            return ReadOperations(_readById).FirstOrDefault();
         }
     }
 
@@ -188,33 +198,28 @@ internal sealed class OperationJournal : IDisposable
         }
     }
 
-    /// <summary>Appends an event and records the instance's new last known state, in one transaction.</summary>
-    public long AppendEvent(string driver, Guid instanceId, InstanceEventKind kind, PowerState state, string source, DateTimeOffset at)
-    {
-        lock (_gate)
+    /// <summary>
+    /// Appends an event and records the instance's new last known state; <paramref name="afterCommit"/> runs with
+    /// the event id once committed, on the writer, in event id order.
+    /// </summary>
+    public Task<long> AppendEventAsync(string driver, Guid instanceId, InstanceEventKind kind, PowerState state, string source, DateTimeOffset at, Action<long> afterCommit) =>
+        WriteAsync(() =>
         {
-            using var transaction = _connection.BeginTransaction();
-            _insertEvent.Transaction = transaction;
             Bind(_insertEvent, driver, Format(instanceId), kind.ToString(), state.ToString(), source, at.ToUnixTimeMilliseconds());
             var seq = (long)_insertEvent.ExecuteScalar()!;
-            var stateCommand = kind == InstanceEventKind.Deleted ? _deleteState : _upsertState;
-            stateCommand.Transaction = transaction;
             if (kind == InstanceEventKind.Deleted)
             {
                 Bind(_deleteState, driver, Format(instanceId));
+                _deleteState.ExecuteNonQuery();
             }
             else
             {
                 Bind(_upsertState, driver, Format(instanceId), state.ToString());
+                _upsertState.ExecuteNonQuery();
             }
 
-            stateCommand.ExecuteNonQuery();
-            transaction.Commit();
-            _insertEvent.Transaction = null;
-            stateCommand.Transaction = null;
             return seq;
-        }
-    }
+        }, seq => afterCommit(seq));
 
     /// <summary>Up to <paramref name="limit"/> events after <paramref name="afterSeq"/>, oldest first.</summary>
     public IReadOnlyList<AgentEvent> EventsAfter(long afterSeq, int limit)
@@ -278,8 +283,16 @@ internal sealed class OperationJournal : IDisposable
         }
     }
 
-    public void Dispose()
+    public async ValueTask DisposeAsync()
     {
+        _writes.Writer.TryComplete();
+        await _writer.ConfigureAwait(false);
+        lock (_readGate)
+        {
+            _readById.Dispose();
+            _readConnection.Dispose();
+        }
+
         lock (_gate)
         {
             foreach (var command in new[] { _selectByKey, _selectById, _insertOperation, _completeOperation, _releaseKey, _releaseByKey, _insertEvent, _upsertState, _deleteState })
@@ -290,6 +303,65 @@ internal sealed class OperationJournal : IDisposable
             _connection.Dispose();
         }
     }
+
+    private Task<T> WriteAsync<T>(Func<T> write, Action<T>? afterCommit = null)
+    {
+        var item = new JournalWrite<T>(write, afterCommit);
+        if (!_writes.Writer.TryWrite(item))
+        {
+            throw new ObjectDisposedException(nameof(OperationJournal));
+        }
+
+        return item.Completion.Task;
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        var batch = new List<JournalWrite>(MaxBatch);
+        while (await _writes.Reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            while (batch.Count < MaxBatch && _writes.Reader.TryRead(out var item))
+            {
+                batch.Add(item);
+            }
+
+            lock (_gate)
+            {
+                try
+                {
+                    using var transaction = _connection.BeginTransaction();
+                    foreach (var command in WriteCommands)
+                    {
+                        command.Transaction = transaction;
+                    }
+
+                    foreach (var write in batch)
+                    {
+                        write.Execute();
+                    }
+
+                    transaction.Commit();
+                    foreach (var write in batch)
+                    {
+                        write.Committed();
+                    }
+                }
+                catch (Exception exception) when (exception is SqliteException or IOException)
+                {
+                    // The transaction rolled back: nothing in it happened.
+                    foreach (var write in batch)
+                    {
+                        write.Fail(exception);
+                    }
+                }
+            }
+
+            batch.Clear();
+        }
+    }
+
+    private IEnumerable<SqliteCommand> WriteCommands =>
+        [_selectByKey, _insertOperation, _completeOperation, _releaseKey, _releaseByKey, _insertEvent, _upsertState, _deleteState];
 
     private static string Format(Guid id) => id.ToString("D", CultureInfo.InvariantCulture);
 
@@ -343,4 +415,49 @@ internal sealed class OperationJournal : IDisposable
         command.Prepare();
         return command;
     }
+}
+
+/// <summary>One queued write: runs inside the writer's transaction, completes after the commit.</summary>
+internal abstract class JournalWrite
+{
+    public abstract void Execute();
+
+    public abstract void Committed();
+
+    public abstract void Fail(Exception exception);
+}
+
+internal sealed class JournalWrite<T>(Func<T> write, Action<T>? afterCommit) : JournalWrite
+{
+    private T _result = default!;
+    private Exception? _error;
+
+    public TaskCompletionSource<T> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public override void Execute()
+    {
+        try
+        {
+            _result = write();
+        }
+        catch (SqliteException exception)
+        {
+            // This write alone failed (a constraint, say); the rest of the batch goes on.
+            _error = exception;
+        }
+    }
+
+    public override void Committed()
+    {
+        if (_error is not null)
+        {
+            Completion.TrySetException(_error);
+            return;
+        }
+
+        afterCommit?.Invoke(_result);
+        Completion.TrySetResult(_result);
+    }
+
+    public override void Fail(Exception exception) => Completion.TrySetException(exception);
 }

@@ -19,6 +19,7 @@ namespace Hypervisors.Agent.Operations;
 internal sealed class OperationService(
     OperationJournal journal,
     EventLog events,
+    DriverStateVersions versions,
     IHypervisorDriverRegistry registry,
     AgentMetrics metrics,
     TimeProvider time,
@@ -49,7 +50,7 @@ internal sealed class OperationService(
     /// created (or is creating) the instance; a different spec is refused; after a failure, or when the instance
     /// has vanished since, a repeat creates anew.
     /// </summary>
-    public async Task<StoredOperation> SubmitCreateAsync(string driverName, InstanceSpec spec, CancellationToken cancellationToken)
+    public async Task<SubmittedOperation> SubmitCreateAsync(string driverName, InstanceSpec spec, CancellationToken cancellationToken)
     {
         var driver = GetDriver(driverName);
         InstanceSpecValidator.Validate(spec);
@@ -57,11 +58,10 @@ internal sealed class OperationService(
         var request = new OperationRequest { Spec = spec };
         for (var attempt = 0; attempt < 3; attempt++)
         {
-            var (operation, created) = journal.BeginOrGet(NewOperation(driverName, spec.Id, OperationKinds.Create, request, key));
+            var (operation, created) = await journal.BeginOrGetAsync(NewOperation(driverName, spec.Id, OperationKinds.Create, request, key)).ConfigureAwait(false);
             if (created)
             {
-                Accept(operation);
-                return operation;
+                return Accept(operation);
             }
 
             if (!spec.Equals(operation.Request.Spec))
@@ -72,17 +72,17 @@ internal sealed class OperationService(
             if (operation.State == OperationState.Pending
                 || (operation.State == OperationState.Succeeded && await ExistsAsync(driver, spec.Id, cancellationToken).ConfigureAwait(false)))
             {
-                return operation;
+                return Existing(operation);
             }
 
-            journal.ReleaseKey(operation.Id);
+            await journal.ReleaseKeyAsync(operation.Id).ConfigureAwait(false);
         }
 
         throw new HypervisorUnavailableException($"Instance {spec.Id} is being created and deleted concurrently; retry.");
     }
 
     /// <summary>Accepts any other operation; a repeated <paramref name="idempotencyKey"/> returns the first operation.</summary>
-    public StoredOperation Submit(string driverName, Guid instanceId, string kind, OperationRequest request, string? idempotencyKey)
+    public async Task<SubmittedOperation> SubmitAsync(string driverName, Guid instanceId, string kind, OperationRequest request, string? idempotencyKey)
     {
         var driver = GetDriver(driverName);
         InstanceSpecValidator.ValidateInstanceId(instanceId);
@@ -98,17 +98,18 @@ internal sealed class OperationService(
         }
 
         var key = idempotencyKey is null ? null : $"key:{driverName}:{idempotencyKey}";
-        var (operation, created) = journal.BeginOrGet(NewOperation(driverName, instanceId, kind, request, key));
+        var (operation, created) = await journal.BeginOrGetAsync(NewOperation(driverName, instanceId, kind, request, key)).ConfigureAwait(false);
         if (created)
         {
-            Accept(operation);
+            return Accept(operation);
         }
-        else if (operation.Kind != kind || operation.InstanceId != instanceId)
+
+        if (operation.Kind != kind || operation.InstanceId != instanceId)
         {
             throw new InstanceAlreadyExistsException($"Idempotency-Key '{idempotencyKey}' was used for operation {operation.Id} ({operation.Kind} {operation.InstanceId}).");
         }
 
-        return operation;
+        return Existing(operation);
     }
 
     /// <summary>The operation, after waiting up to <paramref name="wait"/> for it to become final; null when unknown.</summary>
@@ -135,7 +136,7 @@ internal sealed class OperationService(
         var unfinished = journal.ListUnfinished();
         foreach (var operation in unfinished)
         {
-            Schedule(operation, recovering: true);
+            _ = Schedule(operation, recovering: true);
         }
 
         return unfinished.Count;
@@ -162,13 +163,16 @@ internal sealed class OperationService(
         return new StoredOperation(Guid.CreateVersion7(now).ToString("N"), key, driver, instanceId, kind, request, OperationState.Pending, null, null, now, now);
     }
 
-    private void Accept(StoredOperation operation)
+    private SubmittedOperation Accept(StoredOperation operation)
     {
         Log.OperationAccepted(logger, operation.Id, operation.Kind, operation.InstanceId, operation.Driver);
-        Schedule(operation, recovering: false);
+        return new SubmittedOperation(operation, Schedule(operation, recovering: false));
     }
 
-    private void Schedule(StoredOperation operation, bool recovering)
+    private SubmittedOperation Existing(StoredOperation operation) =>
+        new(operation, operation.IsFinal || !_active.TryGetValue(operation.Id, out var running) ? Task.FromResult(operation) : running.Task);
+
+    private Task<StoredOperation> Schedule(StoredOperation operation, bool recovering)
     {
         var completion = new TaskCompletionSource<StoredOperation>(TaskCreationOptions.RunContinuationsAsynchronously);
         _active[operation.Id] = completion;
@@ -182,6 +186,7 @@ internal sealed class OperationService(
         }
 
         _ = RunAfterAsync(previous, operation, recovering, completion, turn, key);
+        return completion.Task;
     }
 
     private async Task RunAfterAsync(Task previous, StoredOperation operation, bool recovering, TaskCompletionSource<StoredOperation> completion,
@@ -234,7 +239,7 @@ internal sealed class OperationService(
     {
         if (!registry.Names.Contains(operation.Driver))
         {
-            return Finish(operation, null, null, new UnknownDriverException(operation.Driver));
+            return await FinishAsync(operation, null, null, new UnknownDriverException(operation.Driver)).ConfigureAwait(false);
         }
 
         var driver = registry.Get(operation.Driver);
@@ -246,12 +251,12 @@ internal sealed class OperationService(
                 Log.OperationReconciled(logger, operation.Id, operation.Kind, operation.InstanceId, operation.Driver, done ? "already done on the hypervisor" : "driving it again");
                 if (done)
                 {
-                    return Finish(operation, driver, existingResult, null);
+                    return await FinishAsync(operation, driver, existingResult, null).ConfigureAwait(false);
                 }
             }
 
             var result = await OperationKinds.ExecuteAsync(driver, operation, cancellationToken).ConfigureAwait(false);
-            return Finish(operation, driver, result, null);
+            return await FinishAsync(operation, driver, result, null).ConfigureAwait(false);
         }
         catch (Exception exception) when (exception is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
@@ -260,26 +265,22 @@ internal sealed class OperationService(
                 Log.OperationCrashed(logger, operation.Id, operation.Kind, operation.InstanceId, operation.Driver, exception);
             }
 
-            return Finish(operation, driver, null, exception);
+            return await FinishAsync(operation, driver, null, exception).ConfigureAwait(false);
         }
     }
 
-    private StoredOperation Finish(StoredOperation operation, IHypervisorDriver? driver, object? result, Exception? failure)
+    private async Task<StoredOperation> FinishAsync(StoredOperation operation, IHypervisorDriver? driver, object? result, Exception? failure)
     {
         var now = time.GetUtcNow();
         StoredOperation final;
         if (failure is null)
         {
             var resultJson = result is null ? null : JsonSerializer.Serialize(result, result.GetType(), AgentJson.Options);
-            final = journal.Complete(operation, OperationState.Succeeded, resultJson, null, now, releaseKey: false);
-            if (operation.Kind == OperationKinds.Delete)
-            {
-                journal.ReleaseIdempotencyKey(CreateKey(operation.Driver, operation.InstanceId));
-            }
-
+            final = await journal.CompleteAsync(operation, OperationState.Succeeded, resultJson, null, now, releaseKey: false,
+                alsoReleaseKey: operation.Kind == OperationKinds.Delete ? CreateKey(operation.Driver, operation.InstanceId) : null).ConfigureAwait(false);
             if (driver is not null && !driver.Capabilities.SupportsEvents && OperationKinds.EventAfter(operation, result) is { } happened)
             {
-                events.Record(operation.Driver, operation.InstanceId, happened.Kind, happened.State, "agent", now);
+                await events.RecordAsync(operation.Driver, operation.InstanceId, happened.Kind, happened.State, "agent", now).ConfigureAwait(false);
             }
 
             Log.OperationSucceeded(logger, operation.Id, operation.Kind, operation.InstanceId, operation.Driver);
@@ -289,12 +290,16 @@ internal sealed class OperationService(
             var problem = failure is UnknownDriverException
                 ? new AgentProblem { Type = Problems.TypeUri("driver-not-found"), Title = "Driver not found", Status = 404, Detail = failure.Message, Kind = HypervisorErrorKind.NotFound }
                 : Problems.FromException(failure, null);
-            final = journal.Complete(operation, OperationState.Failed, null, problem, now, releaseKey: false);
+            final = await journal.CompleteAsync(operation, OperationState.Failed, null, problem, now, releaseKey: false).ConfigureAwait(false);
             Log.OperationFailed(logger, operation.Id, operation.Kind, operation.InstanceId, operation.Driver, problem.Kind, problem.Detail);
         }
 
+        versions.Bump(operation.Driver);
         metrics.Operations.WithLabels(operation.Driver, operation.Kind, final.State.ToString()).Inc();
         Activity.Current?.SetTag("hypervisors.operation_state", final.State.ToString());
         return final;
     }
 }
+
+/// <summary>An accepted (or repeated) operation and a task that completes with its final state.</summary>
+internal sealed record SubmittedOperation(StoredOperation Operation, Task<StoredOperation> Completion);
