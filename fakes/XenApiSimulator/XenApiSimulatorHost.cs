@@ -48,7 +48,7 @@ public sealed class XenApiSimulatorHost : IAsyncDisposable
     public static async Task<XenApiSimulatorHost> StartAsync(XenApiSimulatorOptions? options = null, int port = 0, CancellationToken cancellationToken = default)
     {
         options ??= new XenApiSimulatorOptions();
-        var database = new SimDatabase();
+        var database = new SimDatabase { EventLogCapacity = options.EventLogCapacity };
         lock (database.Gate)
         {
             SimSeed.Populate(database, options);

@@ -26,6 +26,9 @@ public sealed class XenApiSimulatorOptions
     /// <summary>How long an Async task stays pending before it runs (zero runs it at once, in the background).</summary>
     public TimeSpan TaskDelay { get; set; } = TimeSpan.Zero;
 
+    /// <summary>How many events the server keeps for event.from; a client further behind gets EVENTS_LOST.</summary>
+    public int EventLogCapacity { get; set; } = 50_000;
+
     /// <summary>Guests ignore clean shutdown requests: Async.VM.clean_shutdown stays pending until cancelled.</summary>
     public bool CleanShutdownHangs { get; set; }
 }

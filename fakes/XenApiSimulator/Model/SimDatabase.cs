@@ -13,7 +13,7 @@ public sealed record SimEvent(long Id, string Class, string Operation, string Re
 public sealed class SimDatabase
 {
     /// <summary>How many events are kept; a token older than that gets EVENTS_LOST.</summary>
-    public const int EventLogCapacity = 50_000;
+    public int EventLogCapacity { get; init; } = 50_000;
 
     private readonly Dictionary<string, SimObject> _objects = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Dictionary<string, SimObject>> _byClass = new(StringComparer.Ordinal);

@@ -118,7 +118,7 @@ public sealed partial class XenDriver
         {
             if (!_ready)
             {
-                var token = await ResynchronizeAsync(cancellationToken);
+                var token = await ResynchronizeAsync(publishChanges: false, cancellationToken);
                 _events.Start(token);
                 _ready = true;
             }
@@ -129,40 +129,70 @@ public sealed partial class XenDriver
         }
     }
 
-    /// <summary>Takes a fresh event token, then reloads the index from one <c>VM.get_all_records</c>.</summary>
-    private async Task<string> ResynchronizeAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Takes a fresh event token, then reloads the index from one <c>VM.get_all_records</c>. After lost events
+    /// (<paramref name="publishChanges"/>), what changed meanwhile is published as events, so subscribers miss nothing.
+    /// </summary>
+    private async Task<string> ResynchronizeAsync(bool publishChanges, CancellationToken cancellationToken)
     {
         var token = await XenEventPump.GetCurrentTokenAsync(_session, cancellationToken);
-        await LoadIndexAsync(cancellationToken);
+        var records = await LoadIndexAsync(cancellationToken);
+        var now = TimeProvider.GetUtcNow();
+        lock (_watchLock)
+        {
+            var previous = new Dictionary<string, (Guid Id, PowerState State)>(_watched, StringComparer.Ordinal);
+            _watched.Clear();
+            foreach (var (vmRef, (id, state)) in records)
+            {
+                _watched[vmRef] = (id, state);
+                var before = previous.Remove(vmRef, out var known) ? known.State : (PowerState?)null;
+                if (publishChanges && before is null)
+                {
+                    _hub.Publish(new InstanceEvent(id, InstanceEventKind.Created, PowerState.Shutdown, now));
+                }
+
+                if (publishChanges && XenPowerStates.Transition(before ?? PowerState.Shutdown, state) is { } kind)
+                {
+                    _hub.Publish(new InstanceEvent(id, kind, state, now));
+                }
+            }
+
+            foreach (var gone in previous.Values.Where(_ => publishChanges))
+            {
+                _hub.Publish(new InstanceEvent(gone.Id, InstanceEventKind.Deleted, PowerState.NoState, now));
+            }
+        }
+
         return token;
     }
 
-    private async Task LoadIndexAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Maps every tagged VM's id to its reference (dropping ids whose VM is gone) and returns the tagged VMs with
+    /// their states. The event loop's own view (<c>_watched</c>) is left alone, so no transition is swallowed.
+    /// </summary>
+    private async Task<Dictionary<string, (Guid Id, PowerState State)>> LoadIndexAsync(CancellationToken cancellationToken)
     {
         var records = XenValue.ToStruct(await CallAsync("VM.get_all_records", cancellationToken));
-        lock (_watchLock)
+        var tagged = new Dictionary<string, (Guid Id, PowerState State)>(StringComparer.Ordinal);
+        foreach (var (vmRef, value) in records)
         {
-            _watched.Clear();
-            var seen = new HashSet<Guid>();
-            foreach (var (vmRef, value) in records)
+            var record = XenValue.ToStruct(value);
+            if (VmRecords.TryGetInstanceId(record, out var id))
             {
-                var record = XenValue.ToStruct(value);
-                if (VmRecords.TryGetInstanceId(record, out var id))
-                {
-                    _watched[vmRef] = (id, VmRecords.PowerStateOf(record));
-                    _refsById[id] = vmRef;
-                    seen.Add(id);
-                }
-            }
-
-            foreach (var (id, vmRef) in _refsById)
-            {
-                if (!seen.Contains(id) && !records.ContainsKey(vmRef))
-                {
-                    _refsById.TryRemove(new KeyValuePair<Guid, string>(id, vmRef));
-                }
+                tagged[vmRef] = (id, VmRecords.PowerStateOf(record));
+                _refsById[id] = vmRef;
             }
         }
+
+        foreach (var (id, vmRef) in _refsById)
+        {
+            if (!records.ContainsKey(vmRef))
+            {
+                _refsById.TryRemove(new KeyValuePair<Guid, string>(id, vmRef));
+            }
+        }
+
+        return tagged;
     }
 
     /// <summary>The VM reference of an instance; reloads the index once when the id is unknown.</summary>

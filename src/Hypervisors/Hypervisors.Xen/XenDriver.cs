@@ -64,7 +64,7 @@ public sealed partial class XenDriver : HypervisorDriverBase
         _rpc = new XenApiRpcClient(options.Url!, options.Transport, http, options.RequestTimeout, options.Limits, ownsHttp: true);
         _session = new XenApiSession(_rpc, options.CredentialsProvider!, options.Originator);
         _session.Relogged += (_, _) => LogRelogin(_logger);
-        _events = new XenEventPump(_session, options.EventPollTimeout, _logger, OnVmEvent, ResynchronizeAsync);
+        _events = new XenEventPump(_session, options.EventPollTimeout, _logger, OnVmEvent, ct => ResynchronizeAsync(publishChanges: true, ct));
     }
 
     /// <inheritdoc />

@@ -49,6 +49,41 @@ public sealed class XenDriverTests
     }
 
     [Fact]
+    public async Task After_EVENTS_LOST_the_driver_resynchronises_and_tasks_and_events_keep_working()
+    {
+        await using var scope = await SimulatorDriverScope.StartAsync(simulator: o => o.EventLogCapacity = 20);
+        var first = SimulatorDriverScope.Spec("before-loss", withDevices: false);
+        await scope.Driver.CreateInstanceAsync(first, Ct);
+
+        // A burst of changes larger than the server's event log, in one go, so the driver's token falls out of it.
+        lock (scope.Simulator.Database.Gate)
+        {
+            var pool = scope.Simulator.Database.First("pool");
+            for (var i = 0; i < 100; i++)
+            {
+                scope.Simulator.Database.Inject(pool);
+            }
+        }
+
+        using var watch = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        watch.CancelAfter(TimeSpan.FromSeconds(30));
+        await using var events = scope.Driver.WatchEventsAsync(watch.Token).GetAsyncEnumerator(watch.Token);
+        var next = events.MoveNextAsync().AsTask();
+        await scope.Driver.StartInstanceAsync(first.Id, watch.Token); // the task's completion must come through the resynchronised loop
+        Assert.Equal(PowerState.Running, (await scope.Driver.GetInstanceAsync(first.Id, Ct)).PowerState);
+        while (true)
+        {
+            Assert.True(await next);
+            if (events.Current.InstanceId == first.Id && events.Current.Kind == InstanceEventKind.Started)
+            {
+                break;
+            }
+
+            next = events.MoveNextAsync().AsTask();
+        }
+    }
+
+    [Fact]
     public async Task Wrong_credentials_are_an_authentication_error()
     {
         await using var scope = await SimulatorDriverScope.StartAsync(driver: o => o.UseCredentials("root", "wrong"));
