@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the ESX benchmark through the C# driver and through govmomi (VMware's Go client), each against a fresh vcsim
 # (the project's launcher), and prints both JSON lines and the ratio of total times (C# / govmomi; <= 1 is the target).
-# Usage: bench/govmomi/compare.sh [N] [P] [ROUNDS]    (defaults 1000 8 1; needs .ci/setup/30-vcsim.sh run first)
+# Usage: bench/govmomi/compare.sh [N] [P] [ROUNDS]    (defaults 1000 8 1; builds what is missing)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 n=${1:-1000} p=${2:-8} rounds=${3:-1}
@@ -24,15 +24,26 @@ with_vcsim() {
   wait "$pid" 2>/dev/null || true
 }
 
+run_go() { with_vcsim bench/govmomi/govmomi-bench -n "$n" -p "$p" -url; }
+run_cs() { with_vcsim dotnet bench/Hypervisors.Bench/bin/Release/net10.0/Hypervisors.Bench.dll esx -n "$n" -p "$p" --url; }
+
+# Rounds alternate which client goes first, so a change in the machine's load does not favour one side.
 for round in $(seq 1 "$rounds"); do
-  go_line=$(with_vcsim bench/govmomi/govmomi-bench -n "$n" -p "$p" -url)
-  cs_line=$(with_vcsim dotnet bench/Hypervisors.Bench/bin/Release/net10.0/Hypervisors.Bench.dll esx -n "$n" -p "$p" --url)
+  if [ $((round % 2)) -eq 1 ]; then go_line=$(run_go); cs_line=$(run_cs); else cs_line=$(run_cs); go_line=$(run_go); fi
   echo "$go_line"
   echo "$cs_line"
-  python3 - "$go_line" "$cs_line" <<'PY'
-import json, sys
-go, cs = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-phases = ["create_ms", "power_on_ms", "list_ms", "power_off_ms", "destroy_ms", "total_ms"]
-print("ratio dotnet/govmomi: " + ", ".join(f"{k[:-3]}={cs[k] / go[k]:.2f}" for k in phases))
-PY
+  echo "$go_line" >>"$out/go.jsonl"
+  echo "$cs_line" >>"$out/cs.jsonl"
 done
+
+python3 - "$out/go.jsonl" "$out/cs.jsonl" <<'PY'
+import json, statistics, sys
+go = [json.loads(l) for l in open(sys.argv[1])]
+cs = [json.loads(l) for l in open(sys.argv[2])]
+phases = ["create_ms", "power_on_ms", "list_ms", "power_off_ms", "destroy_ms", "total_ms"]
+for g, c in zip(go, cs):
+    print("ratio dotnet/govmomi: " + ", ".join(f"{k[:-3]}={c[k] / g[k]:.2f}" for k in phases))
+if len(go) > 1:
+    print("median ratio dotnet/govmomi: " + ", ".join(
+        f"{k[:-3]}={statistics.median(c[k] for c in cs) / statistics.median(g[k] for g in go):.2f}" for k in phases))
+PY
