@@ -120,6 +120,32 @@ public sealed class VimClientTests
     }
 
     [Fact]
+    public async Task A_paged_retrieval_follows_continue_tokens_until_the_last_page()
+    {
+        static string Page(int first, string? token) =>
+            "<returnval>" + (token is null ? string.Empty : "<token>" + token + "</token>")
+            + string.Concat(Enumerable.Range(first, 2).Select(i =>
+                $"<objects><obj type=\"VirtualMachine\">vm-{i}</obj><propSet><name>name</name><val xsi:type=\"xsd:string\">web-{i}</val></propSet></objects>"))
+            + "</returnval>";
+        var handler = new ScriptedVimHandler((method, body) => method switch
+        {
+            "Login" => LoginOk(),
+            "RetrievePropertiesEx" => ScriptedVimHandler.Ok(method, Page(1, "t1")),
+            "ContinueRetrievePropertiesEx" when body.Element(ScriptedVimHandler.Vim + "token")!.Value == "t1" => ScriptedVimHandler.Ok(method, Page(3, "t2")),
+            "ContinueRetrievePropertiesEx" => ScriptedVimHandler.Ok(method, Page(5, null)),
+            _ => ScriptedVimHandler.Fault("NotImplemented"),
+        });
+        await using var client = await ConnectAsync(handler);
+
+        var objects = await client.RetrievePropertiesAsync(w => PropertySpecs.ForObject(w, Vm, ["name"]), Ct);
+
+        Assert.Equal(Enumerable.Range(1, 6).Select(i => "web-" + i), objects.Select(o => o.Text("name")));
+        Assert.Equal(2, handler.Requests.Count(r => r.Method == "ContinueRetrievePropertiesEx"));
+        var options = handler.Requests.Single(r => r.Method == "RetrievePropertiesEx").Body.Element(ScriptedVimHandler.Vim + "options")!;
+        Assert.Equal("1000", options.Element(ScriptedVimHandler.Vim + "maxObjects")!.Value);
+    }
+
+    [Fact]
     public async Task User_data_is_escaped_in_the_request_xml()
     {
         const string password = "p</password><userName>root</userName>&amp;\"'";
