@@ -38,6 +38,7 @@ public sealed partial class EsxDriver : HypervisorDriverBase
     private readonly KeyedLock _createLocks = new();
     private Placement? _placement;
     private Placement? _resolving;
+    private Task _backgroundConnect = Task.CompletedTask;
     private PowerStateWatcher? _watcher;
 
     /// <summary>Creates the driver; nothing is sent until the first call.</summary>
@@ -294,13 +295,18 @@ public sealed partial class EsxDriver : HypervisorDriverBase
     protected override IAsyncEnumerable<InstanceEvent> WatchEventsCoreAsync(CancellationToken cancellationToken)
     {
         var events = _hub.SubscribeAsync(cancellationToken);
-        _ = ConnectQuietlyAsync();
+        if (Volatile.Read(ref _placement) is null)
+        {
+            _backgroundConnect = ConnectQuietlyAsync(); // awaited at disposal
+        }
+
         return events;
     }
 
     /// <inheritdoc />
     protected override async ValueTask DisposeAsyncCore()
     {
+        await _backgroundConnect.ConfigureAwait(false);
         if (_watcher is not null)
         {
             await _watcher.DisposeAsync().ConfigureAwait(false);
@@ -318,7 +324,7 @@ public sealed partial class EsxDriver : HypervisorDriverBase
         {
             await ConnectAsync().ConfigureAwait(false);
         }
-        catch (HypervisorException ex)
+        catch (Exception ex) when (ex is HypervisorException or OperationCanceledException or ObjectDisposedException)
         {
             LogConnectFailed(_logger, ex);
         }
