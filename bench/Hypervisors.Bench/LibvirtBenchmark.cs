@@ -13,13 +13,13 @@ internal sealed class LibvirtBenchmark : IBenchmarkCommand
 {
     public string Name => "libvirt";
 
-    public string Usage => "--uri test:///default -n 10000 [--warmup 200] [--offload]: define/start/list/destroy/undefine n domains through the driver";
+    public string Usage => "--uri test:///default -n 10000 [--warmup 2000] [--offload]: define/start/list/destroy/undefine n domains through the driver";
 
     public async Task<int> RunAsync(BenchmarkArguments arguments, CancellationToken cancellationToken)
     {
         var uri = arguments.Get("uri", "test:///default");
         var n = arguments.GetInt("n", 10000);
-        var warmup = arguments.GetInt("warmup", 200);
+        var warmup = arguments.GetInt("warmup", 2000);
         var offload = arguments.Get("offload", "false") == "true";
         var driver = new LibvirtDriver(new LibvirtDriverOptions
         {
@@ -31,7 +31,8 @@ internal sealed class LibvirtBenchmark : IBenchmarkCommand
         });
         await using (driver.ConfigureAwait(false))
         {
-            // The same cycle on a few domains first, so the JIT has compiled the paths being measured.
+            // The same cycle on some domains first (deleted again), so tiered compilation has settled on optimized
+            // code for the paths being measured.
             await RunPhasesAsync(driver, "warm", warmup, cancellationToken).ConfigureAwait(false);
             var cpuBefore = Environment.CpuUsage.TotalTime;
             var (phases, listed) = await RunPhasesAsync(driver, "bench", n, cancellationToken).ConfigureAwait(false);

@@ -1,9 +1,15 @@
 /*
  * The libvirt C API reference for the `libvirt` subcommand of bench/Hypervisors.Bench: the same phases on the
- * same kind of domain XML (the driver's shape, metadata element included), timed the same way.
+ * same kind of domain XML (the driver's shape, metadata element included, random version-4 UUIDs as callers' ids
+ * are), timed the same way.
  *
  *   cc -O2 -o libvirt-bench libvirt-bench.c -lvirt
- *   ./libvirt-bench --uri test:///default -n 10000
+ *   ./libvirt-bench --uri test:///default -n 10000 [--plain]
+ *
+ * By default each phase keeps the contract's semantics, as the driver must: define first looks the UUID up (a repeated
+ * create must be recognised, and virDomainDefineXML would silently redefine an existing domain), start first checks
+ * for a managed-save image (starting would restore it), undefine first checks whether the domain is active (delete
+ * powers off if needed). --plain drops those checks and measures the bare calls.
  *
  * Prints one JSON line: define_ms, start_ms, list_info_ms, destroy_ms, undefine_ms, total_ms (wall clock), and
  * cpu_ms (the process's CPU time over the same phases).
@@ -48,11 +54,14 @@ int main(int argc, char **argv)
 {
     const char *uri = "test:///default";
     int n = 10000;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (strcmp(argv[i], "--uri") == 0)
-            uri = argv[i + 1];
-        else if (strcmp(argv[i], "-n") == 0 || strcmp(argv[i], "--n") == 0)
-            n = atoi(argv[i + 1]);
+    int plain = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--plain") == 0)
+            plain = 1;
+        else if (strcmp(argv[i], "--uri") == 0 && i + 1 < argc)
+            uri = argv[++i];
+        else if ((strcmp(argv[i], "-n") == 0 || strcmp(argv[i], "--n") == 0) && i + 1 < argc)
+            n = atoi(argv[++i]);
     }
 
     virSetErrorFunc(NULL, ignore_error);
@@ -70,7 +79,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < n; i++) {
         snprintf(xml, sizeof(xml),
                  "<domain type=\"test\"><name>bench-c-%08x-%d</name>"
-                 "<uuid>%08x-0000-4000-8000-%012d</uuid>"
+                 "<uuid>%08x-%04x-4%03x-8%03x-%08x%04x</uuid>"
                  "<metadata><hv:instance xmlns:hv=\"https://github.com/hypervisors-sdk/libvirt/instance/1\">"
                  "<hv:name>bench-c-%08x-%d</hv:name><hv:vcpus>1</hv:vcpus><hv:memoryMiB>64</hv:memoryMiB>"
                  "<hv:startAfterCreate>false</hv:startAfterCreate></hv:instance></metadata>"
@@ -78,15 +87,31 @@ int main(int argc, char **argv)
                  "<os><type arch=\"x86_64\">hvm</type><boot dev=\"hd\" /></os>"
                  "<features><acpi /></features><on_poweroff>destroy</on_poweroff><on_reboot>restart</on_reboot>"
                  "<on_crash>destroy</on_crash><devices /></domain>",
-                 run, i, run, i, run, i);
+                 run, i, (unsigned)rand(), (unsigned)rand() & 0xffff, (unsigned)rand() & 0xfff,
+                 (unsigned)rand() & 0xfff, (unsigned)rand(), (unsigned)rand() & 0xffff, run, i);
+        if (!plain) {
+            /* The id must be free; a miss is the expected answer. */
+            char uuidstr[VIR_UUID_STRING_BUFLEN];
+            memcpy(uuidstr, strstr(xml, "<uuid>") + 6, VIR_UUID_STRING_BUFLEN - 1);
+            uuidstr[VIR_UUID_STRING_BUFLEN - 1] = 0;
+            virDomainPtr existing = virDomainLookupByUUIDString(conn, uuidstr);
+            if (existing) {
+                fprintf(stderr, "domain %s exists already\n", uuidstr);
+                return 1;
+            }
+            virResetLastError();
+        }
         doms[i] = virDomainDefineXML(conn, xml);
         if (!doms[i])
             fail("virDomainDefineXML");
     }
     double t1 = now_ms();
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
+        if (!plain && virDomainHasManagedSaveImage(doms[i], 0) != 0)
+            fail("virDomainHasManagedSaveImage");
         if (virDomainCreate(doms[i]) < 0)
             fail("virDomainCreate");
+    }
     double t2 = now_ms();
 
     virDomainPtr *list = NULL;
@@ -113,6 +138,13 @@ int main(int argc, char **argv)
             fail("virDomainDestroy");
     double t4 = now_ms();
     for (int i = 0; i < n; i++) {
+        if (!plain) {
+            int active = virDomainIsActive(doms[i]);
+            if (active < 0)
+                fail("virDomainIsActive");
+            if (active && virDomainDestroy(doms[i]) < 0)
+                fail("virDomainDestroy");
+        }
         if (virDomainUndefineFlags(doms[i], VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA) < 0)
             fail("virDomainUndefineFlags");
         virDomainFree(doms[i]);
@@ -125,9 +157,9 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    printf("{\"impl\":\"c\",\"uri\":\"%s\",\"n\":%d,\"listed\":%d,\"define_ms\":%.1f,\"start_ms\":%.1f,\"list_info_ms\":%.1f,"
+    printf("{\"impl\":\"%s\",\"uri\":\"%s\",\"n\":%d,\"listed\":%d,\"define_ms\":%.1f,\"start_ms\":%.1f,\"list_info_ms\":%.1f,"
            "\"destroy_ms\":%.1f,\"undefine_ms\":%.1f,\"total_ms\":%.1f,\"cpu_ms\":%.1f,\"checksum\":%lld}\n",
-           uri, n, count, t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t5 - t0, c5 - c0, checksum);
+           plain ? "c-plain" : "c", uri, n, count, t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t5 - t0, c5 - c0, checksum);
     free(doms);
     virConnectClose(conn);
     return 0;

@@ -24,7 +24,7 @@ public sealed class QemuGuestTests
             VCpus = 1,
             MemoryMiB = 256,
             Disks = [new DiskSpec(2, CiHost.BaseImage)],
-            KernelBoot = new KernelBootSpec(CiHost.Kernel, CiHost.Initramfs, "console=ttyS0 panic=-1"),
+            KernelBoot = new KernelBootSpec(CiHost.Kernel, CiHost.Initramfs, "console=ttyS0 quiet panic=-1"),
             Metadata = new Dictionary<string, string> { ["test"] = nameof(QemuGuestTests) },
         };
         var events = driver.WatchEventsAsync(Ct).GetAsyncEnumerator(Ct);
