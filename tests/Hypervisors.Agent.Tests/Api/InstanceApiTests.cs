@@ -189,4 +189,32 @@ public sealed class InstanceApiTests
 
         Assert.Equal(expected, written);
     }
+
+    [Fact]
+    public async Task A_config_file_names_the_drivers_and_the_command_line_still_wins()
+    {
+        var file = Path.GetTempFileName();
+        try
+        {
+            await File.WriteAllTextAsync(file, """
+                { "Agent": { "Drivers": { "rack1": { "Kind": "fake", "HostName": "from-file" }, "rack2": { "Kind": "fake" } } } }
+                """, TestContext.Current.CancellationToken);
+            await using var agent = await TestAgent.StartAsync(new Dictionary<string, string>
+            {
+                ["Agent:ConfigFile"] = file,
+                ["Agent:Drivers:rack2:HostName"] = "from-command-line",
+            });
+            var ct = TestContext.Current.CancellationToken;
+
+            var drivers = await agent.Client.GetDriversAsync(ct);
+
+            Assert.Equal(["rack1", "rack2"], drivers.Select(d => d.Name));
+            Assert.Equal("from-file", (await agent.Client.GetHostAsync("rack1", ct)).Host.HostName);
+            Assert.Equal("from-command-line", (await agent.Client.GetHostAsync("rack2", ct)).Host.HostName);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
 }

@@ -9,6 +9,9 @@ public sealed class AgentOptions
     /// <summary>The URL the agent listens on when none is configured.</summary>
     public const string DefaultListenUrl = "http://127.0.0.1:8470";
 
+    /// <summary>An extra JSON settings file (a deployment's <c>/etc/hypervisors-agent/agent.json</c>).</summary>
+    public string? ConfigFile { get; set; }
+
     /// <summary>URLs to listen on (<c>http://127.0.0.1:8470</c>, <c>https://0.0.0.0:8471</c>); anything beyond loopback needs https and a token.</summary>
     public string[] Listen { get; set; } = [];
 

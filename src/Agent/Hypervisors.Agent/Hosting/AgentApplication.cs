@@ -24,6 +24,13 @@ public static class AgentApplication
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         configure?.Invoke(builder);
+        if (builder.Configuration[$"{AgentOptions.SectionName}:ConfigFile"] is { Length: > 0 } configFile)
+        {
+            // A deployment's own file (see deploy/systemd); the environment and the command line still win.
+            builder.Configuration.AddJsonFile(Path.GetFullPath(configFile), optional: false, reloadOnChange: false);
+            builder.Configuration.AddEnvironmentVariables();
+            builder.Configuration.AddCommandLine(args);
+        }
 
         var agentSection = builder.Configuration.GetSection(AgentOptions.SectionName);
         var agentOptions = agentSection.Get<AgentOptions>() ?? new AgentOptions();
