@@ -7,7 +7,11 @@ cd "$(dirname "$0")/../.."
 n=${1:-1000} p=${2:-8} rounds=${3:-1}
 launcher=fakes/vcsim/vcsim-launcher
 [ -x "$launcher" ] && [ -x bench/govmomi/govmomi-bench ] || bash .ci/setup/30-vcsim.sh
-dotnet build bench/Hypervisors.Bench/Hypervisors.Bench.csproj -c Release -nologo -v q >/dev/null
+bench_dll=bench/Hypervisors.Bench/bin/Release/net10.0/Hypervisors.Bench.dll
+if ! dotnet build bench/Hypervisors.Bench/Hypervisors.Bench.csproj -c Release -nologo -v q >/dev/null; then
+  [ -f "$bench_dll" ] || { echo "compare.sh: the benchmark project does not build" >&2; exit 1; }
+  echo "compare.sh: the benchmark project does not build now; using the last build" >&2
+fi
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
@@ -25,7 +29,7 @@ with_vcsim() {
 }
 
 run_go() { with_vcsim bench/govmomi/govmomi-bench -n "$n" -p "$p" -url; }
-run_cs() { with_vcsim dotnet bench/Hypervisors.Bench/bin/Release/net10.0/Hypervisors.Bench.dll esx -n "$n" -p "$p" --url; }
+run_cs() { with_vcsim dotnet "$bench_dll" esx -n "$n" -p "$p" --url; }
 
 # Rounds alternate which client goes first, so a change in the machine's load does not favour one side.
 for round in $(seq 1 "$rounds"); do
