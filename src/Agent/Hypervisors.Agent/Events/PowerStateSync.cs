@@ -9,6 +9,7 @@ namespace Hypervisors.Agent.Events;
 /// Like Nova's <c>_sync_power_states</c>: every interval, lists each driver's instances and compares their power
 /// states with the last known ones; a difference that no event explained becomes an event (source "sync"). An
 /// instance with an operation in flight, or with an event newer than the listing, is left for the next round.
+/// Each round also trims the journal's events to <see cref="AgentOptions.EventRetention"/>.
 /// </summary>
 internal sealed class PowerStateSync(
     IHypervisorDriverRegistry registry,
@@ -16,6 +17,7 @@ internal sealed class PowerStateSync(
     OperationService operations,
     AgentMetrics metrics,
     IOptions<AgentOptions> options,
+    Journal.OperationJournal journal,
     ILogger<PowerStateSync> logger) : BackgroundService
 {
     /// <summary>Runs one round over every driver; returns the number of drift events emitted.</summary>
@@ -44,6 +46,7 @@ internal sealed class PowerStateSync(
         while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
         {
             await SyncOnceAsync(stoppingToken).ConfigureAwait(false);
+            journal.PruneEvents(options.Value.EventRetention);
         }
     }
 

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The compute agent's tests need nothing beyond the .NET SDK: SQLite comes with Microsoft.Data.Sqlite, the agents
+# run in-process or as child processes on loopback ports they pick themselves. The crash test runs against the
+# in-memory fake; against libvirtd it is opt-in (HYPERVISORS_AGENT_CRASH_LIBVIRT_URI), see docs/agent-api.md.
+# This script only checks that loopback works, so a broken network namespace fails here with a clear message.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source .ci/lib.sh
+
+if ! getent hosts localhost >/dev/null 2>&1 && ! grep -q '127.0.0.1' /etc/hosts; then
+  log "agent: no loopback name resolution; the agent tests bind 127.0.0.1 directly, so this is only a warning"
+fi
+if command -v ip >/dev/null 2>&1; then
+  ip -o addr show lo 2>/dev/null | grep -q '127.0.0.1' || { log "agent: the loopback interface has no 127.0.0.1"; exit 1; }
+fi
