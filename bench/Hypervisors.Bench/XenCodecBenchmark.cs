@@ -1,6 +1,12 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Loggers;
+using BenchmarkDotNet.Running;
+using BenchmarkDotNet.Toolchains.InProcess.NoEmit;
 using Hypervisors.Xen.Wire;
 using XenApiSimulator.Model;
 
@@ -9,9 +15,9 @@ namespace Hypervisors.Bench;
 /// <summary>
 /// <c>xen-codec [--vms 10000] [--iterations 5]</c>: writes a <c>VM.get_all_records</c> response of that many VMs (full
 /// xapi-shaped records) to a temp file, times the project's XML-RPC decoder on it (envelope unwrapped, every value
-/// materialised), then runs bench/xmlrpc-python/decode_bench.py, which times Python's <c>xmlrpc.client.loads</c> on the
-/// same bytes, and prints both medians and the throughput ratio as one JSON line. The .NET side is measured before
-/// and after the Python run (after warm-up iterations), so load from other processes hits both alike.
+/// materialised) with BenchmarkDotNet (in-process, one invocation per iteration: a decode takes about a second),
+/// then runs bench/xmlrpc-python/decode_bench.py, which times Python's <c>xmlrpc.client.loads</c> on the same bytes,
+/// and prints both medians and the throughput ratio as one JSON line.
 /// </summary>
 internal sealed class XenCodecBenchmark : IBenchmarkCommand
 {
@@ -23,7 +29,7 @@ internal sealed class XenCodecBenchmark : IBenchmarkCommand
     {
         var vms = arguments.GetInt("vms", 10_000);
         var iterations = arguments.GetInt("iterations", 5);
-        var file = Path.Combine(Path.GetTempPath(), $"xen-get-all-records-{vms}-{Environment.ProcessId}.xml");
+        var file = XenCodecDecodeBenchmarks.FilePath;
         try
         {
             await using (var output = File.Create(file))
@@ -36,55 +42,31 @@ internal sealed class XenCodecBenchmark : IBenchmarkCommand
             }
 
             var bytes = await File.ReadAllBytesAsync(file, cancellationToken).ConfigureAwait(false);
-            var decoded = XenValue.ToStruct(XenApiRpcClient.UnwrapEnvelope(XmlRpcReader.ReadResponse(bytes).Value));
-            if (decoded.Count != vms)
+            if (XenCodecDecodeBenchmarks.Decode(bytes) != vms)
             {
-                throw new InvalidOperationException($"Decoded {decoded.Count} records, expected {vms}.");
+                throw new InvalidOperationException($"The decoder did not return {vms} records.");
             }
 
-            for (var i = 0; i < 2; i++)
-            {
-                Decode(bytes);
-            }
-
-            var dotnet = Measure(bytes, iterations);
+            var job = Job.Default.WithToolchain(InProcessNoEmitToolchain.Instance).WithLaunchCount(1).WithWarmupCount(2)
+                .WithIterationCount(iterations).WithInvocationCount(1).WithUnrollFactor(1);
+            var config = ManualConfig.CreateEmpty().AddJob(job).AddLogger(NullLogger.Instance)
+                .WithArtifactsPath(Path.Combine(Path.GetTempPath(), "hypervisors-bdn"))
+                .WithOptions(ConfigOptions.DisableOptimizationsValidator | ConfigOptions.DisableLogFile);
+            var summary = BenchmarkRunner.Run<XenCodecDecodeBenchmarks>(config);
+            var statistics = summary.Reports.SingleOrDefault()?.ResultStatistics
+                ?? throw new InvalidOperationException("BenchmarkDotNet produced no result: " + string.Join("; ", summary.ValidationErrors.Select(e => e.Message)));
+            var dotnetMedian = statistics.Median / 1_000_000.0;
             var python = await RunPythonAsync(arguments.Get("python", "python3"), file, iterations, cancellationToken).ConfigureAwait(false);
-            dotnet.AddRange(Measure(bytes, iterations));
-            var dotnetMedian = Median(dotnet);
             var pythonMedian = python.GetProperty("median_ms").GetDouble();
             var mib = bytes.Length / (1024.0 * 1024.0);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{{\"impl\":\"xen-codec\",\"vms\":{vms},\"bytes\":{bytes.Length},\"iterations\":{dotnet.Count},\"dotnet_median_ms\":{dotnetMedian:F1},\"python_median_ms\":{pythonMedian:F1},\"dotnet_mib_s\":{mib / (dotnetMedian / 1000):F1},\"python_mib_s\":{mib / (pythonMedian / 1000):F1},\"ratio_dotnet_over_python_throughput\":{pythonMedian / dotnetMedian:F2},\"python\":\"{python.GetProperty("python").GetString()}\"}}"));
+                $"{{\"impl\":\"xen-codec\",\"vms\":{vms},\"bytes\":{bytes.Length},\"iterations\":{statistics.N},\"dotnet_stddev_ms\":{statistics.StandardDeviation / 1_000_000.0:F1},\"dotnet_median_ms\":{dotnetMedian:F1},\"python_median_ms\":{pythonMedian:F1},\"dotnet_mib_s\":{mib / (dotnetMedian / 1000):F1},\"python_mib_s\":{mib / (pythonMedian / 1000):F1},\"ratio_dotnet_over_python_throughput\":{pythonMedian / dotnetMedian:F2},\"python\":\"{python.GetProperty("python").GetString()}\"}}"));
             return 0;
         }
         finally
         {
             File.Delete(file);
         }
-    }
-
-    private static int Decode(byte[] bytes) =>
-        XenValue.ToStruct(XenApiRpcClient.UnwrapEnvelope(XmlRpcReader.ReadResponse(bytes).Value)).Count;
-
-    private static List<double> Measure(byte[] bytes, int iterations)
-    {
-        var times = new List<double>(iterations);
-        for (var i = 0; i < iterations; i++)
-        {
-            GC.Collect();
-            GC.WaitForPendingFinalizers();
-            var watch = Stopwatch.StartNew();
-            Decode(bytes);
-            times.Add(watch.Elapsed.TotalMilliseconds);
-        }
-
-        return times;
-    }
-
-    private static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToList();
-        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
     }
 
     private static async Task<JsonElement> RunPythonAsync(string python, string file, int iterations, CancellationToken cancellationToken)
@@ -165,4 +147,24 @@ internal sealed class XenCodecBenchmark : IBenchmarkCommand
 
         return records;
     }
+}
+
+/// <summary>The BenchmarkDotNet benchmark: decoding the response file <see cref="XenCodecBenchmark"/> wrote.</summary>
+[MemoryDiagnoser]
+public class XenCodecDecodeBenchmarks
+{
+    private byte[] _bytes = [];
+
+    /// <summary>Where <see cref="XenCodecBenchmark"/> writes the response (one run at a time per machine user).</summary>
+    public static string FilePath { get; } = Path.Combine(Path.GetTempPath(), "hypervisors-xen-codec-get-all-records.xml");
+
+    [GlobalSetup]
+    public void Load() => _bytes = File.ReadAllBytes(FilePath);
+
+    [Benchmark]
+    public int DecodeGetAllRecords() => Decode(_bytes);
+
+    /// <summary>Decodes the XML-RPC response, unwraps the XenAPI envelope and returns the number of records.</summary>
+    public static int Decode(byte[] bytes) =>
+        XenValue.ToStruct(XenApiRpcClient.UnwrapEnvelope(XmlRpcReader.ReadResponse(bytes).Value)).Count;
 }
