@@ -243,9 +243,7 @@ public sealed class XmlRpcReader
                 case XmlNodeType.CDATA:
                 case XmlNodeType.Whitespace:
                 case XmlNodeType.SignificantWhitespace:
-                    text = text is null ? _reader.Value : string.Concat(text, _reader.Value);
-                    CheckLength(text);
-                    _reader.Read();
+                    text = AppendText(text);
                     break;
                 case XmlNodeType.Element:
                     if (text is not null && !string.IsNullOrWhiteSpace(text))
@@ -459,9 +457,7 @@ public sealed class XmlRpcReader
         {
             if (_reader.NodeType is XmlNodeType.Text or XmlNodeType.CDATA or XmlNodeType.Whitespace or XmlNodeType.SignificantWhitespace)
             {
-                text = text is null ? _reader.Value : string.Concat(text, _reader.Value);
-                CheckLength(text);
-                _reader.Read();
+                text = AppendText(text);
             }
             else
             {
@@ -471,6 +467,15 @@ public sealed class XmlRpcReader
 
         _reader.Read();
         return text ?? string.Empty;
+    }
+
+    /// <summary>Adds the current text node to <paramref name="text"/> (checking the length) and moves on.</summary>
+    private string AppendText(string? text)
+    {
+        text = text is null ? _reader.Value : string.Concat(text, _reader.Value);
+        CheckLength(text);
+        _reader.Read();
+        return text;
     }
 
     private void SkipWhitespace()
