@@ -29,6 +29,9 @@ public sealed class XenApiSimulatorOptions
     /// <summary>How many events the server keeps for event.from; a client further behind gets EVENTS_LOST.</summary>
     public int EventLogCapacity { get; set; } = 50_000;
 
+    /// <summary>Serve HTTPS with this certificate (it must carry its private key); null serves plain HTTP.</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? Certificate { get; set; }
+
     /// <summary>Guests ignore clean shutdown requests: Async.VM.clean_shutdown stays pending until cancelled.</summary>
     public bool CleanShutdownHangs { get; set; }
 }

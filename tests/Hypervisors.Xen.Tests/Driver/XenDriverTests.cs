@@ -84,6 +84,30 @@ public sealed class XenDriverTests
     }
 
     [Fact]
+    public async Task A_self_signed_server_certificate_is_refused_unless_its_thumbprint_is_pinned()
+    {
+        using var key = System.Security.Cryptography.RSA.Create(2048);
+        var request = new System.Security.Cryptography.X509Certificates.CertificateRequest(
+            "CN=xen-sim", key, System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1);
+        var names = new System.Security.Cryptography.X509Certificates.SubjectAlternativeNameBuilder();
+        names.AddIpAddress(IPAddress.Loopback);
+        request.CertificateExtensions.Add(names.Build());
+        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+        var pin = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(certificate.RawData));
+
+        await using (var unpinned = await SimulatorDriverScope.StartAsync(simulator: o => o.Certificate = certificate))
+        {
+            Assert.Equal("https", unpinned.Simulator.Url.Scheme);
+            await Assert.ThrowsAsync<HypervisorUnavailableException>(() => unpinned.Driver.ListInstancesAsync(Ct));
+        }
+
+        await using var pinned = await SimulatorDriverScope.StartAsync(
+            simulator: o => o.Certificate = certificate,
+            driver: o => o.PinnedCertificateThumbprints.Add(string.Join(':', pin.Chunk(2).Select(c => new string(c)))));
+        Assert.Equal("Xen", (await pinned.Driver.GetHostInfoAsync(Ct)).HypervisorType);
+    }
+
+    [Fact]
     public async Task Wrong_credentials_are_an_authentication_error()
     {
         await using var scope = await SimulatorDriverScope.StartAsync(driver: o => o.UseCredentials("root", "wrong"));
