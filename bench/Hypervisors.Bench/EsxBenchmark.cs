@@ -28,6 +28,7 @@ internal sealed class EsxBenchmark : IBenchmarkCommand
             Url = url,
             Credentials = DelegateCredentialProvider.Fixed(arguments.Get("user", "user"), password),
             EnableEvents = false, // nothing subscribes here, and the govmomi reference watches nothing either
+            VerifyNewIdsOnServer = false, // vcsim cannot answer FindByUuid beside a running create; the ids are fresh
         };
         if (arguments.Get("thumbprint", string.Empty) is { Length: > 0 } thumbprint)
         {

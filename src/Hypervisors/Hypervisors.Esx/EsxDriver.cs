@@ -14,7 +14,8 @@ namespace Hypervisors.Esx;
 /// The driver for a standalone ESX host or a vCenter, over the vSphere Web Services API. Instances are VMs whose
 /// <c>extraConfig</c> carries the instance id (also set as <c>config.instanceUuid</c>, which the driver looks VMs up
 /// by); VMs without it are not listed. The driver connects on first use (or <see cref="ConnectAsync"/>). Creates
-/// are idempotent on the ids the driver knows (listed at connect and since, or created by it); the server refuses
+/// are idempotent on the id: the driver checks the ids it knows and, unless
+/// <see cref="EsxDriverOptions.VerifyNewIdsOnServer"/> is off, asks the server about new ones; the server refuses
 /// duplicate names in a folder.
 /// </summary>
 public sealed partial class EsxDriver : HypervisorDriverBase
@@ -165,7 +166,8 @@ public sealed partial class EsxDriver : HypervisorDriverBase
         {
             using var idLock = await _createLocks.AcquireAsync("id:" + spec.Id.ToString("N"), cancellationToken).ConfigureAwait(false);
             using var nameLock = await _createLocks.AcquireAsync("name:" + spec.Name, cancellationToken).ConfigureAwait(false);
-            if (_vms.ContainsKey(spec.Id) && await FindExistingAsync(spec, cancellationToken).ConfigureAwait(false) is { } known)
+            var seen = _vms.ContainsKey(spec.Id) || (_options.VerifyNewIdsOnServer && await FindAsync(spec.Id, cancellationToken).ConfigureAwait(false) is not null);
+            if (seen && await FindExistingAsync(spec, cancellationToken).ConfigureAwait(false) is { } known)
             {
                 return known;
             }

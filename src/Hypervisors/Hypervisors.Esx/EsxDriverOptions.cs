@@ -41,6 +41,14 @@ public sealed class EsxDriverOptions
     /// </summary>
     public bool SoftReboot { get; set; } = true;
 
+    /// <summary>
+    /// Whether a create looks its id up on the server (<c>SearchIndex.FindByUuid</c>) when the driver has not seen
+    /// the id, so an instance another client made under the same id is found. vcsim 0.24 fails that lookup while it
+    /// creates another VM, so its fixtures and the benchmark turn it off; the driver then relies on the ids and names
+    /// it has seen (listed at connect and since) and on the server's own DuplicateName check.
+    /// </summary>
+    public bool VerifyNewIdsOnServer { get; set; } = true;
+
     /// <summary>Whether the driver watches <c>runtime.powerState</c> for lifecycle events (one long poll, from connect on).</summary>
     public bool EnableEvents { get; set; } = true;
 

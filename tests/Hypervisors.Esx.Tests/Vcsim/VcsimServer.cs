@@ -125,6 +125,7 @@ public sealed class VcsimServer : IAsyncDisposable
             Url = Url,
             Credentials = Hypervisors.Esx.Wire.DelegateCredentialProvider.Fixed(UserName, Password),
             SoftReboot = false, // vcsim 0.24 has no RebootGuest
+            VerifyNewIdsOnServer = false, // vcsim 0.24's FindByUuid panics beside a running create (the kit creates in parallel)
             RequestTimeout = TimeSpan.FromSeconds(30),
         };
         if (pin && Sha256 is not null)
