@@ -33,6 +33,9 @@ public sealed record HyperVSimulatorOptions
     /// <summary>The largest request envelope accepted, in bytes (WinRM's MaxEnvelopeSizekb is 500 by default).</summary>
     public int MaxEnvelopeSize { get; init; } = 500 * 1024;
 
+    /// <summary>When set, the simulator serves HTTPS with this certificate (it needs its private key) instead of HTTP.</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? Certificate { get; init; }
+
     /// <summary>Items per batch when the client does not say (WinRM returns small batches by default).</summary>
     public int DefaultMaxElements { get; init; } = 20;
 }

@@ -24,7 +24,7 @@ public sealed class HyperVSimulatorServer : IAsyncDisposable
     /// <summary>The simulated host, for inspecting state and injecting behaviour.</summary>
     public HyperVHost Host { get; }
 
-    /// <summary>The WS-Man endpoint, <c>http://127.0.0.1:PORT/wsman</c>.</summary>
+    /// <summary>The WS-Man endpoint, <c>http://127.0.0.1:PORT/wsman</c> (https with a certificate).</summary>
     public Uri Endpoint { get; }
 
     /// <summary>Starts a simulator on 127.0.0.1:<paramref name="port"/> (0 picks a free port).</summary>
@@ -35,7 +35,13 @@ public sealed class HyperVSimulatorServer : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(k =>
         {
-            k.Listen(IPAddress.Loopback, port);
+            k.Listen(IPAddress.Loopback, port, listen =>
+            {
+                if (options.Certificate is not null)
+                {
+                    listen.UseHttps(options.Certificate);
+                }
+            });
             k.Limits.MaxRequestBodySize = options.MaxEnvelopeSize + 1L;
         });
         var app = builder.Build();
@@ -45,7 +51,7 @@ public sealed class HyperVSimulatorServer : IAsyncDisposable
         await app.StartAsync(cancellationToken);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         var bound = new Uri(address);
-        return new HyperVSimulatorServer(app, host, new UriBuilder("http", "127.0.0.1", bound.Port, "/wsman").Uri);
+        return new HyperVSimulatorServer(app, host, new UriBuilder(options.Certificate is null ? "http" : "https", "127.0.0.1", bound.Port, "/wsman").Uri);
     }
 
     public async ValueTask DisposeAsync()
