@@ -508,7 +508,7 @@ public sealed partial class EsxDriver : HypervisorDriverBase
         {
             await Placement.DestroyViewAsync(_client, view, cts.Token).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is VimFaultException or HttpRequestException or OperationCanceledException or TimeoutException or IOException or System.Xml.XmlException or InvalidDataException)
+        catch (Exception ex) when (VimClient.IsCallFailure(ex))
         {
             // The view goes with its session.
         }

@@ -53,7 +53,7 @@ internal sealed partial class PowerStateWatcher(VimClient client, ManagedObjectR
             {
                 await client.DestroyPropertyCollectorAsync(collector, cts.Token).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is VimFaultException or HttpRequestException or OperationCanceledException or TimeoutException or IOException or System.Xml.XmlException or InvalidDataException)
+            catch (Exception ex) when (VimClient.IsCallFailure(ex))
             {
                 // It goes with the session.
             }
@@ -81,7 +81,7 @@ internal sealed partial class PowerStateWatcher(VimClient client, ManagedObjectR
             {
                 return;
             }
-            catch (Exception ex) when (ex is VimFaultException or HttpRequestException or TimeoutException or IOException or System.Xml.XmlException or InvalidDataException)
+            catch (Exception ex) when (VimClient.IsCallFailure(ex, orCancelled: false))
             {
                 LogWatchFailed(logger, ex);
                 version = await ResubscribeAsync(stop).ConfigureAwait(false);
@@ -98,7 +98,7 @@ internal sealed partial class PowerStateWatcher(VimClient client, ManagedObjectR
                 await Task.Delay(TimeSpan.FromSeconds(1), time, stop).ConfigureAwait(false);
                 return await SubscribeAsync(publishDifferences: true, stop).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is VimFaultException or HttpRequestException or TimeoutException or IOException or System.Xml.XmlException or InvalidDataException)
+            catch (Exception ex) when (VimClient.IsCallFailure(ex, orCancelled: false))
             {
                 LogWatchFailed(logger, ex);
             }

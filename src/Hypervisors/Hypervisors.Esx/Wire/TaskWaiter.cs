@@ -115,7 +115,7 @@ public sealed class TaskWaiter(VimClient client) : IAsyncDisposable
             {
                 await client.DestroyPropertyFilterAsync(f, cts.Token).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is VimFaultException or HttpRequestException or OperationCanceledException or TimeoutException or IOException or System.Xml.XmlException or InvalidDataException)
+            catch (Exception ex) when (VimClient.IsCallFailure(ex))
             {
                 healthy = false;
             }
@@ -206,7 +206,7 @@ public sealed class TaskWaiter(VimClient client) : IAsyncDisposable
         {
             await client.DestroyPropertyCollectorAsync(collector.Ref, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is VimFaultException or HttpRequestException or OperationCanceledException or TimeoutException or IOException or System.Xml.XmlException or InvalidDataException)
+        catch (Exception ex) when (VimClient.IsCallFailure(ex))
         {
             // The collector is garbage on the server side either way; its session will take it along.
         }

@@ -120,7 +120,7 @@ public sealed partial class VimClient : IAsyncDisposable
                 var body = VimWriter.Build("Logout", _content.SessionManager, null);
                 await SendAsync("Logout", body, captureCookie: false, default, cts.Token).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is VimFaultException or HttpRequestException or OperationCanceledException or TimeoutException or IOException or System.Xml.XmlException or InvalidDataException)
+            catch (Exception ex) when (IsCallFailure(ex))
             {
                 _logger.LogDebug(ex, "Logout from {Url} failed; the session will expire on its own.", _options.SdkUrl);
             }
@@ -129,6 +129,15 @@ public sealed partial class VimClient : IAsyncDisposable
         _http.Dispose();
         _loginGate.Dispose();
     }
+
+    /// <summary>
+    /// Whether <paramref name="exception"/> is how a call to the server fails (a fault, the transport, a timeout, a
+    /// malformed or oversized answer), for clean-up paths that tolerate failure. <paramref name="orCancelled"/> adds
+    /// cancellation.
+    /// </summary>
+    public static bool IsCallFailure(Exception exception, bool orCancelled = true) =>
+        exception is VimFaultException or HttpRequestException or TimeoutException or IOException or System.Xml.XmlException or InvalidDataException
+        || (orCancelled && exception is OperationCanceledException);
 
     /// <summary>Normalizes a thumbprint to upper-case hex without separators.</summary>
     public static string NormalizeThumbprint(string thumbprint)
