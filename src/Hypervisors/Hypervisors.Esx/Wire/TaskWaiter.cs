@@ -149,16 +149,26 @@ public sealed class TaskWaiter(VimClient client) : IAsyncDisposable
                 continue;
             }
 
+            var first = version is null;
             version = set.Version;
+            var seen = false;
             foreach (var update in set.Updates)
             {
                 if (update.Filter == filter && update.Obj == obj)
                 {
+                    seen = true;
                     foreach (var (path, value) in update.Changes)
                     {
                         values[path] = value;
                     }
                 }
+            }
+
+            if (first && !seen)
+            {
+                // The first answer holds every object of the filter; without ours, it does not exist (vcsim leaves
+                // a missing object out instead of failing CreateFilter).
+                throw new VimFaultException("ManagedObjectNotFound", $"{obj} does not exist.");
             }
 
             if (done(values))
