@@ -18,8 +18,22 @@ id libvirt-qemu >/dev/null 2>&1 || useradd -r -M -s /usr/sbin/nologin libvirt-qe
 mkdir -p /var/log/libvirt /var/run/libvirt "$guest_dir" "$ci_dir/instances"
 chmod 755 "$ci_dir" "$guest_dir" "$ci_dir/instances"
 
+# Guests run as root: where /dev/kvm exists but only root may open it, libvirt (probing as root, then checking
+# access as libvirt-qemu) finds its QEMU capabilities outdated on every call and re-probes QEMU each time, which
+# makes every define and host query take seconds. The tests use software emulation, not KVM, either way.
+restart=0
+if ! grep -qE '^user = "root"' /etc/libvirt/qemu.conf; then
+  printf '\n# Hypervisors CI: run guests as root (see .ci/setup/20-libvirt.sh).\nuser = "root"\ngroup = "root"\n' >> /etc/libvirt/qemu.conf
+  restart=1
+fi
+
 # virtlogd first: starting a domain fails without its socket.
 pidof virtlogd >/dev/null || { log "starting virtlogd"; virtlogd -d; }
+if [ "$restart" = 1 ] && pidof libvirtd >/dev/null; then
+  log "restarting libvirtd for the new qemu.conf"
+  kill "$(cat /var/run/libvirtd.pid)"
+  for _ in $(seq 1 40); do pidof libvirtd >/dev/null || break; sleep 0.25; done
+fi
 pidof libvirtd >/dev/null || { log "starting libvirtd"; libvirtd -d; }
 for _ in $(seq 1 60); do
   virsh -c qemu:///system list >/dev/null 2>&1 && break
