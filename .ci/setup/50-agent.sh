@@ -11,5 +11,7 @@ if ! getent hosts localhost >/dev/null 2>&1 && ! grep -q '127.0.0.1' /etc/hosts;
   log "agent: no loopback name resolution; the agent tests bind 127.0.0.1 directly, so this is only a warning"
 fi
 if command -v ip >/dev/null 2>&1; then
-  ip -o addr show lo 2>/dev/null | grep -q '127.0.0.1' || { log "agent: the loopback interface has no 127.0.0.1"; exit 1; }
+  # Read the whole listing first: with pipefail, `grep -q` closing the pipe early would fail the check.
+  lo_addresses=$(ip -o addr show lo 2>/dev/null || true)
+  [[ "$lo_addresses" == *127.0.0.1* ]] || { log "agent: the loopback interface has no 127.0.0.1"; exit 1; }
 fi
