@@ -62,14 +62,15 @@ public static class AgentApplication
         services.Configure<JsonOptions>(json => AgentJson.Apply(json.SerializerOptions));
         services.Configure<RouteHandlerOptions>(routes => routes.ThrowOnBadRequest = true);
         services.AddSystemd();
-        services.AddOpenTelemetry().WithTracing(tracing =>
+        if (agentOptions.OtlpEndpoint is { } otlp)
         {
-            tracing.AddSource(AgentTelemetry.SourceName).AddAspNetCoreInstrumentation();
-            if (agentOptions.OtlpEndpoint is { } otlp)
-            {
-                tracing.AddOtlpExporter(exporter => exporter.Endpoint = otlp);
-            }
-        });
+            // Exporting costs per request, so the SDK is on only when there is somewhere to send traces; in-process
+            // listeners (tests, dotnet-trace) see the same activities either way.
+            services.AddOpenTelemetry().WithTracing(tracing => tracing
+                .AddSource(AgentTelemetry.SourceName)
+                .AddAspNetCoreInstrumentation()
+                .AddOtlpExporter(exporter => exporter.Endpoint = otlp));
+        }
 
         var app = builder.Build();
         var registry = app.Services.GetRequiredService<AgentMetrics>().Registry;
