@@ -60,7 +60,8 @@ public sealed class TaskWaiter(VimClient client) : IAsyncDisposable
             }
             catch (VimFaultException fault) when (fault.FaultType == "ManagedObjectNotFound" && attempt == 0)
             {
-                // The collector died with a lost session; a new one comes from the new session.
+                // The collector died with a lost session (or the object is gone): try once more on a new collector.
+                Release(collector, filter, healthy: false);
             }
             catch
             {
