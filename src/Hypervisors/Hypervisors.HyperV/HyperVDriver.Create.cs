@@ -111,7 +111,7 @@ public sealed partial class HyperVDriver
 
             if (spec.NetworkInterfaces.Count > 0)
             {
-                await AddInterfacesAsync(service, configuration, spec, switches, cancellationToken).ConfigureAwait(false);
+                await AddInterfacesAsync(service, configuration, spec.NetworkInterfaces, 0, switches, cancellationToken).ConfigureAwait(false);
             }
         }
         catch (Exception ex) when (ex is HypervisorException or OperationCanceledException)
@@ -173,13 +173,13 @@ public sealed partial class HyperVDriver
             cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task AddInterfacesAsync(EndpointReference service, EndpointReference configuration, InstanceSpec spec, IReadOnlyList<string> switches, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<EndpointReference>> AddInterfacesAsync(EndpointReference service, EndpointReference configuration, IReadOnlyList<NetworkInterfaceSpec> nics, int firstIndex, IReadOnlyList<string> switches, CancellationToken cancellationToken)
     {
         var ports = await AddResourcesAsync(service, configuration,
-            spec.NetworkInterfaces.Select((nic, i) =>
+            nics.Select((nic, i) =>
             {
                 var port = new EmbeddedInstance("Msvm_SyntheticEthernetPortSettingData").SetUInt16("ResourceType", 10)
-                    .Set("ResourceSubType", SyntheticEthernetPort).Set("ElementName", "nic" + i.ToString(CultureInfo.InvariantCulture))
+                    .Set("ResourceSubType", SyntheticEthernetPort).Set("ElementName", "nic" + (firstIndex + i).ToString(CultureInfo.InvariantCulture))
                     .SetArray("VirtualSystemIdentifiers", ["{" + Guid.NewGuid().ToString("D").ToUpperInvariant() + "}"])
                     .Set("StaticMacAddress", nic.MacAddress is not null);
                 return nic.MacAddress is null ? port : port.Set("Address", InstanceSpecValidator.NormalizeMac(nic.MacAddress).Replace(":", string.Empty, StringComparison.Ordinal).ToUpperInvariant());
@@ -189,6 +189,7 @@ public sealed partial class HyperVDriver
             ports.Select((port, i) => new EmbeddedInstance("Msvm_EthernetPortAllocationSettingData").SetUInt16("ResourceType", 33)
                 .Set("ResourceSubType", EthernetConnection).Set("Parent", Wql.ObjectPath(port)).SetArray("HostResource", [switches[i]])).ToList(),
             cancellationToken).ConfigureAwait(false);
+        return ports;
     }
 
     private async Task<IReadOnlyList<EndpointReference>> AddResourcesAsync(EndpointReference service, EndpointReference configuration, IReadOnlyList<EmbeddedInstance> resources, CancellationToken cancellationToken)
@@ -200,18 +201,21 @@ public sealed partial class HyperVDriver
     }
 
     /// <summary>The object path of each interface's virtual switch, by its ElementName; an unknown switch is a spec error.</summary>
-    private async Task<IReadOnlyList<string>> ResolveSwitchesAsync(InstanceSpec spec, CancellationToken cancellationToken)
+    private Task<IReadOnlyList<string>> ResolveSwitchesAsync(InstanceSpec spec, CancellationToken cancellationToken) =>
+        ResolveSwitchesAsync(spec.NetworkInterfaces, i => $"spec.NetworkInterfaces[{i}].Network", cancellationToken);
+
+    private async Task<IReadOnlyList<string>> ResolveSwitchesAsync(IReadOnlyList<NetworkInterfaceSpec> nics, Func<int, string> field, CancellationToken cancellationToken)
     {
-        if (spec.NetworkInterfaces.Count == 0)
+        if (nics.Count == 0)
         {
             return [];
         }
 
         var switches = await _wmi.QueryAsync(WmiSession.Virtualization, "SELECT CreationClassName, Name, ElementName FROM Msvm_VirtualEthernetSwitch", cancellationToken).ConfigureAwait(false);
-        return spec.NetworkInterfaces.Select((nic, i) =>
+        return nics.Select((nic, i) =>
         {
             var found = switches.FirstOrDefault(s => string.Equals(s["ElementName"], nic.Network, StringComparison.OrdinalIgnoreCase))
-                ?? throw new InvalidSpecException($"spec.NetworkInterfaces[{i}].Network", $"the host has no virtual switch named '{nic.Network}'.");
+                ?? throw new InvalidSpecException(field(i), $"the host has no virtual switch named '{nic.Network}'.");
             return Wql.ObjectPath("Msvm_VirtualEthernetSwitch",
                 new KeyValuePair<string, string>("CreationClassName", found["CreationClassName"] ?? "Msvm_VirtualEthernetSwitch"),
                 new KeyValuePair<string, string>("Name", found["Name"] ?? string.Empty));

@@ -27,7 +27,7 @@ public sealed partial class HyperVDriver : HypervisorDriverBase
         SupportsConsoleOutput = false, // WMI exposes no serial console output.
         SupportsDeviceListing = true,
         SupportsVolumeAttach = false,
-        SupportsInterfaceAttach = false,
+        SupportsInterfaceAttach = true,
         SupportsSnapshots = false,
         SupportsEvents = true, // From the driver's own operations and a poll of the VM list; see WatchEventsCoreAsync.
         SupportsImageDisks = true, // Differencing VHDX on a parent image.

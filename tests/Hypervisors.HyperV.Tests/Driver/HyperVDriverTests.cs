@@ -236,6 +236,26 @@ public sealed class HyperVDriverTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Interfaces_attach_to_a_running_vm_on_a_named_switch_and_a_taken_mac_or_unknown_switch_is_refused()
+    {
+        var spec = Spec("hot-nic", s => s with { NetworkInterfaces = [new NetworkInterfaceSpec("default", "52:54:00:00:00:01")] });
+        await _driver.CreateInstanceAsync(spec, Ct);
+        await _driver.StartInstanceAsync(spec.Id, Ct);
+        var attached = await _driver.AttachInterfaceAsync(spec.Id, new NetworkInterfaceSpec("External"), Ct);
+        Assert.Equal("External", attached.Network);
+        Assert.Equal("nic1", attached.Device);
+        Assert.Equal(["52:54:00:00:00:01", attached.MacAddress], (await _driver.GetDevicesAsync(spec.Id, Ct)).NetworkInterfaces.Select(n => n.MacAddress));
+
+        await Assert.ThrowsAsync<InstanceAlreadyExistsException>(() => _driver.AttachInterfaceAsync(spec.Id, new NetworkInterfaceSpec("default", "52:54:00:00:00:01"), Ct));
+        var badSwitch = await Assert.ThrowsAsync<InvalidSpecException>(() => _driver.AttachInterfaceAsync(spec.Id, new NetworkInterfaceSpec("nowhere"), Ct));
+        Assert.Equal("networkInterface.Network", badSwitch.Field);
+
+        await _driver.DetachInterfaceAsync(spec.Id, "52:54:00:00:00:01", Ct);
+        Assert.Equal([attached.MacAddress], (await _driver.GetDevicesAsync(spec.Id, Ct)).NetworkInterfaces.Select(n => n.MacAddress));
+        await Assert.ThrowsAsync<DeviceNotFoundException>(() => _driver.DetachInterfaceAsync(spec.Id, "52:54:00:00:00:01", Ct));
+    }
+
+    [Fact]
     public async Task Console_output_is_declared_unsupported()
     {
         Assert.False(_driver.Capabilities.SupportsConsoleOutput);
