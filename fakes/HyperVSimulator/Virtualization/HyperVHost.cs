@@ -66,6 +66,18 @@ public sealed class HyperVHost : IDisposable
         }
     }
 
+    /// <summary>Puts a file (a VHDX for a volume) on the simulated host, as an administrator would copy one there.</summary>
+    public void AddHostFile(string path, long sizeBytes)
+    {
+        lock (_gate)
+        {
+            if (!_files.ContainsKey(path))
+            {
+                AddFile(path, sizeBytes);
+            }
+        }
+    }
+
     /// <summary>Defines a VM directly (for tests of independent clients); returns its GUID.</summary>
     public string AddVirtualMachine(string elementName, int enabledState = 3)
     {

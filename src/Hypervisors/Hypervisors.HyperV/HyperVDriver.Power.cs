@@ -125,7 +125,7 @@ public sealed partial class HyperVDriver
             interfaces.Add(new NetworkInterfaceInfo(FormatMac(port["Address"]), network, port["ElementName"]));
         }
 
-        return new InstanceDevices(disks.OrderBy(d => d.Device, StringComparer.Ordinal).ToList(), [], interfaces.OrderBy(n => n.Device, StringComparer.Ordinal).ToList());
+        return new InstanceDevices(disks.OrderBy(d => d.Device, StringComparer.Ordinal).ToList(), VolumesOf(resources), interfaces.OrderBy(n => n.Device, StringComparer.Ordinal).ToList());
     }
 
     private static string FormatMac(string? address)

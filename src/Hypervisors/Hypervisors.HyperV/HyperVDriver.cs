@@ -26,7 +26,7 @@ public sealed partial class HyperVDriver : HypervisorDriverBase
         SupportsSuspend = true,
         SupportsConsoleOutput = false, // WMI exposes no serial console output.
         SupportsDeviceListing = true,
-        SupportsVolumeAttach = false,
+        SupportsVolumeAttach = true,
         SupportsInterfaceAttach = true,
         SupportsSnapshots = false,
         SupportsEvents = true, // From the driver's own operations and a poll of the VM list; see WatchEventsCoreAsync.

@@ -24,6 +24,14 @@ public class HyperVFixture : DriverFixture
     /// <inheritdoc />
     public override string? ImageRef => @"C:\Images\base.vhdx";
 
+    /// <inheritdoc />
+    public override VolumeSpec CreateVolumeSpec(string volumeId)
+    {
+        var path = @"C:\Volumes\" + volumeId + ".vhdx";
+        Server.Host.AddHostFile(path, 1L << 30);
+        return new VolumeSpec(volumeId, path);
+    }
+
     /// <summary>Driver options pointed at the simulator, for tests that build their own driver.</summary>
     public static HyperVDriverOptions OptionsFor(HyperVSimulatorServer server) => new()
     {

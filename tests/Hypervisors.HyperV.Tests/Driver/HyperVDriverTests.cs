@@ -256,6 +256,29 @@ public sealed class HyperVDriverTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Volumes_go_on_the_scsi_controller_after_the_disks_keep_read_only_and_a_missing_file_is_a_spec_error()
+    {
+        var spec = Spec("with-volume", s => s with { Disks = [new DiskSpec(2)] });
+        await _driver.CreateInstanceAsync(spec, Ct);
+        _server.Host.AddHostFile(@"C:\Volumes\data.vhdx", 1L << 30);
+        var attached = await _driver.AttachVolumeAsync(spec.Id, new VolumeSpec("data", @"C:\Volumes\data.vhdx", ReadOnly: true), Ct);
+        Assert.Equal(new VolumeAttachment("data", @"C:\Volumes\data.vhdx", "scsi0:1", true), attached);
+        var devices = await _driver.GetDevicesAsync(spec.Id, Ct);
+        Assert.Equal([attached], devices.Volumes);
+        Assert.Equal(["scsi0:0"], devices.Disks.Select(d => d.Device));
+
+        var missing = await Assert.ThrowsAsync<InvalidSpecException>(() => _driver.AttachVolumeAsync(spec.Id, new VolumeSpec("gone", @"C:\Volumes\gone.vhdx"), Ct));
+        Assert.Equal("volume.Source", missing.Field);
+        await _driver.DetachVolumeAsync(spec.Id, "data", Ct);
+        Assert.Empty((await _driver.GetDevicesAsync(spec.Id, Ct)).Volumes);
+
+        // Deleting the instance removes its own disk but never an attached volume's file.
+        await _driver.AttachVolumeAsync(spec.Id, new VolumeSpec("data", @"C:\Volumes\data.vhdx"), Ct);
+        await _driver.DeleteInstanceAsync(spec.Id, Ct);
+        Assert.True(_server.Host.FileExists(@"C:\Volumes\data.vhdx"));
+    }
+
+    [Fact]
     public async Task Console_output_is_declared_unsupported()
     {
         Assert.False(_driver.Capabilities.SupportsConsoleOutput);
