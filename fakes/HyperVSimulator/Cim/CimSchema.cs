@@ -14,6 +14,7 @@ public static class CimSchema
         ["CIM_Service"] = (Virtualization, "CIM_ManagedElement", ["CreationClassName", "Name", "SystemCreationClassName", "SystemName"]),
         ["Msvm_VirtualSystemManagementService"] = (Virtualization, "CIM_Service", ["CreationClassName", "Name", "SystemCreationClassName", "SystemName"]),
         ["Msvm_ImageManagementService"] = (Virtualization, "CIM_Service", ["CreationClassName", "Name", "SystemCreationClassName", "SystemName"]),
+        ["Msvm_VirtualSystemSnapshotService"] = (Virtualization, "CIM_Service", ["CreationClassName", "Name", "SystemCreationClassName", "SystemName"]),
         ["CIM_LogicalDevice"] = (Virtualization, "CIM_ManagedElement", ["CreationClassName", "DeviceID", "SystemCreationClassName", "SystemName"]),
         ["Msvm_ShutdownComponent"] = (Virtualization, "CIM_LogicalDevice", ["CreationClassName", "DeviceID", "SystemCreationClassName", "SystemName"]),
         ["Msvm_VirtualEthernetSwitch"] = (Virtualization, "CIM_ComputerSystem", ["CreationClassName", "Name"]),

@@ -152,6 +152,8 @@ public sealed class HyperVHost : IDisposable
                 ("Msvm_VirtualSystemManagementService", "RemoveResourceSettings") => RemoveResourceSettings(input),
                 ("Msvm_VirtualSystemManagementService", "DestroySystem") => DestroySystem(input),
                 ("Msvm_ImageManagementService", "CreateVirtualHardDisk") => CreateVirtualHardDisk(input),
+                ("Msvm_VirtualSystemSnapshotService", "CreateSnapshot") => CreateSnapshot(input),
+                ("Msvm_VirtualSystemSnapshotService", "DestroySnapshot") => DestroySnapshot(input),
                 ("Msvm_ComputerSystem", "RequestStateChange") => RequestStateChange(target, input),
                 ("Msvm_ShutdownComponent", "InitiateShutdown") => InitiateShutdown(target),
                 ("CIM_DataFile", "Delete") => DeleteFile(target),
@@ -210,9 +212,9 @@ public sealed class HyperVHost : IDisposable
         foreach (var (name, value) in settings.Properties.Where(p => p.Key is "ElementName" or "Notes"))
         {
             existing[name] = value;
-            if (name == "ElementName")
+            if (name == "ElementName" && _vms.TryGetValue(existing.GetString("VirtualSystemIdentifier")!, out var owner) && ReferenceEquals(owner.Settings, existing))
             {
-                _vms[existing.GetString("VirtualSystemIdentifier")!].System["ElementName"] = value;
+                owner.System["ElementName"] = value;
             }
         }
 
@@ -347,6 +349,54 @@ public sealed class HyperVHost : IDisposable
             RemoveVirtualMachine(vm);
             return null;
         }, () => vm.Busy = false);
+        return new MethodResult(4096, [new("Job", CimReference.To(job))]);
+    }
+
+    private MethodResult CreateSnapshot(MethodInput input)
+    {
+        var name = input.GetReference("AffectedSystem")?.Key("Name");
+        if (name is null || !_vms.TryGetValue(name, out var vm))
+        {
+            return MethodResult.Code(32773);
+        }
+
+        if (vm.Busy)
+        {
+            return MethodResult.Code(32775);
+        }
+
+        var now = DateTimeOffset.UtcNow;
+        var snapshot = Add(new CimObject(CimSchema.Virtualization, "Msvm_VirtualSystemSettingData")
+            .Set("InstanceID", "Microsoft:" + Guid.NewGuid().ToString("D").ToUpperInvariant())
+            .Set("Caption", "Virtual Machine Settings")
+            .Set("ElementName", vm.System.GetString("ElementName") + " - (" + now.ToString("M/d/yyyy - h:mm:ss tt", CultureInfo.InvariantCulture) + ")")
+            .Set("VirtualSystemIdentifier", vm.Guid)
+            .Set("VirtualSystemType", "Microsoft:Hyper-V:Snapshot:Realized")
+            .Set("VirtualSystemSubType", vm.Settings.GetString("VirtualSystemSubType"))
+            .Set("Notes", new List<string>())
+            .Set("CreationTime", new CimDateTime(now))
+            .Set("Parent", vm.Snapshots.Count == 0 ? null : "Msvm_VirtualSystemSettingData.InstanceID=\"" + vm.Snapshots[^1].GetString("InstanceID") + "\""));
+        vm.Snapshots.Add(snapshot);
+        var job = StartJob("CreateSnapshot", "Creating snapshot", () => null, () =>
+        {
+            vm.Snapshots.Remove(snapshot);
+            Remove(snapshot);
+        });
+        return new MethodResult(4096, [new("Job", CimReference.To(job)), new("ResultingSnapshot", CimReference.To(snapshot))]);
+    }
+
+    private MethodResult DestroySnapshot(MethodInput input)
+    {
+        var snapshot = ByInstanceId(input.GetReference("AffectedSnapshot")?.Key("InstanceID"), "Msvm_VirtualSystemSettingData");
+        var vm = snapshot is null ? null : _vms.GetValueOrDefault(snapshot.GetString("VirtualSystemIdentifier") ?? string.Empty);
+        if (snapshot is null || vm is null || !vm.Snapshots.Contains(snapshot))
+        {
+            return MethodResult.Code(32773);
+        }
+
+        vm.Snapshots.Remove(snapshot);
+        Remove(snapshot);
+        var job = StartJob("DestroySnapshot", "Deleting snapshot", () => null, null);
         return new MethodResult(4096, [new("Job", CimReference.To(job))]);
     }
 
@@ -511,6 +561,9 @@ public sealed class HyperVHost : IDisposable
 
         public CimObject Settings { get; } = settings;
 
+        /// <summary>The VM's snapshots (settings of type Microsoft:Hyper-V:Snapshot:Realized), oldest first.</summary>
+        public List<CimObject> Snapshots { get; } = [];
+
         /// <summary>Every resource setting of the VM (processor, memory, controllers, drives, disks, ports).</summary>
         public List<CimObject> Resources { get; } = [];
 
@@ -619,12 +672,13 @@ public sealed class HyperVHost : IDisposable
             Remove(vm.Shutdown);
         }
 
-        foreach (var resource in vm.Resources)
+        foreach (var resource in vm.Resources.Concat(vm.Snapshots))
         {
             Remove(resource);
         }
 
         vm.Resources.Clear();
+        vm.Snapshots.Clear();
     }
 
     private void SetState(VirtualMachine vm, int state)
@@ -807,6 +861,11 @@ public sealed class HyperVHost : IDisposable
         if (source.ClassName == "Msvm_ComputerSystem" && _vms.TryGetValue(source.GetString("Name")!, out var vm))
         {
             yield return ("Msvm_SettingsDefineState", vm.Settings);
+            foreach (var snapshot in vm.Snapshots)
+            {
+                yield return ("Msvm_SnapshotOfVirtualSystem", snapshot);
+            }
+
             if (vm.Shutdown is not null)
             {
                 yield return ("Msvm_SystemDevice", vm.Shutdown);
@@ -883,7 +942,12 @@ public sealed class HyperVHost : IDisposable
             .Set("CreationClassName", "Msvm_ComputerSystem")
             .Set("EnabledState", 2)
             .Set("HealthState", 5));
-        foreach (var service in new[] { ("Msvm_VirtualSystemManagementService", "vmms", "Virtual System Management Service"), ("Msvm_ImageManagementService", "vhdsvc", "Image Management Service") })
+        foreach (var service in new[]
+        {
+            ("Msvm_VirtualSystemManagementService", "vmms", "Virtual System Management Service"),
+            ("Msvm_ImageManagementService", "vhdsvc", "Image Management Service"),
+            ("Msvm_VirtualSystemSnapshotService", "vssnapsvc", "Virtual System Snapshot Service"),
+        })
         {
             Add(new CimObject(CimSchema.Virtualization, service.Item1)
                 .Set("Caption", service.Item3)

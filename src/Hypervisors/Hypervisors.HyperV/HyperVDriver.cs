@@ -28,7 +28,7 @@ public sealed partial class HyperVDriver : HypervisorDriverBase
         SupportsDeviceListing = true,
         SupportsVolumeAttach = true,
         SupportsInterfaceAttach = true,
-        SupportsSnapshots = false,
+        SupportsSnapshots = true,
         SupportsEvents = true, // From the driver's own operations and a poll of the VM list; see WatchEventsCoreAsync.
         SupportsImageDisks = true, // Differencing VHDX on a parent image.
         SupportsKernelBoot = false,
