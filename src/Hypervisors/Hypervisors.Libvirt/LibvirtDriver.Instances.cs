@@ -171,7 +171,7 @@ public sealed partial class LibvirtDriver
         {
             var error = LibvirtError.Capture("virDomainDefineXML");
             domain.Dispose();
-            if (error.Code is LibvirtErrorMap.OperationFailed or 28 && NameTaken(session, record.Spec.Name))
+            if (error.Code is LibvirtErrorMap.OperationFailed or LibvirtErrorMap.DomExist && NameTaken(session, record.Spec.Name))
             {
                 throw new InstanceAlreadyExistsException($"Another instance is named '{record.Spec.Name}'.", new LibvirtCallException("virDomainDefineXML", error))
                 {

@@ -11,6 +11,8 @@ internal static class LibvirtErrorMap
     // virErrorNumber values (libvirt-api.xml) the driver refers to by name.
     public const int InternalError = 1;
     public const int OperationFailed = 9;
+    public const int DomExist = 28;
+    public const int SystemError = 38;
     public const int NoDomain = 42;
     public const int OperationInvalid = 55;
     public const int NoDomainMetadata = 80;
@@ -58,7 +60,7 @@ internal static class LibvirtErrorMap
     public static HypervisorErrorKind KindOf(LibvirtError error, bool connectionAlive)
     {
         // A lost connection shows as a system or internal error raised by the RPC layer, or on a dead connection.
-        if (error.Code is 1 or 38 && (!connectionAlive || error.Domain is FromRpc or FromRemote))
+        if (error.Code is InternalError or SystemError && (!connectionAlive || error.Domain is FromRpc or FromRemote))
         {
             return HypervisorErrorKind.Unavailable;
         }

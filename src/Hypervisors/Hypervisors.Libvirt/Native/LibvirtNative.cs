@@ -106,9 +106,6 @@ internal static unsafe partial class LibvirtNative
     [LibraryImport(Library, EntryPoint = "virConnectGetHostname")]
     public static partial IntPtr ConnectGetHostname(SafeConnectHandle conn);
 
-    [LibraryImport(Library, EntryPoint = "virConnectGetType")]
-    public static partial IntPtr ConnectGetType(SafeConnectHandle conn);
-
     [LibraryImport(Library, EntryPoint = "virConnectGetVersion")]
     public static partial int ConnectGetVersion(SafeConnectHandle conn, out nuint hvVer);
 
