@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Hypervisors.Agent.Client;
 using Hypervisors.Agent.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Hypervisors.Agent.Tests.Api;
 
@@ -111,5 +112,29 @@ public sealed class ProblemTests
         Assert.True(paths.TryGetProperty("/v1/drivers/{driver}/instances/{id}/stop", out _));
         Assert.True(paths.TryGetProperty("/v1/operations/{operationId}", out _));
         Assert.True(paths.TryGetProperty("/v1/events", out _));
+    }
+
+    [Fact]
+    public async Task Operations_the_driver_does_not_declare_are_501_and_journal_nothing()
+    {
+        await using var agent = await TestAgent.StartAsync(services: services => services.AddHypervisors(h =>
+            h.AddDriver("limited", _ => new LimitedDriver(new Hypervisors.Fake.FakeHypervisorDriver(new Hypervisors.Fake.FakeHypervisorOptions())))));
+        var id = Guid.NewGuid();
+        await agent.Client.CreateInstanceAsync("limited", id, Specs.Small("limited-1", start: true), TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+        var before = agent.Service<Hypervisors.Agent.Journal.OperationJournal>().CountByState().Values.Sum();
+
+        var pause = await SendAsync(agent, HttpMethod.Post, $"/v1/drivers/limited/instances/{id}/pause");
+        var kernel = await SendAsync(agent, HttpMethod.Put, $"/v1/drivers/limited/instances/{Guid.NewGuid()}",
+            JsonContent.Create(Specs.Small("limited-2") with { KernelBoot = new KernelBootSpec("/boot/vmlinuz") }, options: AgentJson.Options));
+
+        Assert.Equal(HttpStatusCode.NotImplemented, pause.Status);
+        Assert.Equal(HypervisorErrorKind.NotSupported, pause.Problem.Kind);
+        Assert.Equal(HttpStatusCode.NotImplemented, kernel.Status);
+        Assert.Equal(before, agent.Service<Hypervisors.Agent.Journal.OperationJournal>().CountByState().Values.Sum());
+    }
+
+    private sealed class LimitedDriver(IHypervisorDriver inner) : DelegatingHypervisorDriver(inner)
+    {
+        public override DriverCapabilities Capabilities => InnerDriver.Capabilities with { SupportsPause = false, SupportsKernelBoot = false };
     }
 }

@@ -36,7 +36,8 @@ internal sealed class TestAgent : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
-    public static async Task<TestAgent> StartAsync(IReadOnlyDictionary<string, string>? settings = null, string? dataDirectory = null, string? token = null, string listen = "http://127.0.0.1:0")
+    public static async Task<TestAgent> StartAsync(IReadOnlyDictionary<string, string>? settings = null, string? dataDirectory = null, string? token = null, string listen = "http://127.0.0.1:0",
+        Action<IServiceCollection>? services = null)
     {
         var ownsDirectory = dataDirectory is null;
         dataDirectory ??= Directory.CreateTempSubdirectory("hv-agent-test-").FullName;
@@ -59,6 +60,7 @@ internal sealed class TestAgent : IAsyncDisposable
             builder.Logging.ClearProviders();
             builder.Logging.SetMinimumLevel(LogLevel.Debug);
             builder.Logging.AddProvider(logs);
+            services?.Invoke(builder.Services);
         });
         try
         {

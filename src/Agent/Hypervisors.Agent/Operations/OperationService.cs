@@ -54,6 +54,14 @@ internal sealed class OperationService(
     {
         var driver = GetDriver(driverName);
         InstanceSpecValidator.Validate(spec);
+        var capabilities = driver.Capabilities;
+        if ((spec.KernelBoot is not null && !capabilities.SupportsKernelBoot) || (!capabilities.SupportsImageDisks && spec.Disks.Any(d => d.ImageRef is not null)))
+        {
+            // Refused before anything is journaled, as the driver would refuse it anyway.
+            throw new OperationNotSupportedException(capabilities.HypervisorType, InstanceOperation.Create,
+                spec.KernelBoot is not null && !capabilities.SupportsKernelBoot ? "direct kernel boot is not supported." : "disks from an image are not supported.");
+        }
+
         var key = CreateKey(driverName, spec.Id);
         var request = new OperationRequest { Spec = spec };
         for (var attempt = 0; attempt < 3; attempt++)
