@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using Hypervisors.Libvirt.Mapping;
 using Hypervisors.Libvirt.Native;
 using Hypervisors.Libvirt.Storage;
@@ -31,10 +32,12 @@ public sealed partial class LibvirtDriver : HypervisorDriverBase, ILibvirtEventS
     private readonly ConcurrentDictionary<Guid, InstanceRecord?> _records = new();
     private readonly SemaphoreSlim[] _instanceLocks = [.. Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1))];
     private readonly Lock _sessionGate = new();
+    private readonly Lock _publishGate = new();
     private readonly CancellationTokenSource _disposing = new();
     private LibvirtSession? _session;
     private volatile bool _eventsWanted;
     private int _reconnecting;
+    private long _published;
     private readonly bool _callsOnCallerThread;
 
     /// <summary>Creates a driver for <see cref="LibvirtDriverOptions.Uri"/>; the connection opens on the first call.</summary>
@@ -344,7 +347,36 @@ public sealed partial class LibvirtDriver : HypervisorDriverBase, ILibvirtEventS
             session.EnsureLifecycleEvents();
             return true;
         }, null);
-        return _events.SubscribeAsync(cancellationToken);
+        IAsyncEnumerable<InstanceEvent> stream;
+        long publishedAtSubscribe;
+        lock (_publishGate)
+        {
+            stream = _events.SubscribeAsync(cancellationToken);
+            publishedAtSubscribe = _published;
+        }
+
+        // libvirt delivers events from its loop a moment after the operation, so events of operations that finished
+        // before this call may still be queued. The loop flushes them before it runs the barrier; the count read
+        // there tells how many of the first events this subscriber gets are from before the call. Waiting for it
+        // (one loop iteration) keeps the caller's next operations from racing the barrier.
+        var before = LibvirtEventLoop.TryRunAfterPending(() => Interlocked.Read(ref _published), TimeSpan.FromSeconds(5), out var publishedBeforeCall)
+            ? publishedBeforeCall - publishedAtSubscribe
+            : 0;
+        return SkipEarlierAsync(stream, before, cancellationToken);
+    }
+
+    private static async IAsyncEnumerable<InstanceEvent> SkipEarlierAsync(IAsyncEnumerable<InstanceEvent> stream, long skip, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await foreach (var instanceEvent in stream.WithCancellation(cancellationToken).ConfigureAwait(false))
+        {
+            if (skip > 0)
+            {
+                skip--;
+                continue;
+            }
+
+            yield return instanceEvent;
+        }
     }
 
     void ILibvirtEventSink.OnLifecycleEvent(Guid domainId, int eventType, int detail)
@@ -359,7 +391,11 @@ public sealed partial class LibvirtDriver : HypervisorDriverBase, ILibvirtEventS
             _records.TryRemove(domainId, out _);
         }
 
-        _events.Publish(new InstanceEvent(domainId, mapped.Kind, mapped.State, TimeProvider.GetUtcNow()));
+        lock (_publishGate)
+        {
+            _published++;
+            _events.Publish(new InstanceEvent(domainId, mapped.Kind, mapped.State, TimeProvider.GetUtcNow()));
+        }
     }
 
     void ILibvirtEventSink.OnConnectionClosed(LibvirtSession session, int reason)

@@ -21,6 +21,30 @@ internal static unsafe class LibvirtEventLoop
     /// <exception cref="LibvirtCallException">libvirt refused the registration.</exception>
     public static void EnsureStarted() => _ = Loop.Value;
 
+    /// <summary>
+    /// Runs <paramref name="action"/> on the event-loop thread once the loop has dispatched what is already due
+    /// (such as domain events libvirt queued before this call: a timer registered earlier flushes them, and due timers
+    /// fire in registration order), and waits for it: one loop iteration. False when it did not run within
+    /// <paramref name="timeout"/>.
+    /// </summary>
+    /// <exception cref="LibvirtCallException">libvirt refused the timer.</exception>
+    public static bool TryRunAfterPending<T>(Func<T> action, TimeSpan timeout, out T? result)
+    {
+        EnsureStarted();
+        using var barrier = new Barrier<T>(action);
+        var handle = GCHandle.Alloc(barrier, GCHandleType.Normal);
+        if (LibvirtNative.EventAddTimeout(0, &OnBarrier, GCHandle.ToIntPtr(handle), &FreeBarrier) < 0)
+        {
+            var error = LibvirtError.Capture("virEventAddTimeout");
+            handle.Free();
+            throw new LibvirtCallException("virEventAddTimeout", error);
+        }
+
+        var ran = barrier.Done.Wait(timeout);
+        result = barrier.Result;
+        return ran;
+    }
+
     private static Thread Start()
     {
         LibvirtNative.EnsureLoaded();
@@ -54,7 +78,67 @@ internal static unsafe class LibvirtEventLoop
     }
 
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static void OnBarrier(int timer, IntPtr opaque)
+    {
+        // One shot: removing the timer makes libvirt call FreeBarrier, which releases the handle.
+        LibvirtNative.EventRemoveTimeout(timer);
+        try
+        {
+            if (GCHandle.FromIntPtr(opaque).Target is IBarrier barrier)
+            {
+                barrier.Run();
+            }
+        }
+        catch (Exception)
+        {
+            // An exception must not unwind into libvirt's event loop; the waiter times out instead.
+        }
+    }
+
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static void FreeBarrier(IntPtr opaque)
+    {
+        if (opaque != IntPtr.Zero)
+        {
+            GCHandle.FromIntPtr(opaque).Free();
+        }
+    }
+
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
     private static void IgnoreError(IntPtr userData, VirError* error)
     {
+    }
+
+    private interface IBarrier
+    {
+        void Run();
+    }
+
+    private sealed class Barrier<T>(Func<T> action) : IBarrier, IDisposable
+    {
+        public ManualResetEventSlim Done { get; } = new();
+
+        public T? Result { get; private set; }
+
+        public void Run()
+        {
+            try
+            {
+                Result = action();
+            }
+            finally
+            {
+                // The waiter may have timed out and disposed the event already.
+                try
+                {
+                    Done.Set();
+                }
+                catch (ObjectDisposedException)
+                {
+                }
+            }
+        }
+
+        public void Dispose() => Done.Dispose();
     }
 }

@@ -129,6 +129,12 @@ internal static unsafe partial class LibvirtNative
     [LibraryImport(Library, EntryPoint = "virEventRunDefaultImpl")]
     public static partial int EventRunDefaultImpl();
 
+    [LibraryImport(Library, EntryPoint = "virEventAddTimeout")]
+    public static partial int EventAddTimeout(int timeout, delegate* unmanaged[Cdecl]<int, IntPtr, void> cb, IntPtr opaque, delegate* unmanaged[Cdecl]<IntPtr, void> ff);
+
+    [LibraryImport(Library, EntryPoint = "virEventRemoveTimeout")]
+    public static partial int EventRemoveTimeout(int timer);
+
     [LibraryImport(Library, EntryPoint = "virConnectDomainEventRegisterAny")]
     public static partial int ConnectDomainEventRegisterAny(SafeConnectHandle conn, IntPtr dom, int eventId, IntPtr cb, IntPtr opaque, delegate* unmanaged[Cdecl]<IntPtr, void> freecb);
 
