@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The compute agent's tests need nothing beyond the .NET SDK: SQLite comes with Microsoft.Data.Sqlite, the agents
 # run in-process or as child processes on loopback ports they pick themselves. The crash test runs against the
-# in-memory fake; against libvirtd it is opt-in (HYPERVISORS_AGENT_CRASH_LIBVIRT_URI), see docs/agent-api.md.
+# in-memory fake, and against libvirtd (started by 20-libvirt.sh) when HYPERVISORS_AGENT_CRASH_LIBVIRT_URI is set,
+# as tests/test.sh does.
 # This script only checks that loopback works, so a broken network namespace fails here with a clear message.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -20,8 +20,7 @@ public sealed class CrashRecoveryTests
     [Fact]
     public Task Killing_the_agent_during_200_creates_on_libvirtd_loses_nothing_and_duplicates_nothing()
     {
-        // Opt-in: needs libvirtd with QEMU that defines a domain in well under a second (on the shared CI
-        // machines a define took ~34 s, serialized, so 200 would take hours). See docs/agent-api.md.
+        // Needs libvirtd with QEMU: tests/test.sh starts it and sets the variable; a bare `dotnet test` skips.
         var uri = Environment.GetEnvironmentVariable("HYPERVISORS_AGENT_CRASH_LIBVIRT_URI");
         if (string.IsNullOrEmpty(uri))
         {
