@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using Hypervisors.Esx;
 using Hypervisors.Esx.Wire;
@@ -39,52 +38,11 @@ internal sealed class EsxBenchmark : IBenchmarkCommand
         await using (driver.ConfigureAwait(false))
         {
             await driver.ConnectAsync(cancellationToken).ConfigureAwait(false);
-            await RunPhasesAsync(driver, "warm", warmup, parallelism, cancellationToken).ConfigureAwait(false); // JIT the measured paths
-            var phases = await RunPhasesAsync(driver, "bench", n, parallelism, cancellationToken).ConfigureAwait(false);
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{{\"impl\":\"dotnet\",\"n\":{n},\"p\":{parallelism},\"create_ms\":{phases[0]:F1},\"power_on_ms\":{phases[1]:F1},\"list_ms\":{phases[2]:F1},\"power_off_ms\":{phases[3]:F1},\"destroy_ms\":{phases[4]:F1},\"total_ms\":{phases.Sum():F1}}}"));
+            await DriverPhases.RunCheckedAsync(driver, "warm", warmup, parallelism, cancellationToken).ConfigureAwait(false); // JIT the measured paths
+            var phases = await DriverPhases.RunCheckedAsync(driver, "bench", n, parallelism, cancellationToken).ConfigureAwait(false);
+            Console.WriteLine(DriverPhases.JsonLine("dotnet", n, parallelism, phases));
         }
 
         return 0;
-    }
-
-    private static async Task<double[]> RunPhasesAsync(EsxDriver driver, string prefix, int n, int parallelism, CancellationToken cancellationToken)
-    {
-        var run = Guid.NewGuid().ToString("N")[..8];
-        var specs = Enumerable.Range(0, n).Select(i => new InstanceSpec
-        {
-            Id = Guid.NewGuid(),
-            Name = string.Create(CultureInfo.InvariantCulture, $"{prefix}-{run}-{i}"),
-            VCpus = 1,
-            MemoryMiB = 64,
-        }).ToList();
-        var parallel = new ParallelOptions { MaxDegreeOfParallelism = parallelism, CancellationToken = cancellationToken };
-        var phases = new double[5];
-        var clock = Stopwatch.StartNew();
-        await Parallel.ForEachAsync(specs, parallel, async (spec, ct) => await driver.CreateInstanceAsync(spec, ct).ConfigureAwait(false)).ConfigureAwait(false);
-        phases[0] = Lap(clock);
-        await Parallel.ForEachAsync(specs, parallel, async (spec, ct) => await driver.StartInstanceAsync(spec.Id, ct).ConfigureAwait(false)).ConfigureAwait(false);
-        phases[1] = Lap(clock);
-        var listed = await driver.ListInstancesAsync(cancellationToken).ConfigureAwait(false);
-        phases[2] = Lap(clock);
-        await Parallel.ForEachAsync(specs, parallel, async (spec, ct) => await driver.PowerOffInstanceAsync(spec.Id, ct).ConfigureAwait(false)).ConfigureAwait(false);
-        phases[3] = Lap(clock);
-        await Parallel.ForEachAsync(specs, parallel, async (spec, ct) => await driver.DeleteInstanceAsync(spec.Id, ct).ConfigureAwait(false)).ConfigureAwait(false);
-        phases[4] = Lap(clock);
-        var ids = specs.Select(s => s.Id).ToHashSet();
-        var running = listed.Count(i => ids.Contains(i.Id) && i.PowerState == PowerState.Running && i.VCpus == 1 && i.MemoryMiB == 64);
-        if (running != n)
-        {
-            throw new InvalidOperationException($"The list showed {running} of the {n} VMs running with 1 vCPU and 64 MiB.");
-        }
-
-        return phases;
-    }
-
-    private static double Lap(Stopwatch clock)
-    {
-        var ms = clock.Elapsed.TotalMilliseconds;
-        clock.Restart();
-        return ms;
     }
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using Hypervisors.Libvirt;
 
@@ -47,54 +46,12 @@ internal sealed class LibvirtBenchmark : IBenchmarkCommand
 
     private static async Task<(double[] Phases, int Listed)> RunPhasesAsync(LibvirtDriver driver, string prefix, int n, CancellationToken cancellationToken)
     {
-        var run = Guid.NewGuid().ToString("N")[..8];
-        var specs = Enumerable.Range(0, n).Select(i => new InstanceSpec
-        {
-            Id = Guid.NewGuid(),
-            Name = string.Create(CultureInfo.InvariantCulture, $"{prefix}-{run}-{i}"),
-            VCpus = 1,
-            MemoryMiB = 64,
-        }).ToList();
-        var phases = new double[5];
-        var clock = Stopwatch.StartNew();
-        foreach (var spec in specs)
-        {
-            await driver.CreateInstanceAsync(spec, cancellationToken).ConfigureAwait(false);
-        }
-
-        phases[0] = Lap(clock);
-        foreach (var spec in specs)
-        {
-            await driver.StartInstanceAsync(spec.Id, cancellationToken).ConfigureAwait(false);
-        }
-
-        phases[1] = Lap(clock);
-        var listed = await driver.ListInstancesAsync(cancellationToken).ConfigureAwait(false);
-        phases[2] = Lap(clock);
-        foreach (var spec in specs)
-        {
-            await driver.PowerOffInstanceAsync(spec.Id, cancellationToken).ConfigureAwait(false);
-        }
-
-        phases[3] = Lap(clock);
-        foreach (var spec in specs)
-        {
-            await driver.DeleteInstanceAsync(spec.Id, cancellationToken).ConfigureAwait(false);
-        }
-
-        phases[4] = Lap(clock);
+        var (phases, listed, _) = await DriverPhases.RunAsync(driver, prefix, n, parallelism: null, cancellationToken).ConfigureAwait(false);
         if (listed.Count < n || listed.Count(i => i.PowerState == PowerState.Running) < n)
         {
             throw new InvalidOperationException($"Listed {listed.Count} instances, {listed.Count(i => i.PowerState == PowerState.Running)} running; expected at least {n} running.");
         }
 
         return (phases, listed.Count);
-    }
-
-    private static double Lap(Stopwatch clock)
-    {
-        var ms = clock.Elapsed.TotalMilliseconds;
-        clock.Restart();
-        return ms;
     }
 }

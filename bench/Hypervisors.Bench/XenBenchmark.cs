@@ -47,13 +47,12 @@ internal sealed class XenBenchmark : IBenchmarkCommand
             double[] phases;
             await using (var driver = new XenDriver(new XenDriverOptions { Url = new Uri(url), Transport = transport }.UseCredentials(user, password)))
             {
-                await MeasurePhasesAsync(driver, "warm", warmup, parallelism, cancellationToken).ConfigureAwait(false); // JIT the measured paths
-                phases = await MeasurePhasesAsync(driver, "bench", n, parallelism, cancellationToken).ConfigureAwait(false);
+                await DriverPhases.RunCheckedAsync(driver, "warm", warmup, parallelism, cancellationToken).ConfigureAwait(false); // JIT the measured paths
+                phases = await DriverPhases.RunCheckedAsync(driver, "bench", n, parallelism, cancellationToken).ConfigureAwait(false);
             }
 
             var impl = "dotnet-xen-" + (transport == XenApiTransport.JsonRpc ? "jsonrpc" : "xmlrpc") + (simulator is null ? string.Empty : "-simulator");
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{{\"impl\":\"{impl}\",\"n\":{n},\"p\":{parallelism},\"create_ms\":{phases[0]:F1},\"power_on_ms\":{phases[1]:F1},\"list_ms\":{phases[2]:F1},\"power_off_ms\":{phases[3]:F1},\"destroy_ms\":{phases[4]:F1},\"total_ms\":{phases.Sum():F1}}}"));
+            Console.WriteLine(DriverPhases.JsonLine(impl, n, parallelism, phases));
             var python = arguments.Get("python", "python3");
             if (python != "none")
             {
@@ -96,37 +95,5 @@ internal sealed class XenBenchmark : IBenchmarkCommand
         Console.WriteLine(output);
         using var document = System.Text.Json.JsonDocument.Parse(output);
         return document.RootElement.Clone();
-    }
-
-    /// <summary>Times the five phases; the list must show all n instances running with the spec's size.</summary>
-    private static async Task<double[]> MeasurePhasesAsync(XenDriver driver, string prefix, int count, int parallelism, CancellationToken cancellationToken)
-    {
-        var batch = Guid.NewGuid().ToString("N")[..8];
-        var specs = new List<InstanceSpec>(count);
-        for (var i = 0; i < count; i++)
-        {
-            specs.Add(new InstanceSpec { Id = Guid.NewGuid(), Name = string.Create(CultureInfo.InvariantCulture, $"{prefix}-{batch}-{i}"), VCpus = 1, MemoryMiB = 64 });
-        }
-
-        var options = new ParallelOptions { MaxDegreeOfParallelism = parallelism, CancellationToken = cancellationToken };
-        var timings = new double[5];
-        var watch = Stopwatch.StartNew();
-        await Parallel.ForEachAsync(specs, options, async (spec, ct) => await driver.CreateInstanceAsync(spec, ct).ConfigureAwait(false)).ConfigureAwait(false);
-        timings[0] = watch.Elapsed.TotalMilliseconds;
-        watch.Restart();
-        await Parallel.ForEachAsync(specs, options, async (spec, ct) => await driver.StartInstanceAsync(spec.Id, ct).ConfigureAwait(false)).ConfigureAwait(false);
-        timings[1] = watch.Elapsed.TotalMilliseconds;
-        watch.Restart();
-        var instances = await driver.ListInstancesAsync(cancellationToken).ConfigureAwait(false);
-        timings[2] = watch.Elapsed.TotalMilliseconds;
-        watch.Restart();
-        await Parallel.ForEachAsync(specs, options, async (spec, ct) => await driver.PowerOffInstanceAsync(spec.Id, ct).ConfigureAwait(false)).ConfigureAwait(false);
-        timings[3] = watch.Elapsed.TotalMilliseconds;
-        watch.Restart();
-        await Parallel.ForEachAsync(specs, options, async (spec, ct) => await driver.DeleteInstanceAsync(spec.Id, ct).ConfigureAwait(false)).ConfigureAwait(false);
-        timings[4] = watch.Elapsed.TotalMilliseconds;
-        var wanted = specs.Select(s => s.Id).ToHashSet();
-        var seen = instances.Count(i => wanted.Contains(i.Id) && i is { PowerState: PowerState.Running, VCpus: 1, MemoryMiB: 64 });
-        return seen == count ? timings : throw new InvalidOperationException($"The list showed {seen} of the {count} VMs running with 1 vCPU and 64 MiB.");
     }
 }
