@@ -11,5 +11,7 @@ for path in glob.glob(f"{sys.argv[1]}/**/*.trx", recursive=True):
         continue
     passed += int(counters.get("passed", 0))
     failed += int(counters.get("failed", 0)) + int(counters.get("error", 0)) + int(counters.get("timeout", 0))
-    skipped += int(counters.get("notExecuted", 0))
+    # VSTest leaves skipped tests out of the counters' notExecuted; count their results instead.
+    results = ET.parse(path).getroot().findall("t:Results/t:UnitTestResult", NS)
+    skipped += sum(1 for r in results if r.get("outcome") == "NotExecuted")
 print(f"Tests: {passed} passed, {failed} failed, {skipped} skipped")
