@@ -47,7 +47,12 @@ if [ ! -s "$guest_dir/vmlinuz" ] || [ ! -s "$guest_dir/initramfs.gz" ] || ! grep
   log "building the CI guest in $guest_dir"
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT
-  kernel_pkg=$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-/ {print $2; exit}')
+  kernel_pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depends: linux-image-/ {print $2; exit}')
+  if [ -z "$kernel_pkg" ]; then
+    # The package lists may be absent where every package was already installed: fetch them once.
+    apt-get -o DPkg::Lock::Timeout=600 update -qq
+    kernel_pkg=$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-/ {print $2; exit}')
+  fi
   # apt warns that root downloads outside its sandbox into a temporary folder; that is expected here.
   (cd "$work" && apt-get download -qq "$kernel_pkg" >/dev/null 2>&1)
   dpkg -x "$work"/"$kernel_pkg"_*.deb "$work/kernel"
