@@ -14,7 +14,22 @@ internal sealed class ScriptedVimHandler(Func<string, XElement, HttpResponseMess
 
     private int _logins;
 
-    public List<(string Method, XElement Body, string? Cookie)> Requests { get; } = [];
+    private readonly List<(string Method, XElement Body, string? Cookie)> _requests = [];
+
+    /// <summary>
+    /// A snapshot of the requests so far. The client may still send some after a call returns (filter clean-up runs
+    /// off the caller's path), so the list itself is only touched under its lock.
+    /// </summary>
+    public IReadOnlyList<(string Method, XElement Body, string? Cookie)> Requests
+    {
+        get
+        {
+            lock (_requests)
+            {
+                return [.. _requests];
+            }
+        }
+    }
 
     public string CurrentCookie => "vmware_soap_session=\"session-" + _logins + "\"";
 
@@ -37,7 +52,11 @@ internal sealed class ScriptedVimHandler(Func<string, XElement, HttpResponseMess
         var envelope = XElement.Parse(await request.Content!.ReadAsStringAsync(cancellationToken));
         var body = envelope.Elements().Single().Elements().Single();
         var cookie = request.Headers.TryGetValues("Cookie", out var values) ? values.Single() : null;
-        Requests.Add((body.Name.LocalName, body, cookie));
+        lock (_requests)
+        {
+            _requests.Add((body.Name.LocalName, body, cookie));
+        }
+
         switch (body.Name.LocalName)
         {
             case "RetrieveServiceContent":
