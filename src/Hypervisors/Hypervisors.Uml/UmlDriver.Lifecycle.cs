@@ -8,7 +8,6 @@ public sealed partial class UmlDriver
     /// <inheritdoc />
     protected override async Task<InstanceInfo> CreateInstanceCoreAsync(InstanceSpec spec, CancellationToken cancellationToken)
     {
-        var (disks, interfaces) = CheckSpec(spec);
         await _createGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         UmlInstance instance;
         try
@@ -28,6 +27,8 @@ public sealed partial class UmlDriver
                 throw new InstanceAlreadyExistsException($"Another instance is named '{spec.Name}'.") { InstanceId = spec.Id };
             }
 
+            // After the id check: the same id with another spec is a conflict whatever else is wrong with it.
+            var (disks, interfaces) = CheckSpec(spec);
             var directory = Path.Combine(_instancesRoot, spec.Id.ToString("D"));
             try
             {
@@ -242,7 +243,11 @@ public sealed partial class UmlDriver
 
         if (spec.KernelBoot is { } boot)
         {
-            UmlPaths.RequireAllowed(boot.KernelPath, KernelDirectories, "spec.KernelBoot.KernelPath");
+            if (!string.Equals(boot.KernelPath, _options.KernelPath, StringComparison.Ordinal))
+            {
+                UmlPaths.RequireAllowed(boot.KernelPath, _options.AllowedImageDirectories, "spec.KernelBoot.KernelPath");
+            }
+
             if (boot.InitrdPath is not null)
             {
                 RequireSimplePath(UmlPaths.RequireAllowed(boot.InitrdPath, _options.AllowedImageDirectories, "spec.KernelBoot.InitrdPath"), "spec.KernelBoot.InitrdPath");
@@ -282,9 +287,6 @@ public sealed partial class UmlDriver
 
         return (disks, interfaces);
     }
-
-    private IEnumerable<string> KernelDirectories =>
-        _options.AllowedImageDirectories.Append(Path.GetDirectoryName(_options.KernelPath)!);
 
     private void RequireNetwork(string network, string field)
     {
