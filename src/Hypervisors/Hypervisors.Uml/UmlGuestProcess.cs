@@ -26,6 +26,7 @@ internal sealed class UmlGuestProcess : IAsyncDisposable
     private readonly Lock _gate = new();
     private TaskCompletionSource _bootSignal = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _bootCount;
+    private int _disposed;
 
     private UmlGuestProcess(int pid, Process? child, MconsoleNotificationListener listener, string mconsolePath, TimeSpan mconsoleTimeout, TimeSpan pollInterval)
     {
@@ -216,6 +217,11 @@ internal sealed class UmlGuestProcess : IAsyncDisposable
     /// <summary>Stops watching (the process itself is left running).</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         await _stop.CancelAsync().ConfigureAwait(false);
         await _listener.DisposeAsync().ConfigureAwait(false);
         await _notificationLoop.ConfigureAwait(false);
