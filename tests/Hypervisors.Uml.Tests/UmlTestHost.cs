@@ -14,9 +14,23 @@ public sealed class UmlTestHost : IDisposable
     public const string ShutdownMarker = "UML-GUEST-SHUTTING-DOWN";
     public const string KernelPath = "/usr/bin/linux.uml";
 
+    private readonly bool _owned;
+
     public UmlTestHost()
+        : this(Path.Combine("/tmp", "hyp-uml-" + Guid.NewGuid().ToString("N")[..8]), owned: true)
     {
-        Root = Path.Combine("/tmp", "hyp-uml-" + Guid.NewGuid().ToString("N")[..8]);
+    }
+
+    /// <summary>Opens the host in <paramref name="root"/>; only the owner makes its files and removes them.</summary>
+    public UmlTestHost(string root, bool owned)
+    {
+        Root = root;
+        _owned = owned;
+        if (!owned)
+        {
+            return;
+        }
+
         Directory.CreateDirectory(ImageDirectory);
         Directory.CreateDirectory(VolumeDirectory);
         MakeGuestRoot();
@@ -82,6 +96,11 @@ public sealed class UmlTestHost : IDisposable
 
     public void Dispose()
     {
+        if (!_owned)
+        {
+            return;
+        }
+
         // Tests delete their guests; anything a failed test left running is killed so nothing outlives the run.
         var run = Path.Combine(StateDirectory, "run");
         if (Directory.Exists(run))

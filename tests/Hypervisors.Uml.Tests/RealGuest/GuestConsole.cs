@@ -61,6 +61,36 @@ internal static partial class GuestConsole
         return found;
     }
 
+    /// <summary>Whether <paramref name="pid"/> leads its session: the guest's kernel (its helpers do not).</summary>
+    public static bool IsSessionLeader(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return fields[3] == pid.ToString(CultureInfo.InvariantCulture);
+        }
+        catch (IOException)
+        {
+            // A helper process that ended meanwhile.
+            return false;
+        }
+    }
+
+    /// <summary>The first event of <paramref name="kind"/> for <paramref name="id"/>.</summary>
+    public static async Task<InstanceEvent> WaitForEventAsync(IHypervisorDriver driver, Guid id, InstanceEventKind kind, CancellationToken cancellationToken)
+    {
+        await foreach (var e in driver.WatchEventsAsync(cancellationToken))
+        {
+            if (e.InstanceId == id && e.Kind == kind)
+            {
+                return e;
+            }
+        }
+
+        throw new InvalidOperationException("The event stream ended.");
+    }
+
     [GeneratedRegex(@"^STATUS tick=(\d+) net=(\S*) ubd=(\S*)", RegexOptions.Multiline)]
     private static partial Regex StatusLine();
 }

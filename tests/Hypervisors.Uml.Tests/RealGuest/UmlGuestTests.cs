@@ -39,7 +39,7 @@ public sealed class UmlGuestTests : IDisposable
         Assert.Contains(afterUnpause, s => s.Tick == ticksWhilePaused + 1);
 
         // Soft reboot through Ctrl-Alt-Del: the guest's init shuts down and the kernel boots again in the same process.
-        var pid = Assert.Single(GuestConsole.ProcessesOf(id), IsSessionLeader);
+        var pid = Assert.Single(GuestConsole.ProcessesOf(id), GuestConsole.IsSessionLeader);
         await driver.RebootInstanceAsync(id, RebootKind.Soft, Ct);
         await GuestConsole.WaitForAsync(driver, id, t => GuestConsole.Count(t, UmlTestHost.BootMarker) == 2, "the second boot marker");
         Assert.Contains(UmlTestHost.ShutdownMarker, await GuestConsole.TextAsync(driver, id), StringComparison.Ordinal);
@@ -87,7 +87,7 @@ public sealed class UmlGuestTests : IDisposable
         await driver.CreateInstanceAsync(_host.Spec(id, "panic-" + id.ToString("N")[..6]) with { StartAfterCreate = true }, Ct);
         await GuestConsole.WaitForAsync(driver, id, t => GuestConsole.Count(t, UmlTestHost.BootMarker) == 1, "the boot marker");
         using var watch = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-        var crashed = WaitForEventAsync(driver, id, InstanceEventKind.Crashed, watch.Token);
+        var crashed = GuestConsole.WaitForEventAsync(driver, id, InstanceEventKind.Crashed, watch.Token);
 
         // sysrq c makes the kernel panic on purpose (it dies before it can answer).
         var request = driver.SendMconsoleCommandAsync(id, "sysrq c", Ct);
@@ -152,26 +152,6 @@ public sealed class UmlGuestTests : IDisposable
     }
 
     public void Dispose() => _host.Dispose();
-
-    private static bool IsSessionLeader(int pid)
-    {
-        var stat = File.ReadAllText($"/proc/{pid}/stat");
-        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        return fields[3] == pid.ToString(System.Globalization.CultureInfo.InvariantCulture);
-    }
-
-    private static async Task<InstanceEvent> WaitForEventAsync(IHypervisorDriver driver, Guid id, InstanceEventKind kind, CancellationToken cancellationToken)
-    {
-        await foreach (var e in driver.WatchEventsAsync(cancellationToken))
-        {
-            if (e.InstanceId == id && e.Kind == kind)
-            {
-                return e;
-            }
-        }
-
-        throw new InvalidOperationException("The event stream ended.");
-    }
 
     /// <summary>Debian's reference client: prints "OK text" or "ERR text" for one command.</summary>
     internal static async Task<string> UmlMconsoleAsync(string socket, string command)
