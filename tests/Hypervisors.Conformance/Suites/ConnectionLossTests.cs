@@ -66,12 +66,25 @@ public abstract class ConnectionLossTests<TFixture>(TFixture fixture) : DriverSu
         await recorder.ExpectAsync(PowerState.Running, "a start made by another client while the connection was down", Fixture.EventTimeout * 2, Ct);
     }
 
+    /// <summary>Watches, then creates an instance and waits for its create event, so no late event of the create is mistaken for a later one.</summary>
     private async Task<(KitInstance Instance, EventRecorder Recorder)> WatchNewInstanceAsync()
     {
-        var instance = await CreateInstanceAsync();
+        var spec = NewSpec();
         var recorder = EventRecorder.Start(Driver, Ct, Fixture.EventTimeout);
-        recorder.Track(instance.Id);
-        return (instance, recorder);
+        recorder.Track(spec.Id);
+        var instance = CleanupGuard(spec);
+        try
+        {
+            await Driver.CreateInstanceAsync(spec, Ct);
+            await recorder.ExpectAsync(PowerState.Shutdown, "create", Fixture.EventTimeout, Ct);
+            return (instance, recorder);
+        }
+        catch
+        {
+            await recorder.DisposeAsync();
+            await instance.DisposeAsync();
+            throw;
+        }
     }
 
     private IConnectionLossFixture RequireInterruptingFixture()

@@ -40,15 +40,6 @@ public abstract class RemoteHypervisorOptions
     /// <summary>Whether <see cref="Url"/> must be given (a driver that can build it from other settings says false).</summary>
     protected virtual bool RequiresUrl => true;
 
-    /// <summary>Sets a fixed user name and password (code and tests; configuration uses the properties).</summary>
-    public void UseCredentials(string userName, string password)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(userName);
-        ArgumentNullException.ThrowIfNull(password);
-        var credential = new NetworkCredential(userName, password);
-        CredentialProvider = _ => ValueTask.FromResult(credential);
-    }
-
     /// <summary>The credentials for the next login: from <see cref="CredentialProvider"/>, else the user name with the password or the file's content.</summary>
     /// <exception cref="HypervisorAuthenticationException">The password file cannot be read.</exception>
     public async ValueTask<NetworkCredential> GetCredentialAsync(CancellationToken cancellationToken)
@@ -119,5 +110,22 @@ public abstract class RemoteHypervisorOptions
         {
             yield return failure;
         }
+    }
+}
+
+/// <summary>Fluent helpers for <see cref="RemoteHypervisorOptions"/>.</summary>
+public static class RemoteHypervisorOptionsExtensions
+{
+    /// <summary>Sets a fixed user name and password (code and tests; configuration binds the properties) and returns the options.</summary>
+    public static TOptions UseCredentials<TOptions>(this TOptions options, string userName, string password)
+        where TOptions : RemoteHypervisorOptions
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentException.ThrowIfNullOrEmpty(userName);
+        ArgumentNullException.ThrowIfNull(password);
+        options.UserName = userName;
+        options.Password = password;
+        options.PasswordFile = null;
+        return options;
     }
 }
