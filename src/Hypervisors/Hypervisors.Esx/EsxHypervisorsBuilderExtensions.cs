@@ -12,28 +12,30 @@ public static class EsxHypervisorsBuilderExtensions
     /// (<c>Url</c>, <c>UserName</c>, <c>PasswordFile</c>, <c>Tls:PinnedSha256Thumbprints</c>, <c>Datacenter</c>, ...).
     /// The options are validated when the host starts; the driver connects on first use.
     /// </summary>
-    public static HypervisorsBuilder AddEsx(this HypervisorsBuilder builder, string name, IConfigurationSection section) =>
-        builder.AddDriver<EsxDriverOptions>(name, section, Validate, Create);
+    public static HypervisorsBuilder AddEsx(this HypervisorsBuilder builder, string name, IConfigurationSection section)
+    {
+        new EsxDriverKind().AddDriver(builder, name, section);
+        return builder;
+    }
 
     /// <summary>
     /// Adds an ESX/vCenter driver named <paramref name="name"/> configured in code:
     /// <code>services.AddHypervisors(h => h.AddEsx("vc1", o =&gt; { o.Url = new("https://vc1/sdk"); o.UserName = "ops"; o.PasswordFile = "/run/secrets/vc1"; }));</code>
     /// </summary>
     public static HypervisorsBuilder AddEsx(this HypervisorsBuilder builder, string name, Action<EsxDriverOptions> configure) =>
-        builder.AddDriver<EsxDriverOptions>(name, configure, Validate, Create);
-
-    private static IEnumerable<string> Validate(EsxDriverOptions options, string keyPrefix) => options.Validate(keyPrefix);
-
-    private static EsxDriver Create(DriverServices services, EsxDriverOptions options) =>
-        new(options, services.Logger<EsxDriver>(), services.TimeProvider);
+        new EsxDriverKind().AddDriver(builder, name, configure);
 }
 
 /// <summary>The <c>esx</c> driver kind: <c>Kind = "esx"</c> in a driver's configuration section.</summary>
-public sealed class EsxDriverKind : IHypervisorDriverKind
+public sealed class EsxDriverKind : HypervisorDriverKind<EsxDriverOptions>
 {
     /// <inheritdoc />
-    public string Kind => "esx";
+    public override string Kind => "esx";
 
     /// <inheritdoc />
-    public void AddDriver(HypervisorsBuilder builder, string name, IConfigurationSection section) => builder.AddEsx(name, section);
+    protected override IEnumerable<string> Validate(EsxDriverOptions options, string keyPrefix) => options.Validate(keyPrefix);
+
+    /// <inheritdoc />
+    protected override IHypervisorDriver Create(DriverServices services, EsxDriverOptions options) =>
+        new EsxDriver(options, services.Logger<EsxDriver>(), services.TimeProvider);
 }

@@ -92,9 +92,7 @@ public sealed partial class LibvirtDriver
     /// <inheritdoc />
     protected override async Task<InstanceInfo> CreateInstanceCoreAsync(InstanceSpec spec, CancellationToken cancellationToken)
     {
-        var gate = LockFor(spec.Id);
-        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
+        using (await _instanceLocks.AcquireAsync(spec.Id, cancellationToken).ConfigureAwait(false))
         {
             var owned = Own(spec);
             var layout = PlanFiles(owned);
@@ -116,15 +114,12 @@ public sealed partial class LibvirtDriver
             {
                 return await NativeAsync(InstanceOperation.Create, spec.Id, session => Define(session, layout), cancellationToken).ConfigureAwait(false);
             }
-            catch
+            catch (Exception ex)
             {
+                LogCreateRolledBack(_logger, ex, spec.Id);
                 DeleteFiles(layout);
                 throw;
             }
-        }
-        finally
-        {
-            gate.Release();
         }
     }
 
@@ -185,6 +180,7 @@ public sealed partial class LibvirtDriver
 
         domain = session.Remember(record.Spec.Id, domain);
         _records[record.Spec.Id] = record;
+        LogDefined(_logger, record.Spec.Id, record.Spec.Name);
         var spec = record.Spec;
         var state = PowerState.Shutdown;
         if (spec.StartAfterCreate)
@@ -288,19 +284,14 @@ public sealed partial class LibvirtDriver
     /// <inheritdoc />
     protected override async Task DeleteInstanceCoreAsync(Guid instanceId, CancellationToken cancellationToken)
     {
-        var gate = LockFor(instanceId);
-        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
+        using (await _instanceLocks.AcquireAsync(instanceId, cancellationToken).ConfigureAwait(false))
         {
             var record = await NativeAsync(InstanceOperation.Delete, instanceId, session => Undefine(session, instanceId), cancellationToken).ConfigureAwait(false);
+            LogUndefined(_logger, instanceId);
             if (record is not null)
             {
                 DeleteFiles(record);
             }
-        }
-        finally
-        {
-            gate.Release();
         }
     }
 

@@ -146,3 +146,30 @@ public static class HypervisorDriverKinds
         public void AddDriver(HypervisorsBuilder builder, string name, IConfigurationSection section) => addDriver(builder, name, section);
     }
 }
+
+/// <summary>
+/// A driver kind whose options are <typeparamref name="TOptions"/>: the kind name, the options' checks and the
+/// driver's construction, in one place per driver package; it serves both the configuration path (the kind) and the
+/// package's own <c>AddXxx(name, section)</c> and <c>AddXxx(name, configure)</c> methods.
+/// </summary>
+/// <typeparam name="TOptions">The driver's options.</typeparam>
+public abstract class HypervisorDriverKind<TOptions> : IHypervisorDriverKind
+    where TOptions : class
+{
+    /// <inheritdoc />
+    public abstract string Kind { get; }
+
+    /// <inheritdoc />
+    public void AddDriver(HypervisorsBuilder builder, string name, IConfigurationSection section) =>
+        builder.AddDriver<TOptions>(name, section, Validate, Create);
+
+    /// <summary>Adds a driver of this kind configured in code.</summary>
+    public HypervisorsBuilder AddDriver(HypervisorsBuilder builder, string name, Action<TOptions> configure) =>
+        builder.AddDriver<TOptions>(name, configure, Validate, Create);
+
+    /// <summary>What is wrong with <paramref name="options"/>, each message naming its key under <paramref name="keyPrefix"/>.</summary>
+    protected abstract IEnumerable<string> Validate(TOptions options, string keyPrefix);
+
+    /// <summary>Creates the driver from validated options, with the container's clock and loggers.</summary>
+    protected abstract IHypervisorDriver Create(DriverServices services, TOptions options);
+}
