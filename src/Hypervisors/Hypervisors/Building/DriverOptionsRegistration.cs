@@ -63,6 +63,21 @@ public static class DriverOptionsRegistration
             create(new DriverServices(services, name), services.GetRequiredService<IOptionsMonitor<TOptions>>().Get(name)));
     }
 
+    /// <summary>
+    /// For a driver constructed directly (without the container): throws the same
+    /// <see cref="OptionsValidationException"/> start-up validation would, when <paramref name="failures"/> has any.
+    /// </summary>
+    public static void ThrowIfInvalid<TOptions>(string name, IEnumerable<string> failures)
+        where TOptions : class
+    {
+        ArgumentNullException.ThrowIfNull(failures);
+        var list = failures.ToList();
+        if (list.Count > 0)
+        {
+            throw new OptionsValidationException(name, typeof(TOptions), list);
+        }
+    }
+
     private sealed class NamedOptionsValidator<TOptions>(string name, string keyPrefix, Func<TOptions, string, IEnumerable<string>> validate)
         : IValidateOptions<TOptions>
         where TOptions : class
