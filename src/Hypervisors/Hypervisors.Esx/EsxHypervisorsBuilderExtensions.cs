@@ -12,11 +12,8 @@ public static class EsxHypervisorsBuilderExtensions
     /// (<c>Url</c>, <c>UserName</c>, <c>PasswordFile</c>, <c>Tls:PinnedSha256Thumbprints</c>, <c>Datacenter</c>, ...).
     /// The options are validated when the host starts; the driver connects on first use.
     /// </summary>
-    public static HypervisorsBuilder AddEsx(this HypervisorsBuilder builder, string name, IConfigurationSection section)
-    {
-        new EsxDriverKind().AddDriver(builder, name, section);
-        return builder;
-    }
+    public static HypervisorsBuilder AddEsx(this HypervisorsBuilder builder, string name, IConfigurationSection section) =>
+        builder.AddDriverOfKind<EsxDriverKind>(name, section);
 
     /// <summary>
     /// Adds an ESX/vCenter driver named <paramref name="name"/> configured in code:
@@ -31,9 +28,6 @@ public sealed class EsxDriverKind : HypervisorDriverKind<EsxDriverOptions>
 {
     /// <inheritdoc />
     public override string Kind => "esx";
-
-    /// <inheritdoc />
-    protected override IEnumerable<string> Validate(EsxDriverOptions options, string keyPrefix) => options.Validate(keyPrefix);
 
     /// <inheritdoc />
     protected override IHypervisorDriver Create(DriverServices services, EsxDriverOptions options) =>

@@ -12,11 +12,8 @@ public static class HyperVHypervisorsBuilderExtensions
     /// <c>Host</c>, <c>UserName</c>, <c>PasswordFile</c>, <c>Tls:PinnedSha256Thumbprints</c>, ...); the options are
     /// validated when the host starts.
     /// </summary>
-    public static HypervisorsBuilder AddHyperV(this HypervisorsBuilder builder, string name, IConfigurationSection section)
-    {
-        new HyperVDriverKind().AddDriver(builder, name, section);
-        return builder;
-    }
+    public static HypervisorsBuilder AddHyperV(this HypervisorsBuilder builder, string name, IConfigurationSection section) =>
+        builder.AddDriverOfKind<HyperVDriverKind>(name, section);
 
     /// <summary>
     /// Adds a Hyper-V driver named <paramref name="name"/> configured in code:
@@ -31,9 +28,6 @@ public sealed class HyperVDriverKind : HypervisorDriverKind<HyperVDriverOptions>
 {
     /// <inheritdoc />
     public override string Kind => "hyperv";
-
-    /// <inheritdoc />
-    protected override IEnumerable<string> Validate(HyperVDriverOptions options, string keyPrefix) => options.Validate(keyPrefix);
 
     /// <inheritdoc />
     protected override IHypervisorDriver Create(DriverServices services, HyperVDriverOptions options) =>

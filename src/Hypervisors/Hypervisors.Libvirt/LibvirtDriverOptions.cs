@@ -1,7 +1,7 @@
 namespace Hypervisors.Libvirt;
 
 /// <summary>Settings of a <see cref="LibvirtDriver"/>.</summary>
-public sealed class LibvirtDriverOptions
+public sealed class LibvirtDriverOptions : IValidatableOptions
 {
     /// <summary>
     /// The libvirt connection URI: <c>qemu:///system</c>, <c>qemu+ssh://user@host/system</c>, <c>test:///default</c>

@@ -11,11 +11,8 @@ public static class LibvirtHypervisorsBuilderExtensions
     /// Adds a libvirt driver under <paramref name="name"/> bound from <paramref name="section"/> (<c>Uri</c>,
     /// <c>InstanceDirectory</c>, <c>DomainType</c>, ...); the options are validated when the host starts.
     /// </summary>
-    public static HypervisorsBuilder AddLibvirt(this HypervisorsBuilder builder, string name, IConfigurationSection section)
-    {
-        new LibvirtDriverKind().AddDriver(builder, name, section);
-        return builder;
-    }
+    public static HypervisorsBuilder AddLibvirt(this HypervisorsBuilder builder, string name, IConfigurationSection section) =>
+        builder.AddDriverOfKind<LibvirtDriverKind>(name, section);
 
     /// <summary>
     /// Adds a libvirt driver under <paramref name="name"/>:
@@ -30,9 +27,6 @@ public sealed class LibvirtDriverKind : HypervisorDriverKind<LibvirtDriverOption
 {
     /// <inheritdoc />
     public override string Kind => "libvirt";
-
-    /// <inheritdoc />
-    protected override IEnumerable<string> Validate(LibvirtDriverOptions options, string keyPrefix) => options.Validate(keyPrefix);
 
     /// <inheritdoc />
     protected override IHypervisorDriver Create(DriverServices services, LibvirtDriverOptions options) =>

@@ -12,11 +12,8 @@ public static class XenHypervisorsBuilderExtensions
     /// <c>UserName</c>, <c>PasswordFile</c>, <c>Transport</c>, <c>Tls:PinnedSha256Thumbprints</c>, ...); the options are
     /// validated when the host starts.
     /// </summary>
-    public static HypervisorsBuilder AddXen(this HypervisorsBuilder builder, string name, IConfigurationSection section)
-    {
-        new XenDriverKind().AddDriver(builder, name, section);
-        return builder;
-    }
+    public static HypervisorsBuilder AddXen(this HypervisorsBuilder builder, string name, IConfigurationSection section) =>
+        builder.AddDriverOfKind<XenDriverKind>(name, section);
 
     /// <summary>
     /// Adds a Xen driver named <paramref name="name"/> configured in code:
@@ -31,9 +28,6 @@ public sealed class XenDriverKind : HypervisorDriverKind<XenDriverOptions>
 {
     /// <inheritdoc />
     public override string Kind => "xen";
-
-    /// <inheritdoc />
-    protected override IEnumerable<string> Validate(XenDriverOptions options, string keyPrefix) => options.Validate(keyPrefix);
 
     /// <inheritdoc />
     protected override IHypervisorDriver Create(DriverServices services, XenDriverOptions options) =>

@@ -8,7 +8,7 @@ namespace Hypervisors;
 /// <c>Tls:PinnedSha256Thumbprints</c>. Secrets are never logged; a password file is read again at every login, so
 /// a rotated password is picked up without a restart.
 /// </summary>
-public abstract class RemoteHypervisorOptions
+public abstract class RemoteHypervisorOptions : IValidatableOptions
 {
     /// <summary>The endpoint (an absolute http or https URL).</summary>
     public Uri? Url { get; set; }

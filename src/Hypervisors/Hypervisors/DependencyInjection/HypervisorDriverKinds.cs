@@ -63,6 +63,15 @@ public static class HypervisorDriverKinds
         return builder;
     }
 
+    /// <summary>Adds a driver of kind <typeparamref name="TKind"/> named <paramref name="name"/>, bound from <paramref name="section"/>.</summary>
+    public static HypervisorsBuilder AddDriverOfKind<TKind>(this HypervisorsBuilder builder, string name, IConfigurationSection section)
+        where TKind : IHypervisorDriverKind, new()
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        new TKind().AddDriver(builder, name, section);
+        return builder;
+    }
+
     /// <summary>Registers a kind from a delegate.</summary>
     public static HypervisorsBuilder AddDriverKind(this HypervisorsBuilder builder, string kind, Action<HypervisorsBuilder, string, IConfigurationSection> addDriver) =>
         builder.AddDriverKind(new DelegateDriverKind(kind, addDriver));
@@ -167,9 +176,20 @@ public abstract class HypervisorDriverKind<TOptions> : IHypervisorDriverKind
     public HypervisorsBuilder AddDriver(HypervisorsBuilder builder, string name, Action<TOptions> configure) =>
         builder.AddDriver<TOptions>(name, configure, Validate, Create);
 
-    /// <summary>What is wrong with <paramref name="options"/>, each message naming its key under <paramref name="keyPrefix"/>.</summary>
-    protected abstract IEnumerable<string> Validate(TOptions options, string keyPrefix);
+    /// <summary>
+    /// What is wrong with <paramref name="options"/>, each message naming its key under <paramref name="keyPrefix"/>;
+    /// by default the options' own <see cref="IValidatableOptions.Validate"/>.
+    /// </summary>
+    protected virtual IEnumerable<string> Validate(TOptions options, string keyPrefix) =>
+        options is IValidatableOptions validatable ? validatable.Validate(keyPrefix) : [];
 
     /// <summary>Creates the driver from validated options, with the container's clock and loggers.</summary>
     protected abstract IHypervisorDriver Create(DriverServices services, TOptions options);
+}
+
+/// <summary>Options that check themselves, naming each bad value by its configuration key.</summary>
+public interface IValidatableOptions
+{
+    /// <summary>What is wrong, each message starting with the key under <paramref name="keyPrefix"/> ("Drivers:kvm1:Uri: ..."); empty when valid.</summary>
+    IEnumerable<string> Validate(string keyPrefix);
 }
