@@ -39,6 +39,13 @@ public sealed partial class LibvirtDriver
                 }
 
                 var id = new Guid(uuid, bigEndian: true);
+                var state = info.State;
+                if (state == VirConstants.DomainPaused && LibvirtNative.DomainGetState(domain, out _, out var reason, 0) == 0 && reason == VirConstants.PausedStartingUp)
+                {
+                    // Another client's start in progress: it is running as far as anyone asked.
+                    state = VirConstants.DomainRunning;
+                }
+
                 var managedSave = false;
                 if (info.State == VirConstants.DomainShutoff)
                 {
@@ -59,7 +66,7 @@ public sealed partial class LibvirtDriver
                 }
 
                 var name = LibvirtNative.ReadString(LibvirtNative.DomainGetName(domain)) ?? string.Empty;
-                result.Add(ToInfo(id, name, info, DomainStateMap.ToPowerState(info.State, managedSave), record));
+                result.Add(ToInfo(id, name, info, DomainStateMap.ToPowerState(state, managedSave), record));
                 LibvirtNative.DomainFree(domain);
             }
         }
