@@ -1,6 +1,5 @@
 using System.Globalization;
 using Hypervisors.Esx;
-using Hypervisors.Esx.Wire;
 
 namespace Hypervisors.Bench;
 
@@ -25,13 +24,14 @@ internal sealed class EsxBenchmark : IBenchmarkCommand
         var options = new EsxDriverOptions
         {
             Url = url,
-            Credentials = DelegateCredentialProvider.Fixed(arguments.Get("user", "user"), password),
+            UserName = arguments.Get("user", "user"),
+            Password = password,
             EnableEvents = false, // nothing subscribes here, and the govmomi reference watches nothing either
             VerifyNewIdsOnServer = false, // vcsim cannot answer FindByUuid beside a running create; the ids are fresh
         };
         if (arguments.Get("thumbprint", string.Empty) is { Length: > 0 } thumbprint)
         {
-            options.TrustedThumbprints.Add(thumbprint);
+            options.Tls.PinnedSha256Thumbprints.Add(thumbprint);
         }
 
         var driver = new EsxDriver(options);

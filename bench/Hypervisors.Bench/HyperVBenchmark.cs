@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Net;
 using Hypervisors.Fake;
 using Hypervisors.HyperV;
 using HyperVSimulator;
@@ -39,8 +38,8 @@ internal sealed class HyperVBenchmark : IBenchmarkCommand
             var options = new HyperVDriverOptions
             {
                 Url = new Uri(url),
-                Credentials = new NetworkCredential(arguments.Get("user", defaults.UserName),
-                    arguments.Get("password", Environment.GetEnvironmentVariable("HYPERV_PASSWORD") ?? defaults.Password)),
+                UserName = arguments.Get("user", defaults.UserName),
+                Password = arguments.Get("password", Environment.GetEnvironmentVariable("HYPERV_PASSWORD") ?? defaults.Password),
                 JobPollInterval = TimeSpan.FromMilliseconds(50),
             };
             double[] hyperV;

@@ -9,7 +9,7 @@ public sealed partial class EsxDriver
 {
     /// <inheritdoc />
     protected override Task<InstanceDevices> GetDevicesCoreAsync(Guid instanceId, CancellationToken cancellationToken) =>
-        CallAsync(new ErrorContext(InstanceOperation.GetDevices, instanceId), async () =>
+        CallAsync(async () =>
         {
             var (_, devices, volumes) = await ReadDevicesAsync(instanceId, cancellationToken).ConfigureAwait(false);
             var volumeDevices = volumes.Keys.ToHashSet(StringComparer.Ordinal);
@@ -29,7 +29,7 @@ public sealed partial class EsxDriver
 
     /// <inheritdoc />
     protected override Task<VolumeAttachment> AttachVolumeCoreAsync(Guid instanceId, VolumeSpec volume, CancellationToken cancellationToken) =>
-        CallAsync(new ErrorContext(InstanceOperation.AttachVolume, instanceId, "volume", volume.VolumeId), async () =>
+        CallAsync(async () =>
         {
             if (!volume.Source.StartsWith('[') || !volume.Source.Contains(']', StringComparison.Ordinal))
             {
@@ -64,7 +64,7 @@ public sealed partial class EsxDriver
 
     /// <inheritdoc />
     protected override Task DetachVolumeCoreAsync(Guid instanceId, string volumeId, CancellationToken cancellationToken) =>
-        CallAsync(new ErrorContext(InstanceOperation.DetachVolume, instanceId, "volume", volumeId), async () =>
+        CallAsync(async () =>
         {
             var (vm, devices, volumes) = await ReadDevicesAsync(instanceId, cancellationToken).ConfigureAwait(false);
             var (device, _) = volumes.FirstOrDefault(v => v.Value.VolumeId == volumeId);
@@ -87,7 +87,7 @@ public sealed partial class EsxDriver
 
     /// <inheritdoc />
     protected override Task<NetworkInterfaceInfo> AttachInterfaceCoreAsync(Guid instanceId, NetworkInterfaceSpec networkInterface, CancellationToken cancellationToken) =>
-        CallAsync(new ErrorContext(InstanceOperation.AttachInterface, instanceId, "interface", networkInterface.MacAddress), async () =>
+        CallAsync(async () =>
         {
             var network = CheckNetwork(networkInterface.Network, "networkInterface.Network");
             var mac = networkInterface.MacAddress is null ? null : InstanceSpecValidator.NormalizeMac(networkInterface.MacAddress);
@@ -110,7 +110,7 @@ public sealed partial class EsxDriver
 
     /// <inheritdoc />
     protected override Task DetachInterfaceCoreAsync(Guid instanceId, string macAddress, CancellationToken cancellationToken) =>
-        CallAsync(new ErrorContext(InstanceOperation.DetachInterface, instanceId, "interface", macAddress), async () =>
+        CallAsync(async () =>
         {
             var (vm, devices, _) = await ReadDevicesAsync(instanceId, cancellationToken).ConfigureAwait(false);
             var nic = devices.NetworkCards.FirstOrDefault(n => VmDevices.MacAddress(n) == macAddress)
@@ -121,7 +121,7 @@ public sealed partial class EsxDriver
 
     /// <inheritdoc />
     protected override Task<SnapshotInfo> CreateSnapshotCoreAsync(Guid instanceId, string name, CancellationToken cancellationToken) =>
-        CallAsync(new ErrorContext(InstanceOperation.CreateSnapshot, instanceId, "snapshot", name), async () =>
+        CallAsync(async () =>
         {
             var (vm, _) = await ReadAsync(instanceId, VmRecord.StatePaths, cancellationToken).ConfigureAwait(false);
             var result = await RunTaskAsync("CreateSnapshot_Task", vm,
@@ -134,12 +134,12 @@ public sealed partial class EsxDriver
 
     /// <inheritdoc />
     protected override Task<IReadOnlyList<SnapshotInfo>> ListSnapshotsCoreAsync(Guid instanceId, CancellationToken cancellationToken) =>
-        CallAsync<IReadOnlyList<SnapshotInfo>>(new ErrorContext(InstanceOperation.ListSnapshots, instanceId), async () =>
+        CallAsync<IReadOnlyList<SnapshotInfo>>(async () =>
             (await ReadSnapshotsAsync(instanceId, cancellationToken).ConfigureAwait(false)).Select(s => s.Info).ToList(), cancellationToken);
 
     /// <inheritdoc />
     protected override Task DeleteSnapshotCoreAsync(Guid instanceId, string snapshotId, CancellationToken cancellationToken) =>
-        CallAsync(new ErrorContext(InstanceOperation.DeleteSnapshot, instanceId, "snapshot", snapshotId), async () =>
+        CallAsync(async () =>
         {
             var snapshots = await ReadSnapshotsAsync(instanceId, cancellationToken).ConfigureAwait(false);
             var (snapshot, _) = snapshots.FirstOrDefault(s => s.Info.SnapshotId == snapshotId);

@@ -36,7 +36,7 @@ public sealed partial class EsxDriver : HypervisorDriverBase
     private readonly SemaphoreSlim _connectGate = new(1, 1);
     private readonly ConcurrentDictionary<Guid, (ManagedObjectReference Vm, int Generation)> _vms = new();
     private readonly ConcurrentDictionary<string, Guid> _names = new(StringComparer.Ordinal);
-    private readonly KeyedLock _createLocks = new();
+    private readonly KeyedAsyncLock<string> _createLocks = new(StringComparer.Ordinal, StringComparer.Ordinal);
     private Placement? _placement;
     private Placement? _resolving;
     private Task _backgroundConnect = Task.CompletedTask;
@@ -80,7 +80,7 @@ public sealed partial class EsxDriver : HypervisorDriverBase
 
     /// <summary>Connects now: service content, login, placement and (when enabled) the event watch.</summary>
     public Task ConnectAsync(CancellationToken cancellationToken = default) =>
-        CallAsync(new ErrorContext(InstanceOperation.GetHostInfo), () => Task.FromResult(true), cancellationToken);
+        CallAsync(() => Task.FromResult(true), cancellationToken);
 
     /// <inheritdoc />
     public override object? GetService(Type serviceType, object? serviceKey = null)
@@ -96,7 +96,7 @@ public sealed partial class EsxDriver : HypervisorDriverBase
 
     /// <inheritdoc />
     protected override Task<HostInfo> GetHostInfoCoreAsync(CancellationToken cancellationToken) =>
-        CallAsync(new ErrorContext(InstanceOperation.GetHostInfo), async () =>
+        CallAsync(async () =>
         {
             var placement = Current;
             var hostsTask = _client.RetrievePropertiesAsync(w =>
@@ -149,12 +149,12 @@ public sealed partial class EsxDriver : HypervisorDriverBase
 
     /// <inheritdoc />
     protected override Task<IReadOnlyList<InstanceInfo>> ListInstancesCoreAsync(CancellationToken cancellationToken) =>
-        CallAsync<IReadOnlyList<InstanceInfo>>(new ErrorContext(InstanceOperation.ListInstances), async () =>
+        CallAsync<IReadOnlyList<InstanceInfo>>(async () =>
             (await ListRecordsAsync(cancellationToken).ConfigureAwait(false)).Select(r => r.ToInfo(r.Id!.Value)).ToList(), cancellationToken);
 
     /// <inheritdoc />
     protected override Task<InstanceInfo> GetInstanceCoreAsync(Guid instanceId, CancellationToken cancellationToken) =>
-        CallAsync(new ErrorContext(InstanceOperation.GetInstance, instanceId), async () =>
+        CallAsync(async () =>
         {
             var (_, content) = await ReadAsync(instanceId, VmRecord.Paths, cancellationToken).ConfigureAwait(false);
             return VmRecord.Read(content).ToInfo(instanceId);
@@ -162,10 +162,9 @@ public sealed partial class EsxDriver : HypervisorDriverBase
 
     /// <inheritdoc />
     protected override Task<InstanceInfo> CreateInstanceCoreAsync(InstanceSpec spec, CancellationToken cancellationToken) =>
-        CallAsync(new ErrorContext(InstanceOperation.Create, spec.Id), async () =>
+        CallAsync(async () =>
         {
-            using var idLock = await _createLocks.AcquireAsync("id:" + spec.Id.ToString("N"), cancellationToken).ConfigureAwait(false);
-            using var nameLock = await _createLocks.AcquireAsync("name:" + spec.Name, cancellationToken).ConfigureAwait(false);
+            using var claimed = await _createLocks.AcquireAsync(["id:" + spec.Id.ToString("N"), "name:" + spec.Name], cancellationToken).ConfigureAwait(false);
             var seen = _vms.ContainsKey(spec.Id) || (_options.VerifyNewIdsOnServer && await FindAsync(spec.Id, cancellationToken).ConfigureAwait(false) is not null);
             if (seen && await FindExistingAsync(spec, cancellationToken).ConfigureAwait(false) is { } known)
             {
@@ -232,10 +231,9 @@ public sealed partial class EsxDriver : HypervisorDriverBase
             return PowerTaskAsync(instanceId, InstanceOperation.HardReboot, "ResetVM_Task", cancellationToken);
         }
 
-        var context = new ErrorContext(InstanceOperation.SoftReboot, instanceId);
-        return CallAsync(context, async () =>
+        return CallAsync(async () =>
         {
-            var (vm, _) = await CheckStateAsync(instanceId, context, cancellationToken).ConfigureAwait(false);
+            var (vm, _) = await CheckStateAsync(instanceId, InstanceOperation.SoftReboot, cancellationToken).ConfigureAwait(false);
             return await _client.InvokeAsync("RebootGuest", vm, null, _ => true, cancellationToken).ConfigureAwait(false);
         }, cancellationToken);
     }
@@ -243,10 +241,9 @@ public sealed partial class EsxDriver : HypervisorDriverBase
     /// <summary>Graceful stop: <c>ShutdownGuest</c>, then a PropertyCollector wait for poweredOff, then a hard power off.</summary>
     protected override Task StopInstanceCoreAsync(Guid instanceId, TimeSpan gracefulTimeout, CancellationToken cancellationToken)
     {
-        var context = new ErrorContext(InstanceOperation.Stop, instanceId);
-        return CallAsync(context, async () =>
+        return CallAsync(async () =>
         {
-            var (vm, state) = await CheckStateAsync(instanceId, context, cancellationToken).ConfigureAwait(false);
+            var (vm, state) = await CheckStateAsync(instanceId, InstanceOperation.Stop, cancellationToken).ConfigureAwait(false);
             if (gracefulTimeout > TimeSpan.Zero && state == PowerState.Running && await ShutdownGuestAsync(vm, gracefulTimeout, cancellationToken).ConfigureAwait(false))
             {
                 return true;
@@ -268,8 +265,7 @@ public sealed partial class EsxDriver : HypervisorDriverBase
     /// <inheritdoc />
     protected override Task DeleteInstanceCoreAsync(Guid instanceId, CancellationToken cancellationToken)
     {
-        var context = new ErrorContext(InstanceOperation.Delete, instanceId);
-        return CallAsync(context, async () =>
+        return CallAsync(async () =>
         {
             var (vm, content) = await ReadAsync(instanceId, DeletePaths, cancellationToken).ConfigureAwait(false);
             if (PowerStateMapping.FromVim(content.Text("runtime.powerState")) is PowerState.Running or PowerState.Suspended)
@@ -332,19 +328,18 @@ public sealed partial class EsxDriver : HypervisorDriverBase
         }
     }
 
-    /// <summary>Runs <paramref name="body"/> once connected, mapping every failure through <see cref="VimErrorMap"/>.</summary>
-    private async Task<T> CallAsync<T>(ErrorContext context, Func<Task<T>> body, CancellationToken cancellationToken)
+    /// <summary>
+    /// The driver's one mapping place: vSphere faults and transport failures become contract errors through
+    /// <see cref="VimErrorMap"/>; the base class calls it for every failure of a call and stamps the operation and instance.
+    /// </summary>
+    protected override Exception MapException(Exception exception, OperationContext context) => VimErrorMap.ToHypervisorException(exception, context);
+
+    /// <summary>Runs <paramref name="body"/> once connected; failures are mapped by <see cref="MapException"/>.</summary>
+    private async Task<T> CallAsync<T>(Func<Task<T>> body, CancellationToken cancellationToken)
     {
-        try
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            await EnsureConnectedAsync(cancellationToken).ConfigureAwait(false);
-            return await body().ConfigureAwait(false);
-        }
-        catch (Exception ex) when (VimErrorMap.ToHypervisorException(ex, context, cancellationToken) is var mapped && !ReferenceEquals(mapped, ex))
-        {
-            throw mapped;
-        }
+        cancellationToken.ThrowIfCancellationRequested();
+        await EnsureConnectedAsync(cancellationToken).ConfigureAwait(false);
+        return await body().ConfigureAwait(false);
     }
 
     private async Task EnsureConnectedAsync(CancellationToken cancellationToken)
@@ -368,7 +363,7 @@ public sealed partial class EsxDriver : HypervisorDriverBase
             await ListRecordsAsync(cancellationToken).ConfigureAwait(false); // learns the names in use
             if (_options.EnableEvents)
             {
-                var watcher = new PowerStateWatcher(_client, placement.Folder, _hub, TimeProvider, _logger);
+                var watcher = new PowerStateWatcher(_client, placement.Folder, _hub, TimeProvider, _logger, _options.EventPollWait);
                 await watcher.StartAsync(cancellationToken).ConfigureAwait(false);
                 _watcher = watcher;
             }
@@ -384,21 +379,19 @@ public sealed partial class EsxDriver : HypervisorDriverBase
 
     private Task PowerTaskAsync(Guid instanceId, InstanceOperation operation, string method, CancellationToken cancellationToken)
     {
-        var context = new ErrorContext(operation, instanceId);
-        return CallAsync(context, async () =>
+        return CallAsync(async () =>
         {
-            var (vm, _) = await CheckStateAsync(instanceId, context, cancellationToken).ConfigureAwait(false);
+            var (vm, _) = await CheckStateAsync(instanceId, operation, cancellationToken).ConfigureAwait(false);
             return await RunTaskAsync(method, vm, null, cancellationToken).ConfigureAwait(false);
         }, cancellationToken);
     }
 
     /// <summary>Reads the power state and refuses the operation unless the contract allows it from there.</summary>
-    private async Task<(ManagedObjectReference Vm, PowerState State)> CheckStateAsync(Guid instanceId, ErrorContext context, CancellationToken cancellationToken)
+    private async Task<(ManagedObjectReference Vm, PowerState State)> CheckStateAsync(Guid instanceId, InstanceOperation operation, CancellationToken cancellationToken)
     {
         var (vm, content) = await ReadAsync(instanceId, VmRecord.StatePaths, cancellationToken).ConfigureAwait(false);
         var state = PowerStateMapping.FromVim(content.Text("runtime.powerState")) ?? PowerState.NoState;
-        context.CurrentState = state;
-        PowerStateRules.EnsureAllowed(context.Operation, instanceId, state);
+        PowerStateRules.EnsureAllowed(operation, instanceId, state);
         return (vm, state);
     }
 
@@ -524,7 +517,7 @@ public sealed partial class EsxDriver : HypervisorDriverBase
         {
             var (_, content) = await ReadAsync(spec.Id, VmRecord.Paths, cancellationToken).ConfigureAwait(false);
             var existing = VmRecord.Read(content);
-            return Equals(existing.Spec?.ToSpec(), spec)
+            return spec.Equals(existing.Spec)
                 ? existing.ToInfo(spec.Id)
                 : throw new InstanceAlreadyExistsException($"Instance {spec.Id} already exists with a different spec (VM '{existing.Name}').") { InstanceId = spec.Id };
         }
@@ -575,12 +568,12 @@ public sealed partial class EsxDriver : HypervisorDriverBase
             : throw new InvalidSpecException(field, $"'{network}' is a {reference.Type}; this driver plugs NICs into standard port groups only.");
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Connected to {Url} ({Product}); placing VMs on {ComputeResource}, datastore {Datastore}.")]
+    [LoggerMessage(EventId = 3010, EventName = "EsxConnected", Level = LogLevel.Information, Message = "Connected to {Url} ({Product}); placing VMs on {ComputeResource}, datastore {Datastore}.")]
     private static partial void LogConnected(ILogger logger, Uri url, string product, string computeResource, string datastore);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Connecting for the event watch failed; the next call will try again.")]
+    [LoggerMessage(EventId = 3011, EventName = "EsxBackgroundConnectFailed", Level = LogLevel.Warning, Message = "Connecting for the event watch failed; the next call will try again.")]
     private static partial void LogConnectFailed(ILogger logger, Exception exception);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "VM {Vm} refused ShutdownGuest ({Fault}); powering it off.")]
+    [LoggerMessage(EventId = 3012, EventName = "EsxGuestShutdownRefused", Level = LogLevel.Information, Message = "VM {Vm} refused ShutdownGuest ({Fault}); powering it off.")]
     private static partial void LogGuestShutdownRefused(ILogger logger, string vm, string fault);
 }

@@ -2,21 +2,15 @@ using Hypervisors.Esx.Wire;
 
 namespace Hypervisors.Esx;
 
-/// <summary>Settings of <see cref="EsxDriver"/>. Secrets come from <see cref="Credentials"/> and are never logged.</summary>
-public sealed class EsxDriverOptions
+/// <summary>
+/// Settings of <see cref="EsxDriver"/>, bindable from configuration (see
+/// <see cref="EsxHypervisorsBuilderExtensions.AddEsx(HypervisorsBuilder, string, Microsoft.Extensions.Configuration.IConfigurationSection)"/>).
+/// <see cref="RemoteHypervisorOptions.Url"/> is the SDK endpoint (<c>https://vcenter.example/sdk</c>); credentials come
+/// from <c>UserName</c> and <c>PasswordFile</c> (or <c>Password</c>) and are never logged; <c>Tls:PinnedSha256Thumbprints</c>
+/// pins a self-signed host's certificate.
+/// </summary>
+public sealed class EsxDriverOptions : RemoteHypervisorOptions
 {
-    /// <summary>The SDK endpoint of the ESX host or vCenter, e.g. <c>https://vcenter.example/sdk</c>.</summary>
-    public Uri? Url { get; set; }
-
-    /// <summary>Where the user name and password come from (asked again at each re-login).</summary>
-    public IEsxCredentialProvider? Credentials { get; set; }
-
-    /// <summary>
-    /// SHA-256 or SHA-1 thumbprints of server certificates to trust although they do not chain to a trusted root
-    /// (the usual self-signed ESX host). Without any, the certificate must validate normally.
-    /// </summary>
-    public IList<string> TrustedThumbprints { get; } = [];
-
     /// <summary>The datacenter by name; the first one found when null.</summary>
     public string? Datacenter { get; set; }
 
@@ -61,11 +55,48 @@ public sealed class EsxDriverOptions
     /// <summary>Objects per page when listing.</summary>
     public int PageSize { get; set; } = 1000;
 
+    /// <summary>How long the event watch's long poll waits before it is renewed.</summary>
+    public TimeSpan EventPollWait { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <inheritdoc />
+    public override IEnumerable<string> Validate(string keyPrefix)
+    {
+        foreach (var failure in base.Validate(keyPrefix))
+        {
+            yield return failure;
+        }
+
+        if (RequestTimeout <= TimeSpan.Zero || RequestTimeout > TimeSpan.FromHours(1))
+        {
+            yield return $"{keyPrefix}:{nameof(RequestTimeout)}: must be between 0 and 1 hour, was {RequestTimeout}.";
+        }
+
+        if (EventPollWait < TimeSpan.FromSeconds(1) || EventPollWait > TimeSpan.FromMinutes(10))
+        {
+            yield return $"{keyPrefix}:{nameof(EventPollWait)}: must be between 1 second and 10 minutes, was {EventPollWait}.";
+        }
+
+        if (PageSize is < 1 or > 100_000)
+        {
+            yield return $"{keyPrefix}:{nameof(PageSize)}: must be between 1 and 100000, was {PageSize}.";
+        }
+
+        if (string.IsNullOrWhiteSpace(ApiVersion))
+        {
+            yield return $"{keyPrefix}:{nameof(ApiVersion)}: is required.";
+        }
+
+        if (string.IsNullOrWhiteSpace(GuestId))
+        {
+            yield return $"{keyPrefix}:{nameof(GuestId)}: is required.";
+        }
+    }
+
     internal VimClientOptions ToClientOptions() => new()
     {
         SdkUrl = Url ?? throw new InvalidOperationException("EsxDriverOptions.Url is required."),
-        Credentials = Credentials ?? throw new InvalidOperationException("EsxDriverOptions.Credentials is required."),
-        TrustedThumbprints = [.. TrustedThumbprints],
+        Credentials = GetCredentialAsync,
+        Tls = Tls,
         RequestTimeout = RequestTimeout,
         ApiVersion = ApiVersion,
         PageSize = PageSize,

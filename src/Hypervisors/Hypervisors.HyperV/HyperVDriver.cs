@@ -51,15 +51,7 @@ public sealed partial class HyperVDriver : HypervisorDriverBase
         : base(timeProvider)
     {
         ArgumentNullException.ThrowIfNull(options);
-        if (options.Generation is not (1 or 2))
-        {
-            throw new InvalidSpecException("options.Generation", $"must be 1 or 2, was {options.Generation}.");
-        }
-
-        if (options.Credentials is null && options.CredentialProvider is null)
-        {
-            throw new InvalidSpecException("options.Credentials", "set Credentials or CredentialProvider.");
-        }
+        DriverOptionsRegistration.ThrowIfInvalid<HyperVDriverOptions>(nameof(HyperVDriverOptions), options.Validate(nameof(HyperVDriverOptions)));
 
         _options = options;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
@@ -68,7 +60,7 @@ public sealed partial class HyperVDriver : HypervisorDriverBase
         {
             Timeout = options.HttpTimeout,
         };
-        var credentials = options.CredentialProvider ?? (_ => ValueTask.FromResult(options.Credentials!));
+        var credentials = options.GetCredentialAsync;
         var client = new WsManClient(_http, new WsManClientSettings
         {
             Endpoint = endpoint,
@@ -328,23 +320,13 @@ public sealed partial class HyperVDriver : HypervisorDriverBase
             MaxConnectionsPerServer = 16,
             AutomaticDecompression = DecompressionMethods.None,
         };
-        if (options.Authentication == WsManAuthentication.Negotiate && options.Credentials is not null)
+        if (options.Authentication == WsManAuthentication.Negotiate)
         {
-            handler.Credentials = options.Credentials;
+            // The platform's Negotiate handshake asks its handler for credentials; they are read once here.
+            handler.Credentials = options.GetCredentialAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult();
         }
 
-        if (options.PinnedCertificateThumbprint is { } pinned)
-        {
-            var expected = pinned.Replace(":", string.Empty, StringComparison.Ordinal).Replace(" ", string.Empty, StringComparison.Ordinal);
-            handler.SslOptions = new SslClientAuthenticationOptions
-            {
-                RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
-                    errors == SslPolicyErrors.None || (certificate is X509Certificate2 cert
-                        && (string.Equals(cert.Thumbprint, expected, StringComparison.OrdinalIgnoreCase)
-                            || string.Equals(cert.GetCertHashString(HashAlgorithmName.SHA256), expected, StringComparison.OrdinalIgnoreCase))),
-            };
-        }
-
+        options.Tls.ApplyTo(handler);
         return handler;
     }
 }

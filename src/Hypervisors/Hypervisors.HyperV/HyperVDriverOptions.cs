@@ -1,13 +1,16 @@
-using System.Net;
 using Hypervisors.HyperV.Wire;
 
 namespace Hypervisors.HyperV;
 
-/// <summary>How <see cref="HyperVDriver"/> reaches and drives one Hyper-V host.</summary>
-public sealed class HyperVDriverOptions
+/// <summary>
+/// How <see cref="HyperVDriver"/> reaches and drives one Hyper-V host, bindable from configuration (see
+/// <see cref="HyperVHypervisorsBuilderExtensions.AddHyperV(HypervisorsBuilder, string, Microsoft.Extensions.Configuration.IConfigurationSection)"/>).
+/// <see cref="RemoteHypervisorOptions.Url"/> is the WinRM endpoint in full (<c>https://host:5986/wsman</c>); when it
+/// is null the endpoint is built from <see cref="Host"/>. Credentials (<c>UserName</c>, <c>PasswordFile</c> or
+/// <c>Password</c>) are never logged; <c>Tls:PinnedSha256Thumbprints</c> pins a self-signed host's certificate.
+/// </summary>
+public sealed class HyperVDriverOptions : RemoteHypervisorOptions
 {
-    /// <summary>The WinRM endpoint in full (<c>https://host:5986/wsman</c>); when null it is built from <see cref="Host"/>.</summary>
-    public Uri? Url { get; set; }
 
     /// <summary>The host name or address, used when <see cref="Url"/> is null.</summary>
     public string? Host { get; set; }
@@ -18,20 +21,8 @@ public sealed class HyperVDriverOptions
     /// <summary>The port, when not WinRM's default for the scheme.</summary>
     public int? Port { get; set; }
 
-    /// <summary>Fixed credentials; <see cref="CredentialProvider"/> takes precedence when set. Never logged.</summary>
-    public NetworkCredential? Credentials { get; set; }
-
-    /// <summary>Supplies credentials per request (a secret store, a rotating token); never logged.</summary>
-    public Func<CancellationToken, ValueTask<NetworkCredential>>? CredentialProvider { get; set; }
-
     /// <summary>Basic (default) or Negotiate through the platform's HttpClient support.</summary>
     public WsManAuthentication Authentication { get; set; } = WsManAuthentication.Basic;
-
-    /// <summary>
-    /// Accept the server certificate when its SHA-1 (as Windows shows it) or SHA-256 thumbprint equals this hex string,
-    /// whatever its chain. Null (default) validates the chain and name normally.
-    /// </summary>
-    public string? PinnedCertificateThumbprint { get; set; }
 
     /// <summary>Virtual machine generation, 1 or 2 (VirtualSystemSubType Microsoft:Hyper-V:SubType:N).</summary>
     public int Generation { get; set; } = 2;
@@ -63,18 +54,60 @@ public sealed class HyperVDriverOptions
     /// <summary>For tests: the handler HTTP requests go through instead of a <see cref="SocketsHttpHandler"/>.</summary>
     public HttpMessageHandler? HttpMessageHandler { get; set; }
 
-    internal Uri ResolveEndpoint()
+    /// <inheritdoc />
+    protected override bool RequiresUrl => false;
+
+    /// <inheritdoc />
+    public override IEnumerable<string> Validate(string keyPrefix)
     {
-        if (Url is not null)
+        foreach (var failure in base.Validate(keyPrefix))
         {
-            return Url;
+            yield return failure;
         }
 
-        if (string.IsNullOrWhiteSpace(Host))
+        if (Url is null && string.IsNullOrWhiteSpace(Host))
         {
-            throw new InvalidSpecException("options.Host", "set Url or Host.");
+            yield return $"{keyPrefix}:{nameof(Host)}: set {nameof(Host)} or {nameof(Url)}.";
         }
 
-        return new UriBuilder(UseHttps ? Uri.UriSchemeHttps : Uri.UriSchemeHttp, Host, Port ?? (UseHttps ? 5986 : 5985), "/wsman").Uri;
+        if (Port is < 1 or > 65535)
+        {
+            yield return $"{keyPrefix}:{nameof(Port)}: must be between 1 and 65535, was {Port}.";
+        }
+
+        if (!Enum.IsDefined(Authentication))
+        {
+            yield return $"{keyPrefix}:{nameof(Authentication)}: '{Authentication}' is not Basic or Negotiate.";
+        }
+
+        if (Generation is not (1 or 2))
+        {
+            yield return $"{keyPrefix}:{nameof(Generation)}: must be 1 or 2, was {Generation}.";
+        }
+
+        foreach (var (key, value) in new[]
+        {
+            (nameof(JobTimeout), JobTimeout), (nameof(JobPollInterval), JobPollInterval), (nameof(EventPollInterval), EventPollInterval),
+            (nameof(OperationTimeout), OperationTimeout), (nameof(HttpTimeout), HttpTimeout),
+        })
+        {
+            if (value <= TimeSpan.Zero || value > TimeSpan.FromDays(1))
+            {
+                yield return $"{keyPrefix}:{key}: must be positive and at most one day, was {value}.";
+            }
+        }
+
+        if (MaxResponseBytes < 4096)
+        {
+            yield return $"{keyPrefix}:{nameof(MaxResponseBytes)}: must be at least 4096, was {MaxResponseBytes}.";
+        }
+
+        if (string.IsNullOrWhiteSpace(DiskDirectory))
+        {
+            yield return $"{keyPrefix}:{nameof(DiskDirectory)}: is required.";
+        }
     }
+
+    internal Uri ResolveEndpoint() =>
+        Url ?? new UriBuilder(UseHttps ? Uri.UriSchemeHttps : Uri.UriSchemeHttp, Host, Port ?? (UseHttps ? 5986 : 5985), "/wsman").Uri;
 }

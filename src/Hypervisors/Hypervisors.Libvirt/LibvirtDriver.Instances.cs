@@ -39,6 +39,13 @@ public sealed partial class LibvirtDriver
                 }
 
                 var id = new Guid(uuid, bigEndian: true);
+                var state = info.State;
+                if (state == VirConstants.DomainPaused && LibvirtNative.DomainGetState(domain, out _, out var reason, 0) == 0 && reason == VirConstants.PausedStartingUp)
+                {
+                    // Another client's start in progress: it is running as far as anyone asked.
+                    state = VirConstants.DomainRunning;
+                }
+
                 var managedSave = false;
                 if (info.State == VirConstants.DomainShutoff)
                 {
@@ -59,7 +66,7 @@ public sealed partial class LibvirtDriver
                 }
 
                 var name = LibvirtNative.ReadString(LibvirtNative.DomainGetName(domain)) ?? string.Empty;
-                result.Add(ToInfo(id, name, info, DomainStateMap.ToPowerState(info.State, managedSave), record));
+                result.Add(ToInfo(id, name, info, DomainStateMap.ToPowerState(state, managedSave), record));
                 LibvirtNative.DomainFree(domain);
             }
         }
@@ -92,9 +99,7 @@ public sealed partial class LibvirtDriver
     /// <inheritdoc />
     protected override async Task<InstanceInfo> CreateInstanceCoreAsync(InstanceSpec spec, CancellationToken cancellationToken)
     {
-        var gate = LockFor(spec.Id);
-        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
+        using (await _instanceLocks.AcquireAsync(spec.Id, cancellationToken).ConfigureAwait(false))
         {
             var owned = Own(spec);
             var layout = PlanFiles(owned);
@@ -116,15 +121,12 @@ public sealed partial class LibvirtDriver
             {
                 return await NativeAsync(InstanceOperation.Create, spec.Id, session => Define(session, layout), cancellationToken).ConfigureAwait(false);
             }
-            catch
+            catch (Exception ex)
             {
+                LogCreateRolledBack(_logger, ex, spec.Id);
                 DeleteFiles(layout);
                 throw;
             }
-        }
-        finally
-        {
-            gate.Release();
         }
     }
 
@@ -185,6 +187,7 @@ public sealed partial class LibvirtDriver
 
         domain = session.Remember(record.Spec.Id, domain);
         _records[record.Spec.Id] = record;
+        LogDefined(_logger, record.Spec.Id, record.Spec.Name);
         var spec = record.Spec;
         var state = PowerState.Shutdown;
         if (spec.StartAfterCreate)
@@ -288,19 +291,14 @@ public sealed partial class LibvirtDriver
     /// <inheritdoc />
     protected override async Task DeleteInstanceCoreAsync(Guid instanceId, CancellationToken cancellationToken)
     {
-        var gate = LockFor(instanceId);
-        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
+        using (await _instanceLocks.AcquireAsync(instanceId, cancellationToken).ConfigureAwait(false))
         {
             var record = await NativeAsync(InstanceOperation.Delete, instanceId, session => Undefine(session, instanceId), cancellationToken).ConfigureAwait(false);
+            LogUndefined(_logger, instanceId);
             if (record is not null)
             {
                 DeleteFiles(record);
             }
-        }
-        finally
-        {
-            gate.Release();
         }
     }
 

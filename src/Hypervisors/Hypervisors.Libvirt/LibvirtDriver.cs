@@ -4,6 +4,8 @@ using Hypervisors.Libvirt.Mapping;
 using Hypervisors.Libvirt.Native;
 using Hypervisors.Libvirt.Storage;
 using Hypervisors.Libvirt.Xml;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Hypervisors.Libvirt;
 
@@ -30,21 +32,25 @@ public sealed partial class LibvirtDriver : HypervisorDriverBase, ILibvirtEventS
     private readonly QemuImg _qemuImg;
     private readonly InstanceEventHub _events = new();
     private readonly ConcurrentDictionary<Guid, InstanceRecord?> _records = new();
-    private readonly SemaphoreSlim[] _instanceLocks = [.. Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1))];
+    private readonly KeyedAsyncLock<Guid> _instanceLocks = new();
+    private readonly InstanceStateTracker _states = new();
+    private readonly ILogger _logger;
     private readonly Lock _sessionGate = new();
     private readonly Lock _publishGate = new();
     private readonly CancellationTokenSource _disposing = new();
     private LibvirtSession? _session;
     private volatile bool _eventsWanted;
-    private int _reconnecting;
+    private ReconnectingLoop? _eventLoop;
+    private TaskCompletionSource _connectionLost = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _published;
     private readonly bool _callsOnCallerThread;
 
     /// <summary>Creates a driver for <see cref="LibvirtDriverOptions.Uri"/>; the connection opens on the first call.</summary>
     /// <exception cref="ArgumentException">The URI is not a qemu: or test: libvirt URI.</exception>
-    public LibvirtDriver(LibvirtDriverOptions options, TimeProvider? timeProvider = null)
+    public LibvirtDriver(LibvirtDriverOptions options, TimeProvider? timeProvider = null, ILogger<LibvirtDriver>? logger = null)
         : base(timeProvider)
     {
+        _logger = logger ?? NullLogger<LibvirtDriver>.Instance;
         ArgumentNullException.ThrowIfNull(options);
         ArgumentException.ThrowIfNullOrWhiteSpace(options.Uri);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.ConsoleTailBytes, 1);
@@ -78,9 +84,14 @@ public sealed partial class LibvirtDriver : HypervisorDriverBase, ILibvirtEventS
     }
 
     /// <inheritdoc />
-    protected override ValueTask DisposeAsyncCore()
+    protected override async ValueTask DisposeAsyncCore()
     {
-        _disposing.Cancel();
+        await _disposing.CancelAsync().ConfigureAwait(false);
+        if (Volatile.Read(ref _eventLoop) is { } loop)
+        {
+            await loop.DisposeAsync().ConfigureAwait(false);
+        }
+
         _events.Dispose();
         lock (_sessionGate)
         {
@@ -88,13 +99,7 @@ public sealed partial class LibvirtDriver : HypervisorDriverBase, ILibvirtEventS
             _session = null;
         }
 
-        foreach (var gate in _instanceLocks)
-        {
-            gate.Dispose();
-        }
-
         _disposing.Dispose();
-        return ValueTask.CompletedTask;
     }
 
     // ---- the session and the one path every libvirt call takes ----
@@ -120,6 +125,7 @@ public sealed partial class LibvirtDriver : HypervisorDriverBase, ILibvirtEventS
             _session = null;
             session?.Dispose();
             var fresh = LibvirtSession.Open(_options.Uri, this);
+            LogConnected(_logger, _options.Uri, session is not null);
             try
             {
                 if (_eventsWanted)
@@ -196,6 +202,7 @@ public sealed partial class LibvirtDriver : HypervisorDriverBase, ILibvirtEventS
         if (kind == HypervisorErrorKind.Unavailable)
         {
             session?.MarkBroken();
+            LogConnectionLost(_logger, _options.Uri, operation, failure.Error.Message);
         }
         else if (kind == HypervisorErrorKind.NotFound && instanceId is { } gone)
         {
@@ -232,8 +239,6 @@ public sealed partial class LibvirtDriver : HypervisorDriverBase, ILibvirtEventS
             return PowerState.NoState;
         }
     }
-
-    private SemaphoreSlim LockFor(Guid id) => _instanceLocks[(id.GetHashCode() & int.MaxValue) % _instanceLocks.Length];
 
     // ---- small blocking helpers, run inside Invoke ----
 
@@ -336,6 +341,11 @@ public sealed partial class LibvirtDriver : HypervisorDriverBase, ILibvirtEventS
     // ---- events ----
 
     /// <inheritdoc />
+    /// <remarks>
+    /// libvirt calls back on its event loop for every domain lifecycle change. A lost connection (a daemon restart, a
+    /// keepalive timeout) is noticed by libvirt's close callback; the SDK's <see cref="ReconnectingLoop"/> then opens
+    /// a new connection, registers the callback again and publishes what changed meanwhile, as the contract states.
+    /// </remarks>
     protected override IAsyncEnumerable<InstanceEvent> WatchEventsCoreAsync(CancellationToken cancellationToken)
     {
         _eventsWanted = true;
@@ -347,6 +357,7 @@ public sealed partial class LibvirtDriver : HypervisorDriverBase, ILibvirtEventS
             session.EnsureLifecycleEvents();
             return true;
         }, null);
+        StartEventLoop();
         IAsyncEnumerable<InstanceEvent> stream;
         long publishedAtSubscribe;
         lock (_publishGate)
@@ -379,6 +390,68 @@ public sealed partial class LibvirtDriver : HypervisorDriverBase, ILibvirtEventS
         }
     }
 
+    private void StartEventLoop()
+    {
+        if (Volatile.Read(ref _eventLoop) is not null)
+        {
+            return;
+        }
+
+        var loop = new ReconnectingLoop($"libvirt lifecycle events at {_options.Uri}", ConnectEventsAsync, WaitForConnectionLossAsync, timeProvider: TimeProvider, logger: _logger);
+        if (Interlocked.CompareExchange(ref _eventLoop, loop, null) is null)
+        {
+            loop.Start();
+        }
+    }
+
+    /// <summary>
+    /// Registers the lifecycle callback on the current (or a new) connection and reads every domain's state: the
+    /// state the watch starts from, or after a loss (<paramref name="afterLoss"/>) the differences to publish.
+    /// </summary>
+    private async Task ConnectEventsAsync(bool afterLoss, CancellationToken cancellationToken)
+    {
+        Volatile.Write(ref _connectionLost, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        var listed = await NativeAsync(InstanceOperation.WatchEvents, null, session =>
+        {
+            session.EnsureLifecycleEvents();
+            return ListAll(session);
+        }, cancellationToken).ConfigureAwait(false);
+        lock (_publishGate)
+        {
+            foreach (var change in _states.Reconcile(listed.Select(i => KeyValuePair.Create(i.Id, i.PowerState)), TimeProvider.GetUtcNow(), afterLoss))
+            {
+                if (change.Kind == InstanceEventKind.Deleted)
+                {
+                    _records.TryRemove(change.InstanceId, out _);
+                }
+
+                _published++;
+                _events.Publish(change);
+            }
+        }
+    }
+
+    /// <summary>Returns (by throwing) when the connection the callback is registered on is lost.</summary>
+    private async Task WaitForConnectionLossAsync(CancellationToken stop)
+    {
+        while (true)
+        {
+            try
+            {
+                await Volatile.Read(ref _connectionLost).Task.WaitAsync(TimeSpan.FromSeconds(5), TimeProvider, stop).ConfigureAwait(false);
+                throw new HypervisorUnavailableException($"The libvirt connection to {_options.Uri} was closed.");
+            }
+            catch (TimeoutException) when (_session is not { IsBroken: false })
+            {
+                throw new HypervisorUnavailableException($"The libvirt connection to {_options.Uri} is broken.");
+            }
+            catch (TimeoutException)
+            {
+                // Still connected.
+            }
+        }
+    }
+
     void ILibvirtEventSink.OnLifecycleEvent(Guid domainId, int eventType, int detail)
     {
         if (DomainStateMap.ToEvent(eventType, detail) is not { } mapped)
@@ -393,52 +466,34 @@ public sealed partial class LibvirtDriver : HypervisorDriverBase, ILibvirtEventS
 
         lock (_publishGate)
         {
+            var now = TimeProvider.GetUtcNow();
+            _states.Observe(domainId, mapped.Kind == InstanceEventKind.Deleted ? null : mapped.State, now);
             _published++;
-            _events.Publish(new InstanceEvent(domainId, mapped.Kind, mapped.State, TimeProvider.GetUtcNow()));
+            _events.Publish(new InstanceEvent(domainId, mapped.Kind, mapped.State, now));
         }
     }
 
     void ILibvirtEventSink.OnConnectionClosed(LibvirtSession session, int reason)
     {
-        // Event watchers have no call of their own to trigger the reconnect, so reopen in the background.
-        if (_eventsWanted && !IsDisposed && Interlocked.Exchange(ref _reconnecting, 1) == 0)
-        {
-            _ = Task.Run(ReconnectForEventsAsync);
-        }
+        LogConnectionClosed(_logger, _options.Uri, reason);
+        Volatile.Read(ref _connectionLost).TrySetResult();
     }
 
-    private async Task ReconnectForEventsAsync()
-    {
-        try
-        {
-            while (!IsDisposed)
-            {
-                try
-                {
-                    Invoke(InstanceOperation.WatchEvents, null, session =>
-                    {
-                        session.EnsureLifecycleEvents();
-                        return true;
-                    }, null);
-                    return;
-                }
-                catch (HypervisorException)
-                {
-                    await Task.Delay(TimeSpan.FromSeconds(1), TimeProvider, _disposing.Token).ConfigureAwait(false);
-                }
-            }
-        }
-        catch (OperationCanceledException)
-        {
-            // Disposed.
-        }
-        catch (ObjectDisposedException)
-        {
-            // Disposed.
-        }
-        finally
-        {
-            Volatile.Write(ref _reconnecting, 0);
-        }
-    }
+    [LoggerMessage(EventId = 2001, EventName = "LibvirtConnected", Level = LogLevel.Information, Message = "Opened the libvirt connection to {Uri} (reconnect: {Reconnect})")]
+    private static partial void LogConnected(ILogger logger, string uri, bool reconnect);
+
+    [LoggerMessage(EventId = 2002, EventName = "LibvirtConnectionLost", Level = LogLevel.Warning, Message = "The libvirt connection to {Uri} failed during {Operation}: {Reason}; the next call reconnects")]
+    private static partial void LogConnectionLost(ILogger logger, string uri, InstanceOperation operation, string reason);
+
+    [LoggerMessage(EventId = 2003, EventName = "LibvirtConnectionClosed", Level = LogLevel.Warning, Message = "libvirt closed the connection to {Uri} (reason {Reason})")]
+    private static partial void LogConnectionClosed(ILogger logger, string uri, int reason);
+
+    [LoggerMessage(EventId = 2004, EventName = "LibvirtInstanceDefined", Level = LogLevel.Information, Message = "Defined instance {InstanceId} ({Name})")]
+    private static partial void LogDefined(ILogger logger, Guid instanceId, string name);
+
+    [LoggerMessage(EventId = 2005, EventName = "LibvirtInstanceUndefined", Level = LogLevel.Information, Message = "Removed instance {InstanceId}")]
+    private static partial void LogUndefined(ILogger logger, Guid instanceId);
+
+    [LoggerMessage(EventId = 2006, EventName = "LibvirtCreateRolledBack", Level = LogLevel.Warning, Message = "Defining instance {InstanceId} failed; removed the files made for it")]
+    private static partial void LogCreateRolledBack(ILogger logger, Exception exception, Guid instanceId);
 }

@@ -1,7 +1,7 @@
 namespace Hypervisors.Libvirt;
 
 /// <summary>Settings of a <see cref="LibvirtDriver"/>.</summary>
-public sealed class LibvirtDriverOptions
+public sealed class LibvirtDriverOptions : IValidatableOptions
 {
     /// <summary>
     /// The libvirt connection URI: <c>qemu:///system</c>, <c>qemu+ssh://user@host/system</c>, <c>test:///default</c>
@@ -49,4 +49,55 @@ public sealed class LibvirtDriverOptions
     /// (or a remote host) and must not block the caller.
     /// </summary>
     public bool? RunCallsOnCallerThread { get; set; }
+
+    /// <summary>What is wrong with these options, each message naming its key under <paramref name="keyPrefix"/>; empty when valid.</summary>
+    public IEnumerable<string> Validate(string keyPrefix)
+    {
+        string? uriProblem = null;
+        if (string.IsNullOrWhiteSpace(Uri))
+        {
+            uriProblem = "is required.";
+        }
+        else
+        {
+            try
+            {
+                _ = LibvirtUriProfile.From(Uri, IsLocalHost);
+            }
+            catch (ArgumentException ex)
+            {
+                uriProblem = ex.Message.Split(" (Parameter", 2)[0];
+            }
+        }
+
+        if (uriProblem is not null)
+        {
+            yield return $"{keyPrefix}:{nameof(Uri)}: {uriProblem}";
+        }
+
+        if (string.IsNullOrWhiteSpace(InstanceDirectory) || !Path.IsPathFullyQualified(InstanceDirectory))
+        {
+            yield return $"{keyPrefix}:{nameof(InstanceDirectory)}: '{InstanceDirectory}' is not an absolute path.";
+        }
+
+        if (string.IsNullOrWhiteSpace(Architecture))
+        {
+            yield return $"{keyPrefix}:{nameof(Architecture)}: is required.";
+        }
+
+        if (string.IsNullOrWhiteSpace(QemuImgPath))
+        {
+            yield return $"{keyPrefix}:{nameof(QemuImgPath)}: is required.";
+        }
+
+        if (ConsoleTailBytes is < 1 or > 64 * 1024 * 1024)
+        {
+            yield return $"{keyPrefix}:{nameof(ConsoleTailBytes)}: must be between 1 and 67108864, was {ConsoleTailBytes}.";
+        }
+
+        if (ShutdownPollInterval <= TimeSpan.Zero || ShutdownPollInterval > TimeSpan.FromMinutes(1))
+        {
+            yield return $"{keyPrefix}:{nameof(ShutdownPollInterval)}: must be between 0 and 1 minute, was {ShutdownPollInterval}.";
+        }
+    }
 }

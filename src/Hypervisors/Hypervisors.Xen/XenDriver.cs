@@ -57,12 +57,16 @@ public sealed partial class XenDriver : HypervisorDriverBase
         : base(timeProvider)
     {
         ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
+        DriverOptionsRegistration.ThrowIfInvalid<XenDriverOptions>(nameof(XenDriverOptions), options.Validate(nameof(XenDriverOptions)));
         _options = options;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         var http = new HttpClient(httpHandler ?? CreateHandler(options), disposeHandler: true) { Timeout = Timeout.InfiniteTimeSpan };
         _rpc = new XenApiRpcClient(options.Url!, options.Transport, http, options.RequestTimeout, options.Limits, ownsHttp: true);
-        _session = new XenApiSession(_rpc, options.CredentialsProvider!, options.Originator);
+        _session = new XenApiSession(_rpc, async cancellationToken =>
+        {
+            var credential = await options.GetCredentialAsync(cancellationToken).ConfigureAwait(false);
+            return new XenCredentials(credential.UserName, credential.Password);
+        }, options.Originator);
         _session.Relogged += (_, _) => LogRelogin(_logger);
         _events = new XenEventPump(_session, options.EventPollTimeout, _logger, OnVmEvent, ct => ResynchronizeAsync(publishChanges: true, ct));
     }
@@ -565,19 +569,7 @@ public sealed partial class XenDriver : HypervisorDriverBase
             ConnectTimeout = TimeSpan.FromSeconds(15),
             MaxConnectionsPerServer = 64,
         };
-        if (options.PinnedCertificateThumbprints.Count > 0)
-        {
-            var pins = options.PinnedCertificateThumbprints
-                .Select(t => t.Replace(":", string.Empty, StringComparison.Ordinal).ToUpperInvariant())
-                .ToHashSet(StringComparer.Ordinal);
-            handler.SslOptions = new SslClientAuthenticationOptions
-            {
-                RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
-                    errors == SslPolicyErrors.None
-                    || (certificate is not null && pins.Contains(Convert.ToHexString(SHA256.HashData(certificate.GetRawCertData())))),
-            };
-        }
-
+        options.Tls.ApplyTo(handler);
         return handler;
     }
 

@@ -2,20 +2,17 @@ using Hypervisors.Xen.Wire;
 
 namespace Hypervisors.Xen;
 
-/// <summary>Settings for <see cref="XenDriver"/>.</summary>
-public sealed class XenDriverOptions
+/// <summary>
+/// Settings for <see cref="XenDriver"/>, bindable from configuration (see
+/// <see cref="XenHypervisorsBuilderExtensions.AddXen(HypervisorsBuilder, string, Microsoft.Extensions.Configuration.IConfigurationSection)"/>).
+/// <see cref="RemoteHypervisorOptions.Url"/> is the XenAPI server (the pool master, <c>https://xcp-host/</c>); the
+/// credentials (<c>UserName</c>, <c>PasswordFile</c> or <c>Password</c>) are read at every login and never logged;
+/// <c>Tls:PinnedSha256Thumbprints</c> pins a self-signed host's certificate.
+/// </summary>
+public sealed class XenDriverOptions : RemoteHypervisorOptions
 {
-    /// <summary>The XenAPI server (the pool master), e.g. <c>https://xcp-host/</c>.</summary>
-    public Uri? Url { get; set; }
-
     /// <summary>XML-RPC (any XenAPI server) or JSON-RPC (XCP-ng, XenServer 7.3 and later).</summary>
     public XenApiTransport Transport { get; set; } = XenApiTransport.XmlRpc;
-
-    /// <summary>
-    /// Supplies the credentials for each login (called again on every re-login, so a rotated password is picked
-    /// up). Never logged. <see cref="UseCredentials"/> sets a fixed pair.
-    /// </summary>
-    public Func<CancellationToken, ValueTask<XenCredentials>>? CredentialsProvider { get; set; }
 
     /// <summary>
     /// A template to clone for every instance (its <c>name_label</c> or UUID); null creates instances from scratch
@@ -28,12 +25,6 @@ public sealed class XenDriverOptions
 
     /// <summary>The storage repository for new disks (its <c>name_label</c> or UUID); null uses the pool's default SR.</summary>
     public string? StorageRepository { get; set; }
-
-    /// <summary>
-    /// SHA-256 thumbprints (hex, colons allowed) of server certificates to accept even when the chain does not
-    /// validate, for hosts with self-signed certificates. Certificates are validated normally otherwise.
-    /// </summary>
-    public IList<string> PinnedCertificateThumbprints { get; } = [];
 
     /// <summary>How long one call may take.</summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(60);
@@ -50,34 +41,35 @@ public sealed class XenDriverOptions
     /// <summary>Decoder bounds.</summary>
     public XmlRpcLimits Limits { get; set; } = XmlRpcLimits.Default;
 
-    /// <summary>Uses a fixed user name and password.</summary>
-    public XenDriverOptions UseCredentials(string userName, string password)
+    /// <inheritdoc />
+    public override IEnumerable<string> Validate(string keyPrefix)
     {
-        var credentials = new XenCredentials(userName, password);
-        CredentialsProvider = _ => ValueTask.FromResult(credentials);
-        return this;
-    }
-
-    internal void Validate()
-    {
-        if (Url is null || !Url.IsAbsoluteUri || (Url.Scheme != Uri.UriSchemeHttp && Url.Scheme != Uri.UriSchemeHttps))
+        foreach (var failure in base.Validate(keyPrefix))
         {
-            throw new InvalidSpecException("XenDriverOptions.Url", "must be an absolute http or https URL.");
-        }
-
-        if (CredentialsProvider is null)
-        {
-            throw new InvalidSpecException("XenDriverOptions.CredentialsProvider", "must be set (UseCredentials sets a fixed pair).");
+            yield return failure;
         }
 
         if (!Enum.IsDefined(Transport))
         {
-            throw new InvalidSpecException("XenDriverOptions.Transport", $"'{Transport}' is not a transport.");
+            yield return $"{keyPrefix}:{nameof(Transport)}: '{Transport}' is not a transport (XmlRpc or JsonRpc).";
         }
 
-        if (RequestTimeout <= TimeSpan.Zero || EventPollTimeout <= TimeSpan.Zero || TaskTimeout <= TimeSpan.Zero)
+        foreach (var (key, value) in new[] { (nameof(RequestTimeout), RequestTimeout), (nameof(EventPollTimeout), EventPollTimeout), (nameof(TaskTimeout), TaskTimeout) })
         {
-            throw new InvalidSpecException("XenDriverOptions", "timeouts must be positive.");
+            if (value <= TimeSpan.Zero || value > TimeSpan.FromDays(1))
+            {
+                yield return $"{keyPrefix}:{key}: must be positive and at most one day, was {value}.";
+            }
+        }
+
+        if (string.IsNullOrWhiteSpace(Originator))
+        {
+            yield return $"{keyPrefix}:{nameof(Originator)}: is required.";
+        }
+
+        if (Limits is null)
+        {
+            yield return $"{keyPrefix}:{nameof(Limits)}: is required.";
         }
     }
 }

@@ -32,7 +32,7 @@ public abstract class HypervisorDriverBase : IHypervisorDriver
     {
         ThrowIfDisposed();
         cancellationToken.ThrowIfCancellationRequested();
-        return GetHostInfoCoreAsync(cancellationToken);
+        return Guard(new OperationContext(InstanceOperation.GetHostInfo, null), () => GetHostInfoCoreAsync(cancellationToken), cancellationToken);
     }
 
     /// <inheritdoc />
@@ -40,14 +40,14 @@ public abstract class HypervisorDriverBase : IHypervisorDriver
     {
         ThrowIfDisposed();
         cancellationToken.ThrowIfCancellationRequested();
-        return ListInstancesCoreAsync(cancellationToken);
+        return Guard(new OperationContext(InstanceOperation.ListInstances, null), () => ListInstancesCoreAsync(cancellationToken), cancellationToken);
     }
 
     /// <inheritdoc />
     public Task<InstanceInfo> GetInstanceAsync(Guid instanceId, CancellationToken cancellationToken = default)
     {
         Check(InstanceOperation.GetInstance, instanceId, cancellationToken);
-        return GetInstanceCoreAsync(instanceId, cancellationToken);
+        return Guard(new OperationContext(InstanceOperation.GetInstance, instanceId), () => GetInstanceCoreAsync(instanceId, cancellationToken), cancellationToken);
     }
 
     /// <inheritdoc />
@@ -66,14 +66,14 @@ public abstract class HypervisorDriverBase : IHypervisorDriver
             throw new OperationNotSupportedException(Capabilities.HypervisorType, InstanceOperation.Create, "disks from an image are not supported.");
         }
 
-        return CreateInstanceCoreAsync(spec, cancellationToken);
+        return Guard(new OperationContext(InstanceOperation.Create, spec.Id), () => CreateInstanceCoreAsync(spec, cancellationToken), cancellationToken);
     }
 
     /// <inheritdoc />
     public Task StartInstanceAsync(Guid instanceId, CancellationToken cancellationToken = default)
     {
         Check(InstanceOperation.Start, instanceId, cancellationToken);
-        return StartInstanceCoreAsync(instanceId, cancellationToken);
+        return Guard(new OperationContext(InstanceOperation.Start, instanceId), () => StartInstanceCoreAsync(instanceId, cancellationToken), cancellationToken);
     }
 
     /// <inheritdoc />
@@ -85,14 +85,14 @@ public abstract class HypervisorDriverBase : IHypervisorDriver
             throw new InvalidSpecException(nameof(gracefulTimeout), $"must be between 0 and 1 hour, was {gracefulTimeout}.");
         }
 
-        return StopInstanceCoreAsync(instanceId, gracefulTimeout, cancellationToken);
+        return Guard(new OperationContext(InstanceOperation.Stop, instanceId), () => StopInstanceCoreAsync(instanceId, gracefulTimeout, cancellationToken), cancellationToken);
     }
 
     /// <inheritdoc />
     public Task PowerOffInstanceAsync(Guid instanceId, CancellationToken cancellationToken = default)
     {
         Check(InstanceOperation.PowerOff, instanceId, cancellationToken);
-        return PowerOffInstanceCoreAsync(instanceId, cancellationToken);
+        return Guard(new OperationContext(InstanceOperation.PowerOff, instanceId), () => PowerOffInstanceCoreAsync(instanceId, cancellationToken), cancellationToken);
     }
 
     /// <inheritdoc />
@@ -103,57 +103,58 @@ public abstract class HypervisorDriverBase : IHypervisorDriver
             throw new InvalidSpecException(nameof(kind), $"'{kind}' is not a reboot kind.");
         }
 
-        Check(kind == RebootKind.Soft ? InstanceOperation.SoftReboot : InstanceOperation.HardReboot, instanceId, cancellationToken);
-        return RebootInstanceCoreAsync(instanceId, kind, cancellationToken);
+        var operation = kind == RebootKind.Soft ? InstanceOperation.SoftReboot : InstanceOperation.HardReboot;
+        Check(operation, instanceId, cancellationToken);
+        return Guard(new OperationContext(operation, instanceId), () => RebootInstanceCoreAsync(instanceId, kind, cancellationToken), cancellationToken);
     }
 
     /// <inheritdoc />
     public Task PauseInstanceAsync(Guid instanceId, CancellationToken cancellationToken = default)
     {
         Check(InstanceOperation.Pause, instanceId, cancellationToken);
-        return PauseInstanceCoreAsync(instanceId, cancellationToken);
+        return Guard(new OperationContext(InstanceOperation.Pause, instanceId), () => PauseInstanceCoreAsync(instanceId, cancellationToken), cancellationToken);
     }
 
     /// <inheritdoc />
     public Task UnpauseInstanceAsync(Guid instanceId, CancellationToken cancellationToken = default)
     {
         Check(InstanceOperation.Unpause, instanceId, cancellationToken);
-        return UnpauseInstanceCoreAsync(instanceId, cancellationToken);
+        return Guard(new OperationContext(InstanceOperation.Unpause, instanceId), () => UnpauseInstanceCoreAsync(instanceId, cancellationToken), cancellationToken);
     }
 
     /// <inheritdoc />
     public Task SuspendInstanceAsync(Guid instanceId, CancellationToken cancellationToken = default)
     {
         Check(InstanceOperation.Suspend, instanceId, cancellationToken);
-        return SuspendInstanceCoreAsync(instanceId, cancellationToken);
+        return Guard(new OperationContext(InstanceOperation.Suspend, instanceId), () => SuspendInstanceCoreAsync(instanceId, cancellationToken), cancellationToken);
     }
 
     /// <inheritdoc />
     public Task ResumeInstanceAsync(Guid instanceId, CancellationToken cancellationToken = default)
     {
         Check(InstanceOperation.Resume, instanceId, cancellationToken);
-        return ResumeInstanceCoreAsync(instanceId, cancellationToken);
+        return Guard(new OperationContext(InstanceOperation.Resume, instanceId), () => ResumeInstanceCoreAsync(instanceId, cancellationToken), cancellationToken);
     }
 
     /// <inheritdoc />
     public Task DeleteInstanceAsync(Guid instanceId, CancellationToken cancellationToken = default)
     {
         Check(InstanceOperation.Delete, instanceId, cancellationToken);
-        return DeleteInstanceCoreAsync(instanceId, cancellationToken);
+        return Guard(new OperationContext(InstanceOperation.Delete, instanceId), () => DeleteInstanceCoreAsync(instanceId, cancellationToken), cancellationToken);
     }
 
     /// <inheritdoc />
     public Task<ConsoleOutput> GetConsoleOutputAsync(Guid instanceId, CancellationToken cancellationToken = default)
     {
         Check(InstanceOperation.GetConsoleOutput, instanceId, cancellationToken);
-        return GetConsoleOutputCoreAsync(instanceId, cancellationToken);
+        return Guard(new OperationContext(InstanceOperation.GetConsoleOutput, instanceId), () => GetConsoleOutputCoreAsync(instanceId, cancellationToken), cancellationToken);
     }
 
     /// <inheritdoc />
     public Task<InstanceDevices> GetDevicesAsync(Guid instanceId, CancellationToken cancellationToken = default)
     {
         Check(InstanceOperation.GetDevices, instanceId, cancellationToken);
-        return GetDevicesCoreAsync(instanceId, cancellationToken);
+        return Guard(new OperationContext(InstanceOperation.GetDevices, instanceId), () => GetDevicesCoreAsync(instanceId, cancellationToken), cancellationToken);
     }
 
     /// <inheritdoc />
@@ -161,7 +162,7 @@ public abstract class HypervisorDriverBase : IHypervisorDriver
     {
         Check(InstanceOperation.AttachVolume, instanceId, cancellationToken);
         InstanceSpecValidator.ValidateVolume(volume);
-        return AttachVolumeCoreAsync(instanceId, volume, cancellationToken);
+        return Guard(new OperationContext(InstanceOperation.AttachVolume, instanceId, "volume", volume.VolumeId), () => AttachVolumeCoreAsync(instanceId, volume, cancellationToken), cancellationToken);
     }
 
     /// <inheritdoc />
@@ -169,7 +170,7 @@ public abstract class HypervisorDriverBase : IHypervisorDriver
     {
         Check(InstanceOperation.DetachVolume, instanceId, cancellationToken);
         InstanceSpecValidator.ValidateDeviceId(volumeId, nameof(volumeId));
-        return DetachVolumeCoreAsync(instanceId, volumeId, cancellationToken);
+        return Guard(new OperationContext(InstanceOperation.DetachVolume, instanceId, "volume", volumeId), () => DetachVolumeCoreAsync(instanceId, volumeId, cancellationToken), cancellationToken);
     }
 
     /// <inheritdoc />
@@ -177,14 +178,15 @@ public abstract class HypervisorDriverBase : IHypervisorDriver
     {
         Check(InstanceOperation.AttachInterface, instanceId, cancellationToken);
         InstanceSpecValidator.ValidateInterface(networkInterface);
-        return AttachInterfaceCoreAsync(instanceId, networkInterface, cancellationToken);
+        return Guard(new OperationContext(InstanceOperation.AttachInterface, instanceId, "interface", networkInterface.MacAddress), () => AttachInterfaceCoreAsync(instanceId, networkInterface, cancellationToken), cancellationToken);
     }
 
     /// <inheritdoc />
     public Task DetachInterfaceAsync(Guid instanceId, string macAddress, CancellationToken cancellationToken = default)
     {
         Check(InstanceOperation.DetachInterface, instanceId, cancellationToken);
-        return DetachInterfaceCoreAsync(instanceId, InstanceSpecValidator.NormalizeMac(macAddress), cancellationToken);
+        var mac = InstanceSpecValidator.NormalizeMac(macAddress);
+        return Guard(new OperationContext(InstanceOperation.DetachInterface, instanceId, "interface", mac), () => DetachInterfaceCoreAsync(instanceId, mac, cancellationToken), cancellationToken);
     }
 
     /// <inheritdoc />
@@ -192,14 +194,14 @@ public abstract class HypervisorDriverBase : IHypervisorDriver
     {
         Check(InstanceOperation.CreateSnapshot, instanceId, cancellationToken);
         InstanceSpecValidator.ValidateName(name, nameof(name));
-        return CreateSnapshotCoreAsync(instanceId, name, cancellationToken);
+        return Guard(new OperationContext(InstanceOperation.CreateSnapshot, instanceId), () => CreateSnapshotCoreAsync(instanceId, name, cancellationToken), cancellationToken);
     }
 
     /// <inheritdoc />
     public Task<IReadOnlyList<SnapshotInfo>> ListSnapshotsAsync(Guid instanceId, CancellationToken cancellationToken = default)
     {
         Check(InstanceOperation.ListSnapshots, instanceId, cancellationToken);
-        return ListSnapshotsCoreAsync(instanceId, cancellationToken);
+        return Guard(new OperationContext(InstanceOperation.ListSnapshots, instanceId), () => ListSnapshotsCoreAsync(instanceId, cancellationToken), cancellationToken);
     }
 
     /// <inheritdoc />
@@ -207,7 +209,7 @@ public abstract class HypervisorDriverBase : IHypervisorDriver
     {
         Check(InstanceOperation.DeleteSnapshot, instanceId, cancellationToken);
         InstanceSpecValidator.ValidateDeviceId(snapshotId, nameof(snapshotId));
-        return DeleteSnapshotCoreAsync(instanceId, snapshotId, cancellationToken);
+        return Guard(new OperationContext(InstanceOperation.DeleteSnapshot, instanceId, "snapshot", snapshotId), () => DeleteSnapshotCoreAsync(instanceId, snapshotId, cancellationToken), cancellationToken);
     }
 
     /// <inheritdoc />
@@ -215,7 +217,18 @@ public abstract class HypervisorDriverBase : IHypervisorDriver
     {
         ThrowIfDisposed();
         EnsureSupported(InstanceOperation.WatchEvents);
-        return WatchEventsCoreAsync(cancellationToken);
+        var context = new OperationContext(InstanceOperation.WatchEvents, null);
+        IAsyncEnumerable<InstanceEvent> stream;
+        try
+        {
+            stream = WatchEventsCoreAsync(cancellationToken);
+        }
+        catch (Exception ex) when (Translate(ex, context, cancellationToken) is var mapped && !ReferenceEquals(mapped, ex))
+        {
+            throw mapped;
+        }
+
+        return TranslateEventsAsync(stream, context, cancellationToken);
     }
 
     /// <inheritdoc />
@@ -358,12 +371,133 @@ public abstract class HypervisorDriverBase : IHypervisorDriver
     /// <summary>Streams events; override when <see cref="DriverCapabilities.SupportsEvents"/>.</summary>
     protected virtual IAsyncEnumerable<InstanceEvent> WatchEventsCoreAsync(CancellationToken cancellationToken) => throw NotSupported(InstanceOperation.WatchEvents);
 
+    /// <summary>
+    /// The driver's one place that turns its native failures (wire exceptions, native error codes) into the contract's
+    /// <see cref="HypervisorException"/> types. Every exception a <c>*CoreAsync</c> method (or an event stream) throws
+    /// passes through here, except contract errors, which pass unchanged, and cancellation. Return
+    /// <paramref name="exception"/> itself to let it through unchanged (the default). Whatever contract error leaves
+    /// the driver then carries <see cref="OperationContext.Operation"/> and <see cref="OperationContext.InstanceId"/>
+    /// in <see cref="HypervisorException.Operation"/> and <see cref="HypervisorException.InstanceId"/>.
+    /// </summary>
+    /// <param name="exception">What the driver's code threw.</param>
+    /// <param name="context">The operation, its instance and the device it named.</param>
+    protected virtual Exception MapException(Exception exception, OperationContext context) => exception;
+
     /// <summary>The typed not-supported error for <paramref name="operation"/>.</summary>
     protected OperationNotSupportedException NotSupported(InstanceOperation operation, string? detail = null) =>
         new(Capabilities.HypervisorType, operation, detail);
 
     /// <summary>Throws <see cref="ObjectDisposedException"/> once disposal has begun.</summary>
     protected void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(IsDisposed, this);
+
+    private Task<T> Guard<T>(OperationContext context, Func<Task<T>> call, CancellationToken cancellationToken)
+    {
+        Task<T> task;
+        try
+        {
+            task = call();
+        }
+        catch (Exception ex) when (Translate(ex, context, cancellationToken) is var mapped && !ReferenceEquals(mapped, ex))
+        {
+            throw mapped;
+        }
+
+        return task.IsCompletedSuccessfully ? task : AwaitGuardedAsync(task, context, cancellationToken);
+    }
+
+    private Task Guard(OperationContext context, Func<Task> call, CancellationToken cancellationToken)
+    {
+        Task task;
+        try
+        {
+            task = call();
+        }
+        catch (Exception ex) when (Translate(ex, context, cancellationToken) is var mapped && !ReferenceEquals(mapped, ex))
+        {
+            throw mapped;
+        }
+
+        return task.IsCompletedSuccessfully ? task : AwaitGuardedAsync(task, context, cancellationToken);
+    }
+
+    private async Task<T> AwaitGuardedAsync<T>(Task<T> task, OperationContext context, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await task.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (Translate(ex, context, cancellationToken) is var mapped && !ReferenceEquals(mapped, ex))
+        {
+            throw mapped;
+        }
+    }
+
+    private async Task AwaitGuardedAsync(Task task, OperationContext context, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await task.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (Translate(ex, context, cancellationToken) is var mapped && !ReferenceEquals(mapped, ex))
+        {
+            throw mapped;
+        }
+    }
+
+    private async IAsyncEnumerable<InstanceEvent> TranslateEventsAsync(IAsyncEnumerable<InstanceEvent> stream, OperationContext context,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var enumerator = stream.GetAsyncEnumerator(cancellationToken);
+        await using (enumerator.ConfigureAwait(false))
+        {
+            while (true)
+            {
+                bool more;
+                try
+                {
+                    more = await enumerator.MoveNextAsync().ConfigureAwait(false);
+                }
+                catch (Exception ex) when (Translate(ex, context, cancellationToken) is var mapped && !ReferenceEquals(mapped, ex))
+                {
+                    throw mapped;
+                }
+
+                if (!more)
+                {
+                    break;
+                }
+
+                yield return enumerator.Current;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Maps <paramref name="exception"/> through <see cref="MapException"/> (unless it is already a contract error or
+    /// a cancellation) and stamps the call's operation and instance on the contract error. Returns the exception to
+    /// throw; the same object means "rethrow as is". Runs inside exception filters, so it must not throw.
+    /// </summary>
+    private Exception Translate(Exception exception, OperationContext context, CancellationToken cancellationToken)
+    {
+        var result = exception;
+        var passThrough = exception is HypervisorException
+            || (exception is OperationCanceledException && cancellationToken.IsCancellationRequested)
+            || (exception is ObjectDisposedException && IsDisposed);
+        if (!passThrough)
+        {
+            try
+            {
+                result = MapException(exception, context);
+            }
+            catch (Exception mappingFailure)
+            {
+                result = new HypervisorException($"{context.Operation} failed ({exception.Message}), and mapping the failure failed: {mappingFailure.Message}", exception);
+            }
+        }
+
+        (result as HypervisorException)?.AddCallContext(context.Operation, context.InstanceId);
+        return result;
+    }
 
     private void Check(InstanceOperation operation, Guid instanceId, CancellationToken cancellationToken, [CallerArgumentExpression(nameof(instanceId))] string? field = null)
     {

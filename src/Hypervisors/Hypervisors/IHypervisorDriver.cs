@@ -106,6 +106,16 @@ public interface IHypervisorDriver : IAsyncDisposable
     /// cancelled or the driver is disposed. Each subscriber gets every event, in the order the hypervisor
     /// reported them for each instance.
     /// </summary>
+    /// <remarks>
+    /// <para>A lost connection to the hypervisor does not end the stream and does not throw into it. The driver
+    /// reconnects in the background (waiting longer between failed attempts, by <see cref="ReconnectPolicy"/>),
+    /// subscribes again, and then resynchronises: it compares the instances it knew with the hypervisor's current list
+    /// and emits one event per difference, <see cref="InstanceEventKind.Created"/> for an instance it had not seen,
+    /// <see cref="InstanceEventKind.Deleted"/> for one that is gone and the event of the new state for one whose power
+    /// state changed (see <see cref="InstanceStateTracker.KindOf"/>). Live events follow. Changes that happened and were
+    /// undone during the outage are not reported, and each instance's last event always carries its current state.</para>
+    /// <para>The stream ends only when the token is cancelled or the driver is disposed.</para>
+    /// </remarks>
     IAsyncEnumerable<InstanceEvent> WatchEventsAsync(CancellationToken cancellationToken = default);
 
     /// <summary>

@@ -26,7 +26,8 @@ public sealed class TlsTests : IAsyncLifetime
         var ex = await Assert.ThrowsAsync<HypervisorAuthenticationException>(() => driver.ListInstancesAsync(Ct));
         Assert.Contains("not trusted", ex.Message, StringComparison.Ordinal);
         var client = (Hypervisors.Esx.Wire.VimClient)driver.GetService(typeof(Hypervisors.Esx.Wire.VimClient))!;
-        Assert.Equal(Hypervisors.Esx.Wire.VimClient.NormalizeThumbprint(Server.Sha256!), client.RefusedThumbprint);
+        Assert.True(TlsOptions.TryNormalize(Server.Sha256, out var expected));
+        Assert.Equal(expected, client.RefusedThumbprint);
         Assert.Equal(0, client.LoginCount);
     }
 
@@ -34,25 +35,34 @@ public sealed class TlsTests : IAsyncLifetime
     public async Task A_pin_of_another_certificate_is_refused()
     {
         var options = Server.CreateOptions(pin: false);
-        options.TrustedThumbprints.Add(new string('a', 64));
+        options.Tls.PinnedSha256Thumbprints.Add(new string('a', 64));
         await using var driver = new EsxDriver(options);
         await Assert.ThrowsAsync<HypervisorAuthenticationException>(() => driver.ListInstancesAsync(Ct));
     }
 
     [Fact]
-    public async Task A_sha1_pin_with_colons_in_upper_case_is_accepted()
+    public async Task A_sha256_pin_with_colons_in_lower_case_is_accepted()
     {
         var options = Server.CreateOptions(pin: false);
-        options.TrustedThumbprints.Add(string.Join(':', Enumerable.Range(0, 20).Select(i => Server.Sha1!.Substring(i * 2, 2).ToUpperInvariant())));
+        Assert.True(TlsOptions.TryNormalize(Server.Sha256, out var hex));
+        options.Tls.PinnedSha256Thumbprints.Add(string.Join(':', Enumerable.Range(0, 32).Select(i => hex.Substring(i * 2, 2).ToLowerInvariant())));
         await using var driver = new EsxDriver(options);
         Assert.Equal("VMware", (await driver.GetHostInfoAsync(Ct)).HypervisorType);
+    }
+
+    [Fact]
+    public void A_sha1_pin_is_refused_by_validation()
+    {
+        var options = Server.CreateOptions(pin: false);
+        options.Tls.PinnedSha256Thumbprints.Add(Server.Sha1!);
+        Assert.Contains(options.Validate("Esx:vc"), f => f.StartsWith("Esx:vc:Tls:PinnedSha256Thumbprints:0:", StringComparison.Ordinal));
     }
 
     [Fact]
     public async Task Wrong_credentials_are_an_authentication_error()
     {
         var options = Server.CreateOptions();
-        options.Credentials = Hypervisors.Esx.Wire.DelegateCredentialProvider.Fixed(VcsimServer.UserName, "wrong");
+        options.Password = "wrong";
         await using var driver = new EsxDriver(options);
         var ex = await Assert.ThrowsAsync<HypervisorAuthenticationException>(() => driver.ListInstancesAsync(Ct));
         Assert.Equal("InvalidLogin", ex.NativeCode);

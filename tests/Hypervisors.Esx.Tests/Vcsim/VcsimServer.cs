@@ -123,14 +123,15 @@ public sealed class VcsimServer : IAsyncDisposable
         var options = new EsxDriverOptions
         {
             Url = Url,
-            Credentials = Hypervisors.Esx.Wire.DelegateCredentialProvider.Fixed(UserName, Password),
+            UserName = UserName,
+            Password = Password,
             SoftReboot = false, // vcsim 0.24 has no RebootGuest
             VerifyNewIdsOnServer = false, // vcsim 0.24's FindByUuid panics beside a running create (the kit creates in parallel)
             RequestTimeout = TimeSpan.FromSeconds(30),
         };
         if (pin && Sha256 is not null)
         {
-            options.TrustedThumbprints.Add(Sha256);
+            options.Tls.PinnedSha256Thumbprints.Add(Sha256);
         }
 
         return options;

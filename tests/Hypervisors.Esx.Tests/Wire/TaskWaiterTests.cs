@@ -36,7 +36,7 @@ public sealed class TaskWaiterTests
                     return ScriptedVimHandler.Ok(method);
             }
         });
-        await using var client = new VimClient(new VimClientOptions { SdkUrl = new Uri("https://esx.invalid/sdk"), Credentials = DelegateCredentialProvider.Fixed("u", "p") }, handler: handler);
+        await using var client = new VimClient(new VimClientOptions { SdkUrl = new Uri("https://esx.invalid/sdk"), Credentials = VimClientOptions.FixedCredentials("u", "p") }, handler: handler);
         await client.ConnectAsync(Ct);
         await using var waiter = new TaskWaiter(client);
 
@@ -60,7 +60,7 @@ public sealed class TaskWaiterTests
             "WaitForUpdatesEx" => ScriptedVimHandler.Ok(method, "<returnval><version>1</version></returnval>"),
             _ => ScriptedVimHandler.Ok(method),
         });
-        await using var client = new VimClient(new VimClientOptions { SdkUrl = new Uri("https://esx.invalid/sdk"), Credentials = DelegateCredentialProvider.Fixed("u", "p") }, handler: handler);
+        await using var client = new VimClient(new VimClientOptions { SdkUrl = new Uri("https://esx.invalid/sdk"), Credentials = VimClientOptions.FixedCredentials("u", "p") }, handler: handler);
         await client.ConnectAsync(Ct);
         await using var waiter = new TaskWaiter(client);
 

@@ -16,7 +16,7 @@ public sealed class VimClientTests
     public static TheoryData<string, string, Type> Faults => new()
     {
         { "InvalidPowerState", "<requestedState>poweredOn</requestedState><existingState>suspended</existingState>", typeof(InvalidPowerStateException) },
-        { "InvalidState", string.Empty, typeof(InvalidPowerStateException) },
+        { "InvalidState", string.Empty, typeof(HypervisorException) },
         { "ManagedObjectNotFound", "<obj type=\"VirtualMachine\">vm-7</obj>", typeof(InstanceNotFoundException) },
         { "InvalidLogin", string.Empty, typeof(HypervisorAuthenticationException) },
         { "NoPermission", "<privilegeId>VirtualMachine.Interact.PowerOn</privilegeId>", typeof(HypervisorAuthenticationException) },
@@ -37,10 +37,10 @@ public sealed class VimClientTests
         var handler = new ScriptedVimHandler((method, _) => method == "Login" ? LoginOk() : ScriptedVimHandler.Fault(faultType, detail));
         await using var client = await ConnectAsync(handler);
         var instance = Guid.NewGuid();
-        var context = new ErrorContext(InstanceOperation.Start, instance) { CurrentState = PowerState.Shutdown };
+        var context = new OperationContext(InstanceOperation.Start, instance);
 
         var fault = await Assert.ThrowsAsync<VimFaultException>(() => client.InvokeAsync("PowerOnVM_Task", Vm, null, r => r, Ct));
-        var mapped = VimErrorMap.ToHypervisorException(fault, context, Ct);
+        var mapped = VimErrorMap.ToHypervisorException(fault, context);
 
         Assert.IsType(expected, mapped);
         var typed = (HypervisorException)mapped;
@@ -49,8 +49,8 @@ public sealed class VimClientTests
         switch (typed)
         {
             case InvalidPowerStateException power:
-                // The fault's existingState wins over the state the driver read before the call.
-                Assert.Equal(detail.Length > 0 ? PowerState.Suspended : PowerState.Shutdown, power.CurrentState);
+                // The fault's existingState is the state reported.
+                Assert.Equal(PowerState.Suspended, power.CurrentState);
                 Assert.Equal(InstanceOperation.Start, power.Operation);
                 break;
             case InstanceNotFoundException notFound:
@@ -65,6 +65,13 @@ public sealed class VimClientTests
         {
             Assert.Equal(HypervisorErrorKind.Unknown, typed.Kind);
         }
+
+        if (faultType == "InvalidState")
+        {
+            // No existingState: the kind says what happened, with the instance for the caller.
+            Assert.Equal(HypervisorErrorKind.InvalidPowerState, typed.Kind);
+            Assert.Equal(instance, typed.InstanceId);
+        }
     }
 
     [Fact]
@@ -73,7 +80,7 @@ public sealed class VimClientTests
         var handler = new ScriptedVimHandler((method, _) => method == "Login" ? LoginOk() : ScriptedVimHandler.Fault("ManagedObjectNotFound"));
         await using var client = await ConnectAsync(handler);
         var fault = await Assert.ThrowsAsync<VimFaultException>(() => client.InvokeAsync("RemoveSnapshot_Task", new("VirtualMachineSnapshot", "snapshot-3"), null, r => r, Ct));
-        var mapped = Assert.IsType<DeviceNotFoundException>(VimErrorMap.ToHypervisorException(fault, new ErrorContext(InstanceOperation.DeleteSnapshot, Guid.NewGuid(), "snapshot", "snapshot-3"), Ct));
+        var mapped = Assert.IsType<DeviceNotFoundException>(VimErrorMap.ToHypervisorException(fault, new OperationContext(InstanceOperation.DeleteSnapshot, Guid.NewGuid(), "snapshot", "snapshot-3")));
         Assert.Equal("snapshot-3", mapped.DeviceId);
     }
 
@@ -104,7 +111,7 @@ public sealed class VimClientTests
         var handler = new ScriptedVimHandler((method, _) => method == "Login" ? LoginOk() : ScriptedVimHandler.Fault("NotAuthenticated"));
         await using var client = await ConnectAsync(handler);
         var fault = await Assert.ThrowsAsync<VimFaultException>(() => client.InvokeAsync("PowerOnVM_Task", Vm, null, r => r, Ct));
-        Assert.IsType<HypervisorAuthenticationException>(VimErrorMap.ToHypervisorException(fault, new ErrorContext(InstanceOperation.Start, Guid.NewGuid()), Ct));
+        Assert.IsType<HypervisorAuthenticationException>(VimErrorMap.ToHypervisorException(fault, new OperationContext(InstanceOperation.Start, Guid.NewGuid())));
         Assert.Equal(2, handler.Requests.Count(r => r.Method == "PowerOnVM_Task"));
     }
 
@@ -150,7 +157,7 @@ public sealed class VimClientTests
     {
         const string password = "p</password><userName>root</userName>&amp;\"'";
         var handler = new ScriptedVimHandler((method, _) => method == "Login" ? LoginOk() : ScriptedVimHandler.Ok("FindChild"));
-        await using var client = new VimClient(Options(DelegateCredentialProvider.Fixed("ops", password)), handler: handler);
+        await using var client = new VimClient(Options(VimClientOptions.FixedCredentials("ops", password)), handler: handler);
         await client.ConnectAsync(Ct);
         await client.InvokeAsync("FindChild", new("SearchIndex", "si"), w => w.Ref("entity", new("Folder", "f<1>")).Element("name", "web\"1'<&>"), r => r, Ct);
 
@@ -170,7 +177,7 @@ public sealed class VimClientTests
             : ScriptedVimHandler.Xml(HttpStatusCode.OK, "<R xmlns=\"urn:vim25\">&x;</R>", "<!DOCTYPE soapenv:Envelope [<!ENTITY x \"expanded\">]>"));
         await using var client = await ConnectAsync(handler);
         var ex = await Assert.ThrowsAsync<XmlException>(() => client.InvokeAsync("PowerOnVM_Task", Vm, null, r => r, Ct));
-        Assert.IsType<HypervisorException>(VimErrorMap.ToHypervisorException(ex, new ErrorContext(InstanceOperation.Start), Ct));
+        Assert.IsType<HypervisorException>(VimErrorMap.ToHypervisorException(ex, new OperationContext(InstanceOperation.Start, null)));
     }
 
     [Fact]
@@ -179,7 +186,7 @@ public sealed class VimClientTests
         var handler = new ScriptedVimHandler((method, _) => method == "Login"
             ? LoginOk()
             : ScriptedVimHandler.Ok("RetrievePropertiesEx", "<returnval>" + new string('x', 70_000) + "</returnval>"));
-        await using var client = new VimClient(Options(DelegateCredentialProvider.Fixed("u", "p")) with { MaxResponseBytes = 64 * 1024 }, handler: handler);
+        await using var client = new VimClient(Options(VimClientOptions.FixedCredentials("u", "p")) with { MaxResponseBytes = 64 * 1024 }, handler: handler);
         await client.ConnectAsync(Ct);
         await Assert.ThrowsAsync<InvalidDataException>(() => client.InvokeAsync("RetrievePropertiesEx", new("PropertyCollector", "pc"), null, r => r, Ct));
     }
@@ -193,33 +200,22 @@ public sealed class VimClientTests
             + "<localizedMessage>The attempted operation cannot be performed in the current state (Powered off).</localizedMessage></val>");
         var fault = VimFaultException.FromLocalizedFault(error);
         Assert.Equal("InvalidPowerState", fault.FaultType);
-        var mapped = Assert.IsType<InvalidPowerStateException>(VimErrorMap.ToHypervisorException(fault, new ErrorContext(InstanceOperation.PowerOff, Guid.NewGuid()), Ct));
+        var mapped = Assert.IsType<InvalidPowerStateException>(VimErrorMap.ToHypervisorException(fault, new OperationContext(InstanceOperation.PowerOff, Guid.NewGuid())));
         Assert.Equal(PowerState.Shutdown, mapped.CurrentState);
     }
 
     [Fact]
     public async Task An_unreachable_endpoint_is_unavailable_and_transient()
     {
-        await using var client = new VimClient(Options(DelegateCredentialProvider.Fixed("u", "p")) with { SdkUrl = new Uri("http://127.0.0.1:1/sdk") });
+        await using var client = new VimClient(Options(VimClientOptions.FixedCredentials("u", "p")) with { SdkUrl = new Uri("http://127.0.0.1:1/sdk") });
         var ex = await Assert.ThrowsAsync<HttpRequestException>(() => client.ConnectAsync(Ct));
-        var mapped = Assert.IsType<HypervisorUnavailableException>(VimErrorMap.ToHypervisorException(ex, new ErrorContext(InstanceOperation.ListInstances), Ct));
+        var mapped = Assert.IsType<HypervisorUnavailableException>(VimErrorMap.ToHypervisorException(ex, new OperationContext(InstanceOperation.ListInstances, null)));
         Assert.True(mapped.IsTransient);
     }
 
-    [Theory]
-    [InlineData("2C:11:ED:D7:13:87:7D:B5:74:18:B8:1C:42:C2:56:1F:0D:B9:5B:B9", "2C11EDD713877DB57418B81C42C2561F0DB95BB9")]
-    [InlineData("448f628a8a65aa18560e53a80c53acb38c51b427df0334082349141147dc9bf6", "448F628A8A65AA18560E53A80C53ACB38C51B427DF0334082349141147DC9BF6")]
-    public void Thumbprints_are_normalized(string given, string normalized) => Assert.Equal(normalized, VimClient.NormalizeThumbprint(given));
-
-    [Theory]
-    [InlineData("not-a-thumbprint")]
-    [InlineData("2C11EDD713877DB57418B81C42C2561F0DB95B")]
-    [InlineData("2C11EDD713877DB57418B81C42C2561F0DB95BZZ")]
-    public void Malformed_thumbprints_are_refused(string given) => Assert.Throws<ArgumentException>(() => VimClient.NormalizeThumbprint(given));
-
     private static HttpResponseMessage LoginOk() => ScriptedVimHandler.Ok("Login", "<returnval><key>s</key><userName>u</userName></returnval>");
 
-    private static VimClientOptions Options(IEsxCredentialProvider credentials) => new()
+    private static VimClientOptions Options(Func<CancellationToken, ValueTask<System.Net.NetworkCredential>> credentials) => new()
     {
         SdkUrl = new Uri("https://esx.invalid/sdk"),
         Credentials = credentials,
@@ -227,7 +223,7 @@ public sealed class VimClientTests
 
     private static async Task<VimClient> ConnectAsync(ScriptedVimHandler handler)
     {
-        var client = new VimClient(Options(DelegateCredentialProvider.Fixed("u", "p")), handler: handler);
+        var client = new VimClient(Options(VimClientOptions.FixedCredentials("u", "p")), handler: handler);
         await client.ConnectAsync(Ct);
         return client;
     }

@@ -36,7 +36,8 @@ public class HyperVFixture : DriverFixture
     public static HyperVDriverOptions OptionsFor(HyperVSimulatorServer server) => new()
     {
         Url = server.Endpoint,
-        Credentials = new NetworkCredential(server.Host.Options.UserName, server.Host.Options.Password),
+        UserName = server.Host.Options.UserName,
+        Password = server.Host.Options.Password,
         DiskDirectory = @"C:\Kit\Disks",
         JobTimeout = TimeSpan.FromSeconds(30),
         JobPollInterval = TimeSpan.FromMilliseconds(50),

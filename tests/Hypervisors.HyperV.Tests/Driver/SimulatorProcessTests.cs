@@ -37,7 +37,8 @@ public sealed class SimulatorProcessTests
             await using var driver = new HyperVDriver(new HyperVDriverOptions
             {
                 Url = endpoint,
-                Credentials = new NetworkCredential("ops", "s3cret-Pw"),
+                UserName = "ops",
+                Password = "s3cret-Pw",
                 JobPollInterval = TimeSpan.FromMilliseconds(50),
             });
             var spec = new InstanceSpec { Id = Guid.NewGuid(), Name = "out-of-process", VCpus = 1, MemoryMiB = 64, StartAfterCreate = true };

@@ -30,7 +30,8 @@ public sealed class HostileResponseTests
         var options = new HyperVDriverOptions
         {
             Url = new Uri("http://hyperv.invalid:5985/wsman"),
-            Credentials = new NetworkCredential("user", "secret"),
+            UserName = "user",
+            Password = "secret",
             HttpMessageHandler = handler,
             HttpTimeout = TimeSpan.FromSeconds(30),
             MaxResponseBytes = 64 * 1024,
@@ -151,7 +152,8 @@ public sealed class HostileResponseTests
         await using var driver = new HyperVDriver(new HyperVDriverOptions
         {
             Url = new Uri("http://127.0.0.1:1/wsman"),
-            Credentials = new NetworkCredential("user", "secret"),
+            UserName = "user",
+            Password = "secret",
         });
         var ex = await Assert.ThrowsAsync<HypervisorUnavailableException>(() => driver.ListInstancesAsync(Ct));
         Assert.True(ex.IsTransient);
@@ -183,7 +185,7 @@ public sealed class HostileResponseTests
     {
         await using var server = await HyperVSimulatorServer.StartAsync(cancellationToken: Ct);
         var options = HyperVFixture.OptionsFor(server);
-        options.Credentials = new NetworkCredential("Administrator", "not-the-Passw0rd-123");
+        options.Password = "not-the-Passw0rd-123";
         await using var driver = new HyperVDriver(options);
         var ex = await Assert.ThrowsAsync<HypervisorAuthenticationException>(() => driver.ListInstancesAsync(Ct));
         Assert.DoesNotContain("not-the-Passw0rd-123", ex.ToString(), StringComparison.Ordinal);

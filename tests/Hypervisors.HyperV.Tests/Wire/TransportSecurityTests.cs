@@ -25,7 +25,11 @@ public sealed class TransportSecurityTests
     private static HyperVDriver Driver(HyperVSimulatorServer server, string? pin)
     {
         var options = HyperVFixture.OptionsFor(server);
-        options.PinnedCertificateThumbprint = pin;
+        if (pin is not null)
+        {
+            options.Tls.PinnedSha256Thumbprints.Add(pin);
+        }
+
         return new HyperVDriver(options);
     }
 
@@ -52,11 +56,15 @@ public sealed class TransportSecurityTests
             Assert.Empty(await sha256.ListInstancesAsync(Ct));
         }
 
-        await using (var sha1 = Driver(server, certificate.Thumbprint.ToLowerInvariant()))
+        var colons = string.Join(':', certificate.GetCertHashString(HashAlgorithmName.SHA256).Chunk(2).Select(c => new string(c))).ToLowerInvariant();
+        await using (var pasted = Driver(server, colons))
         {
-            var host = await sha1.GetHostInfoAsync(Ct);
+            var host = await pasted.GetHostInfoAsync(Ct);
             Assert.Equal("HVSIM01", host.HostName);
         }
+
+        // SHA-1 is no pin: the options are refused before any connection.
+        Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(() => Driver(server, certificate.Thumbprint));
     }
 
     [Fact]
@@ -66,6 +74,7 @@ public sealed class TransportSecurityTests
         var http = new HyperVDriverOptions { Host = "hv1.example", UseHttps = false };
         Assert.Equal(new Uri("https://hv1.example:5986/wsman"), https.ResolveEndpoint());
         Assert.Equal(new Uri("http://hv1.example:5985/wsman"), http.ResolveEndpoint());
-        Assert.Throws<InvalidSpecException>(() => new HyperVDriverOptions().ResolveEndpoint());
+        Assert.Contains("hv:Host: set Host or Url.", new HyperVDriverOptions().UseCredentials("u", "p").Validate("hv"));
+        Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(() => new HyperVDriver(new HyperVDriverOptions().UseCredentials("u", "p")));
     }
 }

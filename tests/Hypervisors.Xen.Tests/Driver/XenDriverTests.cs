@@ -1,7 +1,9 @@
 using System.Net;
 using System.Text;
 using Hypervisors.Xen.Wire;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using XenApiSimulator.Model;
 
 namespace Hypervisors.Xen.Tests.Driver;
@@ -103,7 +105,7 @@ public sealed class XenDriverTests
 
         await using var pinned = await SimulatorDriverScope.StartAsync(
             simulator: o => o.Certificate = certificate,
-            driver: o => o.PinnedCertificateThumbprints.Add(string.Join(':', pin.Chunk(2).Select(c => new string(c)))));
+            driver: o => o.Tls.PinnedSha256Thumbprints.Add(string.Join(':', pin.Chunk(2).Select(c => new string(c)))));
         Assert.Equal("Xen", (await pinned.Driver.GetHostInfoAsync(Ct)).HypervisorType);
     }
 
@@ -273,11 +275,30 @@ public sealed class XenDriverTests
     }
 
     [Fact]
-    public void Options_without_url_or_credentials_are_refused()
+    public void Options_without_url_or_credentials_are_refused_as_bad_configuration()
     {
-        Assert.Equal("XenDriverOptions.Url", Assert.Throws<InvalidSpecException>(() => new XenDriver(new XenDriverOptions().UseCredentials("a", "b"))).Field);
-        Assert.Equal("XenDriverOptions.CredentialsProvider",
-            Assert.Throws<InvalidSpecException>(() => new XenDriver(new XenDriverOptions { Url = new Uri("http://127.0.0.1/") })).Field);
+        Assert.Contains("XenDriverOptions:Url: is required.",
+            Assert.Throws<OptionsValidationException>(() => new XenDriver(new XenDriverOptions().UseCredentials("a", "b"))).Failures);
+        Assert.Contains("XenDriverOptions:UserName: is required.",
+            Assert.Throws<OptionsValidationException>(() => new XenDriver(new XenDriverOptions { Url = new Uri("http://127.0.0.1/") })).Failures);
+    }
+
+    [Fact]
+    public async Task A_driver_bound_from_configuration_is_validated_at_start_naming_the_key()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Drivers:pool1:Kind"] = "xen",
+            ["Drivers:pool1:Url"] = "http://127.0.0.1:9/",
+            ["Drivers:pool1:UserName"] = "root",
+            ["Drivers:pool1:Password"] = "x",
+            ["Drivers:pool1:TaskTimeout"] = "-00:00:01",
+        }).Build();
+        var services = new ServiceCollection();
+        services.AddHypervisors(h => h.AddDriverKinds(typeof(XenDriver).Assembly).AddDriversFromConfiguration(configuration.GetSection("Drivers")));
+        await using var provider = services.BuildServiceProvider();
+        var ex = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IStartupValidator>().Validate());
+        Assert.Contains("Drivers:pool1:TaskTimeout: must be positive", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -8,147 +8,96 @@ namespace Hypervisors.Esx.Events;
 
 /// <summary>
 /// Turns PropertyCollector updates on <c>runtime.powerState</c> of every VM under the driver's folder into
-/// lifecycle events: one collector with a filter over a container view, and a <c>WaitForUpdatesEx</c> loop on a
-/// background task feeding the <see cref="InstanceEventHub"/>. VMs entering the view raise Created, leaving it
-/// Deleted. After a lost session it builds the filter again and reports what changed meanwhile.
+/// lifecycle events: one collector with a filter over a container view, and a <c>WaitForUpdatesEx</c> long poll run by
+/// the SDK's <see cref="ReconnectingLoop"/>, feeding the <see cref="InstanceEventHub"/>. VMs entering the view raise
+/// Created, leaving it Deleted. After a lost session or connection the loop builds collector, view and filter again
+/// and <see cref="InstanceStateTracker.Reconcile"/> reports what changed meanwhile, as the contract states.
 /// </summary>
-internal sealed partial class PowerStateWatcher(VimClient client, ManagedObjectReference folder, InstanceEventHub hub, TimeProvider time, ILogger logger) : IAsyncDisposable
+internal sealed partial class PowerStateWatcher : IAsyncDisposable
 {
     private static readonly string[] Paths = ["runtime.powerState", "config.extraConfig"];
-    private readonly CancellationTokenSource _stop = new();
-    private readonly Dictionary<ManagedObjectReference, (Guid Id, PowerState State)> _known = [];
+    private readonly VimClient _client;
+    private readonly ManagedObjectReference _folder;
+    private readonly InstanceEventHub _hub;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly InstanceStateTracker _states = new();
+    private readonly Dictionary<ManagedObjectReference, Guid> _ids = [];
+    private readonly ReconnectingLoop _loop;
     private ManagedObjectReference? _collector;
-    private Task? _loop;
+    private string _version = string.Empty;
+
+    public PowerStateWatcher(VimClient client, ManagedObjectReference folder, InstanceEventHub hub, TimeProvider time, ILogger logger, TimeSpan pollWait)
+    {
+        _client = client;
+        _folder = folder;
+        _hub = hub;
+        _time = time;
+        _logger = logger;
+        PollWait = pollWait;
+        _loop = new ReconnectingLoop($"vSphere power-state watch at {client.SdkUrl}", SubscribeAsync, RunAsync, timeProvider: time, logger: logger);
+    }
 
     /// <summary>How long one long poll waits before it is renewed.</summary>
-    public TimeSpan PollWait { get; init; } = TimeSpan.FromSeconds(30);
+    public TimeSpan PollWait { get; }
+
+    /// <summary>How many times the watch subscribed again after a loss.</summary>
+    public int Resubscribes => _loop.Reconnects;
 
     /// <summary>Takes the initial snapshot (no events for VMs that exist now) and starts the loop.</summary>
-    public async Task StartAsync(CancellationToken cancellationToken)
-    {
-        var version = await SubscribeAsync(publishDifferences: false, cancellationToken).ConfigureAwait(false);
-        _loop = Task.Run(() => RunAsync(version, _stop.Token), CancellationToken.None);
-    }
+    public Task StartAsync(CancellationToken cancellationToken) => _loop.StartAsync(cancellationToken);
 
     /// <summary>Stops the loop and destroys the collector.</summary>
     public async ValueTask DisposeAsync()
     {
-        await _stop.CancelAsync().ConfigureAwait(false);
-        if (_loop is not null)
-        {
-            try
-            {
-                await _loop.ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                // Stopped while waiting to subscribe again.
-            }
-        }
-
-        if (_collector is { } collector)
-        {
-            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-            try
-            {
-                await client.DestroyPropertyCollectorAsync(collector, cts.Token).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (VimClient.IsCallFailure(ex))
-            {
-                // It goes with the session.
-            }
-        }
-
-        _stop.Dispose();
+        await _loop.DisposeAsync().ConfigureAwait(false);
+        await DestroyCollectorQuietlyAsync().ConfigureAwait(false);
     }
 
-    private async Task RunAsync(string version, CancellationToken stop)
+    private async Task RunAsync(CancellationToken stop)
     {
         while (!stop.IsCancellationRequested)
         {
-            try
+            var set = await _client.WaitForUpdatesAsync(_collector!.Value, _version, PollWait, stop).ConfigureAwait(false);
+            if (set is null)
             {
-                var set = await client.WaitForUpdatesAsync(_collector!.Value, version, PollWait, stop).ConfigureAwait(false);
-                if (set is null)
-                {
-                    continue;
-                }
+                continue;
+            }
 
-                version = set.Version;
-                await ApplyAsync(set.Updates, stop).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (stop.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception ex) when (VimClient.IsCallFailure(ex, orCancelled: false))
-            {
-                LogWatchFailed(logger, ex);
-                version = await ResubscribeAsync(stop).ConfigureAwait(false);
-            }
+            _version = set.Version;
+            await ApplyAsync(set.Updates, stop).ConfigureAwait(false);
         }
     }
 
-    private async Task<string> ResubscribeAsync(CancellationToken stop)
+    /// <summary>
+    /// Creates collector, view and filter and reads the current state: the version to wait from. After a loss
+    /// (<paramref name="afterLoss"/>) it publishes the differences from what was known.
+    /// </summary>
+    private async Task SubscribeAsync(bool afterLoss, CancellationToken cancellationToken)
     {
-        while (true)
-        {
-            try
-            {
-                await Task.Delay(TimeSpan.FromSeconds(1), time, stop).ConfigureAwait(false);
-                return await SubscribeAsync(publishDifferences: true, stop).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (VimClient.IsCallFailure(ex, orCancelled: false))
-            {
-                LogWatchFailed(logger, ex);
-            }
-        }
-    }
-
-    /// <summary>Creates collector, view and filter, reads the current state and returns the version to wait from.</summary>
-    private async Task<string> SubscribeAsync(bool publishDifferences, CancellationToken cancellationToken)
-    {
-        var collector = await client.CreatePropertyCollectorAsync(cancellationToken).ConfigureAwait(false);
+        await DestroyCollectorQuietlyAsync().ConfigureAwait(false);
+        var collector = await _client.CreatePropertyCollectorAsync(cancellationToken).ConfigureAwait(false);
         _collector = collector;
-        var view = await Placement.CreateViewAsync(client, folder, "VirtualMachine", cancellationToken).ConfigureAwait(false);
-        await client.CreateFilterAsync(collector, w => PropertySpecs.ForView(w, view, "VirtualMachine", Paths), cancellationToken).ConfigureAwait(false);
-        var set = await client.WaitForUpdatesAsync(collector, null, PollWait, cancellationToken).ConfigureAwait(false);
-        var current = new Dictionary<ManagedObjectReference, (Guid Id, PowerState State)>();
+        var view = await Placement.CreateViewAsync(_client, _folder, "VirtualMachine", cancellationToken).ConfigureAwait(false);
+        await _client.CreateFilterAsync(collector, w => PropertySpecs.ForView(w, view, "VirtualMachine", Paths), cancellationToken).ConfigureAwait(false);
+        var set = await _client.WaitForUpdatesAsync(collector, null, PollWait, cancellationToken).ConfigureAwait(false);
+        _ids.Clear();
+        var current = new Dictionary<Guid, PowerState>();
         foreach (var update in set?.Updates ?? [])
         {
             if (Decode(update.Changes) is { } decoded)
             {
-                current[update.Obj] = decoded;
+                _ids[update.Obj] = decoded.Id;
+                current[decoded.Id] = decoded.State;
             }
         }
 
-        if (publishDifferences)
+        foreach (var change in _states.Reconcile(current, _time.GetUtcNow(), publishDifferences: afterLoss))
         {
-            foreach (var (vm, old) in _known.Where(k => !current.ContainsKey(k.Key)).ToList())
-            {
-                Publish(old.Id, InstanceEventKind.Deleted, PowerState.NoState);
-            }
-
-            foreach (var (vm, now) in current)
-            {
-                if (!_known.TryGetValue(vm, out var old))
-                {
-                    Publish(now.Id, InstanceEventKind.Created, now.State);
-                }
-                else if (old.State != now.State)
-                {
-                    Publish(now.Id, PowerStateMapping.EventOf(now.State), now.State);
-                }
-            }
+            _hub.Publish(change);
         }
 
-        _known.Clear();
-        foreach (var (vm, state) in current)
-        {
-            _known[vm] = state;
-        }
-
-        return set?.Version ?? string.Empty;
+        _version = set?.Version ?? string.Empty;
     }
 
     private async Task ApplyAsync(IReadOnlyList<ObjectUpdate> updates, CancellationToken cancellationToken)
@@ -158,20 +107,20 @@ internal sealed partial class PowerStateWatcher(VimClient client, ManagedObjectR
         {
             if (update.Kind == "leave")
             {
-                if (_known.Remove(update.Obj, out var gone))
+                if (_ids.Remove(update.Obj, out var gone))
                 {
-                    Publish(gone.Id, InstanceEventKind.Deleted, PowerState.NoState);
+                    Publish(gone, null);
                 }
 
                 continue;
             }
 
-            if (!_known.TryGetValue(update.Obj, out var known))
+            if (!_ids.TryGetValue(update.Obj, out var id))
             {
                 if (Decode(update.Changes) is { } entered)
                 {
-                    _known[update.Obj] = entered;
-                    Publish(entered.Id, InstanceEventKind.Created, entered.State);
+                    _ids[update.Obj] = entered.Id;
+                    Publish(entered.Id, entered.State);
                 }
                 else
                 {
@@ -183,11 +132,9 @@ internal sealed partial class PowerStateWatcher(VimClient client, ManagedObjectR
 
             foreach (var (path, value) in update.Changes)
             {
-                if (path == "runtime.powerState" && PowerStateMapping.FromVim(value?.Value) is { } state && state != known.State)
+                if (path == "runtime.powerState" && PowerStateMapping.FromVim(value?.Value) is { } state)
                 {
-                    _known[update.Obj] = (known.Id, state);
-                    known = (known.Id, state);
-                    Publish(known.Id, PowerStateMapping.EventOf(state), state);
+                    Publish(id, state);
                 }
             }
         }
@@ -196,17 +143,36 @@ internal sealed partial class PowerStateWatcher(VimClient client, ManagedObjectR
         {
             try
             {
-                var content = await client.RetrieveObjectAsync(vm, Paths, cancellationToken).ConfigureAwait(false);
+                var content = await _client.RetrieveObjectAsync(vm, Paths, cancellationToken).ConfigureAwait(false);
                 if (Decode(content.Properties.Select(p => new KeyValuePair<string, XElement?>(p.Key, p.Value)).ToList()) is { } resolved)
                 {
-                    _known[vm] = resolved;
-                    Publish(resolved.Id, InstanceEventKind.Created, resolved.State);
+                    _ids[vm] = resolved.Id;
+                    Publish(resolved.Id, resolved.State);
                 }
             }
             catch (VimFaultException fault) when (fault.FaultType == "ManagedObjectNotFound")
             {
                 // Created and destroyed before it could be read.
             }
+        }
+    }
+
+    private async Task DestroyCollectorQuietlyAsync()
+    {
+        if (_collector is not { } collector)
+        {
+            return;
+        }
+
+        _collector = null;
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        try
+        {
+            await _client.DestroyPropertyCollectorAsync(collector, cts.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (VimClient.IsCallFailure(ex))
+        {
+            LogCollectorLeft(_logger, collector.Value);
         }
     }
 
@@ -230,8 +196,14 @@ internal sealed partial class PowerStateWatcher(VimClient client, ManagedObjectR
         return Guid.TryParse(config.GetValueOrDefault(VmRecord.IdKey), out var id) && PowerStateMapping.FromVim(power) is { } state ? (id, state) : null;
     }
 
-    private void Publish(Guid id, InstanceEventKind kind, PowerState state) => hub.Publish(new InstanceEvent(id, kind, state, time.GetUtcNow()));
+    private void Publish(Guid id, PowerState? state)
+    {
+        if (_states.Observe(id, state, _time.GetUtcNow()) is { } change)
+        {
+            _hub.Publish(change);
+        }
+    }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "The vSphere power-state watch failed; subscribing again.")]
-    private static partial void LogWatchFailed(ILogger logger, Exception exception);
+    [LoggerMessage(EventId = 3020, EventName = "EsxCollectorLeft", Level = LogLevel.Debug, Message = "Could not destroy property collector {Collector}; it goes with its session.")]
+    private static partial void LogCollectorLeft(ILogger logger, string collector);
 }

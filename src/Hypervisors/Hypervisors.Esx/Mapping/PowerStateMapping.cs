@@ -11,12 +11,4 @@ internal static class PowerStateMapping
         "suspended" => PowerState.Suspended,
         _ => null,
     };
-
-    /// <summary>The event an instance entering <paramref name="state"/> raises.</summary>
-    public static InstanceEventKind EventOf(PowerState state) => state switch
-    {
-        PowerState.Running => InstanceEventKind.Started,
-        PowerState.Suspended => InstanceEventKind.Suspended,
-        _ => InstanceEventKind.Stopped,
-    };
 }

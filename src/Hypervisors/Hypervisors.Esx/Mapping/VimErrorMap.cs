@@ -5,32 +5,13 @@ using Hypervisors.Esx.Wire;
 
 namespace Hypervisors.Esx.Mapping;
 
-/// <summary>What the driver was doing when a call failed, so a fault can name the instance, device and state.</summary>
-/// <param name="Operation">The contract operation.</param>
-/// <param name="InstanceId">The instance, when there is one.</param>
-/// <param name="DeviceKind">"volume", "interface" or "snapshot" for device operations.</param>
-/// <param name="DeviceId">The device's id for device operations.</param>
-internal sealed class ErrorContext(InstanceOperation operation, Guid? instanceId = null, string? deviceKind = null, string? deviceId = null)
-{
-    public InstanceOperation Operation { get; } = operation;
-
-    public Guid? InstanceId { get; } = instanceId;
-
-    public string? DeviceKind { get; } = deviceKind;
-
-    public string? DeviceId { get; } = deviceId;
-
-    /// <summary>The power state the driver last read during the operation, when it has one.</summary>
-    public PowerState? CurrentState { get; set; }
-}
-
 /// <summary>
 /// The driver's one table from vSphere faults (and transport failures) to the contract's typed errors. Every
 /// exception leaving the driver for a server-side failure passes through <see cref="ToHypervisorException"/>.
 /// </summary>
 internal static class VimErrorMap
 {
-    private static readonly Dictionary<string, Func<VimFaultException, ErrorContext, HypervisorException>> Faults = new(StringComparer.Ordinal)
+    private static readonly Dictionary<string, Func<VimFaultException, OperationContext, HypervisorException>> Faults = new(StringComparer.Ordinal)
     {
         ["InvalidPowerState"] = (f, c) => PowerStateError(f, c, PowerStateMapping.FromVim(f.Detail?.ChildText("existingState"))),
         ["InvalidState"] = (f, c) => PowerStateError(f, c, null),
@@ -66,21 +47,20 @@ internal static class VimErrorMap
     };
 
     /// <summary>
-    /// Maps <paramref name="exception"/> to the contract's error; cancellation asked for by the caller stays an
-    /// <see cref="OperationCanceledException"/>, and contract errors pass through.
+    /// Maps <paramref name="exception"/> to the contract's error; contract errors pass through. Called by the
+    /// driver's <see cref="HypervisorDriverBase.MapException"/> only (the base keeps the caller's cancellation out).
     /// </summary>
-    public static Exception ToHypervisorException(Exception exception, ErrorContext context, CancellationToken cancellationToken)
+    public static Exception ToHypervisorException(Exception exception, OperationContext context)
     {
         ArgumentNullException.ThrowIfNull(exception);
         return exception switch
         {
-            OperationCanceledException when cancellationToken.IsCancellationRequested => exception,
             HypervisorException => exception,
             VimFaultException fault => Faults.TryGetValue(fault.FaultType, out var map)
                 ? map(fault, context)
                 : new HypervisorException($"vSphere fault {fault.FaultType} during {context.Operation}: {fault.Message}", fault) { NativeCode = fault.FaultType, InstanceId = context.InstanceId },
             HttpRequestException { InnerException: AuthenticationException } http => new HypervisorAuthenticationException(
-                "The vSphere server's TLS certificate is not trusted. Trust it through the certificate store or pin its thumbprint in EsxDriverOptions.TrustedThumbprints.", http),
+                "The vSphere server's TLS certificate is not trusted. Trust it through the certificate store or pin its SHA-256 thumbprint in Tls:PinnedSha256Thumbprints.", http),
             HttpRequestException { StatusCode: System.Net.HttpStatusCode.Unauthorized or System.Net.HttpStatusCode.Forbidden } http =>
                 new HypervisorAuthenticationException("The vSphere endpoint (or a proxy before it) refused the request: " + http.Message, http),
             HttpRequestException { StatusCode: { } status } http when (int)status is >= 400 and < 500 and not 408 and not 429 =>
@@ -93,10 +73,11 @@ internal static class VimErrorMap
         };
     }
 
-    private static HypervisorException PowerStateError(VimFaultException fault, ErrorContext context, PowerState? reported)
+    private static HypervisorException PowerStateError(VimFaultException fault, OperationContext context, PowerState? reported)
     {
-        var state = reported ?? context.CurrentState;
-        if (context.InstanceId is { } id && state is { } current)
+        // The driver checks the state before each power call; a fault here means it changed in between. The fault's
+        // existingState, when it has one, is the state to report.
+        if (context.InstanceId is { } id && reported is { } current)
         {
             return new InvalidPowerStateException(id, context.Operation, current, fault) { NativeCode = fault.FaultType };
         }
@@ -108,7 +89,7 @@ internal static class VimErrorMap
         };
     }
 
-    private static HypervisorException NotFound(VimFaultException fault, ErrorContext context)
+    private static HypervisorException NotFound(VimFaultException fault, OperationContext context)
     {
         if (context.InstanceId is not { } id)
         {
@@ -120,18 +101,18 @@ internal static class VimErrorMap
             : new InstanceNotFoundException(id, fault) { NativeCode = fault.FaultType };
     }
 
-    private static HypervisorException AlreadyExists(VimFaultException fault, ErrorContext context) =>
+    private static HypervisorException AlreadyExists(VimFaultException fault, OperationContext context) =>
         new InstanceAlreadyExistsException($"vSphere refused {context.Operation}: the name or device already exists ({fault.Message}).", fault) { NativeCode = fault.FaultType, InstanceId = context.InstanceId };
 
-    private static HypervisorException NotSupported(VimFaultException fault, ErrorContext context) =>
+    private static HypervisorException NotSupported(VimFaultException fault, OperationContext context) =>
         new OperationNotSupportedException(EsxDriver.HypervisorType, context.Operation, "the vSphere endpoint does not support it (" + fault.Message + ").") { NativeCode = fault.FaultType, InstanceId = context.InstanceId };
 
-    private static HypervisorException InvalidSpec(VimFaultException fault, ErrorContext context) =>
+    private static HypervisorException InvalidSpec(VimFaultException fault, OperationContext context) =>
         new InvalidSpecException(fault.Detail?.ChildText("invalidProperty") ?? fault.Detail?.ChildText("property") ?? "spec", $"vSphere refused {context.Operation}: {fault.Message}") { NativeCode = fault.FaultType, InstanceId = context.InstanceId };
 
-    private static HypervisorException InsufficientResources(VimFaultException fault, ErrorContext context) =>
+    private static HypervisorException InsufficientResources(VimFaultException fault, OperationContext context) =>
         new InsufficientResourcesException($"vSphere lacks the resources for {context.Operation}: {fault.Message}") { NativeCode = fault.FaultType, InstanceId = context.InstanceId };
 
-    private static HypervisorException Unavailable(VimFaultException fault, ErrorContext context) =>
+    private static HypervisorException Unavailable(VimFaultException fault, OperationContext context) =>
         new HypervisorUnavailableException($"vSphere could not reach the host during {context.Operation}: {fault.Message}", fault) { NativeCode = fault.FaultType };
 }

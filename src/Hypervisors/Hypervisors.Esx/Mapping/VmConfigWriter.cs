@@ -49,7 +49,7 @@ internal static class VmConfigWriter
         }
 
         w.Start("extraConfig", "OptionValue").Element("key", VmRecord.IdKey).StringValue("value", spec.Id.ToString("D")).End();
-        w.Start("extraConfig", "OptionValue").Element("key", VmRecord.SpecKey).StringValue("value", StoredSpec.From(spec).ToJson()).End();
+        w.Start("extraConfig", "OptionValue").Element("key", VmRecord.SpecKey).StringValue("value", InstanceSpecEnvelope.Serialize(spec)).End();
         w.End();
     }
 

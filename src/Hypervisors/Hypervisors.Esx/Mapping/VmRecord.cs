@@ -1,52 +1,8 @@
 using System.Globalization;
-using System.Text.Json;
-using System.Text.Json.Serialization;
 using System.Xml.Linq;
 using Hypervisors.Esx.Wire;
 
 namespace Hypervisors.Esx.Mapping;
-
-/// <summary>The create request as the driver stores it in the VM's <c>extraConfig</c>, for idempotent creates and metadata.</summary>
-internal sealed record StoredSpec(Guid Id, string Name, int VCpus, long MemoryMiB, IReadOnlyList<DiskSpec> Disks,
-    IReadOnlyList<NetworkInterfaceSpec> NetworkInterfaces, IReadOnlyDictionary<string, string> Metadata, bool StartAfterCreate)
-{
-    public static StoredSpec From(InstanceSpec spec) =>
-        new(spec.Id, spec.Name, spec.VCpus, spec.MemoryMiB, spec.Disks, spec.NetworkInterfaces, spec.Metadata, spec.StartAfterCreate);
-
-    public InstanceSpec ToSpec() => new()
-    {
-        Id = Id,
-        Name = Name,
-        VCpus = VCpus,
-        MemoryMiB = MemoryMiB,
-        Disks = Disks,
-        NetworkInterfaces = NetworkInterfaces,
-        Metadata = Metadata,
-        StartAfterCreate = StartAfterCreate,
-    };
-
-    public string ToJson() => JsonSerializer.Serialize(this, EsxJsonContext.Default.StoredSpec);
-
-    public static StoredSpec? FromJson(string? json)
-    {
-        if (string.IsNullOrEmpty(json))
-        {
-            return null;
-        }
-
-        try
-        {
-            return JsonSerializer.Deserialize(json, EsxJsonContext.Default.StoredSpec);
-        }
-        catch (JsonException)
-        {
-            return null; // edited by hand; the VM is still ours by its id key
-        }
-    }
-}
-
-[JsonSerializable(typeof(StoredSpec))]
-internal sealed partial class EsxJsonContext : JsonSerializerContext;
 
 /// <summary>A VM as the driver reads it: the properties of <see cref="Paths"/> decoded.</summary>
 internal sealed record VmRecord(ManagedObjectReference Vm, Guid? Id, string Name, PowerState PowerState, int VCpus, long MemoryMiB,
@@ -55,7 +11,7 @@ internal sealed record VmRecord(ManagedObjectReference Vm, Guid? Id, string Name
     /// <summary>extraConfig key holding the instance id.</summary>
     public const string IdKey = "hypervisors.id";
 
-    /// <summary>extraConfig key holding the create request.</summary>
+    /// <summary>extraConfig key holding the create request, as an <see cref="InstanceSpecEnvelope"/>.</summary>
     public const string SpecKey = "hypervisors.spec";
 
     /// <summary>extraConfig key prefix of volume attachments ("hypervisors.volume.&lt;bus&gt;.&lt;unit&gt;").</summary>
@@ -68,7 +24,8 @@ internal sealed record VmRecord(ManagedObjectReference Vm, Guid? Id, string Name
     /// <summary>The properties a power operation checks first.</summary>
     public static readonly string[] StatePaths = ["runtime.powerState", "config.instanceUuid"];
 
-    public StoredSpec? Spec => StoredSpec.FromJson(ExtraConfig.GetValueOrDefault(SpecKey));
+    /// <summary>The spec the VM was created from (<see cref="InstanceSpecEnvelope"/>), or null when it has none the driver can read.</summary>
+    public InstanceSpec? Spec => InstanceSpecEnvelope.TryDeserialize(ExtraConfig.GetValueOrDefault(SpecKey), out var spec) ? spec : null;
 
     public InstanceInfo ToInfo(Guid id) => new(id, Name, PowerState, VCpus, MemoryMiB, TimeSpan.Zero)
     {

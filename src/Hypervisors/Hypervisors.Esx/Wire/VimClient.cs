@@ -1,9 +1,6 @@
 using System.Buffers;
 using System.Net;
 using System.Net.Http.Headers;
-using System.Net.Security;
-using System.Security.Cryptography;
-using System.Security.Cryptography.X509Certificates;
 using System.Xml.Linq;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -41,18 +38,19 @@ public sealed partial class VimClient : IAsyncDisposable
         _options = options;
         _logger = logger ?? NullLogger.Instance;
         _soapAction = "urn:vim25/" + options.ApiVersion;
-        var pins = options.TrustedThumbprints.Select(NormalizeThumbprint).ToHashSet(StringComparer.Ordinal);
-        handler ??= new SocketsHttpHandler
+        if (handler is null)
         {
-            UseCookies = false,
-            AutomaticDecompression = DecompressionMethods.None,
-            PooledConnectionIdleTimeout = TimeSpan.FromSeconds(50),
-            ConnectTimeout = TimeSpan.FromSeconds(15),
-            SslOptions = new SslClientAuthenticationOptions
+            var sockets = new SocketsHttpHandler
             {
-                RemoteCertificateValidationCallback = (_, certificate, _, errors) => ValidateCertificate(certificate, errors, pins),
-            },
-        };
+                UseCookies = false,
+                AutomaticDecompression = DecompressionMethods.None,
+                PooledConnectionIdleTimeout = TimeSpan.FromSeconds(50),
+                ConnectTimeout = TimeSpan.FromSeconds(15),
+            };
+            options.Tls.ApplyTo(sockets, refused => RefusedThumbprint = refused);
+            handler = sockets;
+        }
+
         _http = new HttpClient(handler, disposeHandler: true) { Timeout = Timeout.InfiniteTimeSpan };
     }
 
@@ -99,7 +97,7 @@ public sealed partial class VimClient : IAsyncDisposable
             }
             catch (VimFaultException fault) when (fault.FaultType == "NotAuthenticated" && attempt == 0 && generation > 0)
             {
-                _logger.LogInformation("vSphere session at {Url} was lost ({Method} failed with NotAuthenticated); logging in again.", _options.SdkUrl, method);
+                LogSessionLost(_logger, _options.SdkUrl, method);
                 await LoginAsync(generation, cancellationToken).ConfigureAwait(false);
                 if (sessionScoped)
                 {
@@ -122,7 +120,7 @@ public sealed partial class VimClient : IAsyncDisposable
             }
             catch (Exception ex) when (IsCallFailure(ex))
             {
-                _logger.LogDebug(ex, "Logout from {Url} failed; the session will expire on its own.", _options.SdkUrl);
+                LogLogoutFailed(_logger, ex, _options.SdkUrl);
             }
         }
 
@@ -139,36 +137,6 @@ public sealed partial class VimClient : IAsyncDisposable
         exception is VimFaultException or HttpRequestException or TimeoutException or IOException or System.Xml.XmlException or InvalidDataException
         || (orCancelled && exception is OperationCanceledException);
 
-    /// <summary>Normalizes a thumbprint to upper-case hex without separators.</summary>
-    public static string NormalizeThumbprint(string thumbprint)
-    {
-        ArgumentNullException.ThrowIfNull(thumbprint);
-        var hex = new string(thumbprint.Where(char.IsAsciiHexDigit).Select(char.ToUpperInvariant).ToArray());
-        if (hex.Length is not (40 or 64) || hex.Length != thumbprint.Count(c => c is not (':' or ' ' or '-')))
-        {
-            throw new ArgumentException($"'{thumbprint}' is not a SHA-1 (40 hex digits) or SHA-256 (64 hex digits) thumbprint.", nameof(thumbprint));
-        }
-
-        return hex;
-    }
-
-    private bool ValidateCertificate(X509Certificate? certificate, SslPolicyErrors errors, HashSet<string> pins)
-    {
-        if (certificate is null)
-        {
-            return false;
-        }
-
-        var sha256 = certificate.GetCertHashString(HashAlgorithmName.SHA256);
-        if (pins.Count == 0 ? errors == SslPolicyErrors.None : pins.Contains(sha256) || pins.Contains(certificate.GetCertHashString(HashAlgorithmName.SHA1)))
-        {
-            return true;
-        }
-
-        RefusedThumbprint = sha256;
-        return false;
-    }
-
     private async Task LoginAsync(int observedGeneration, CancellationToken cancellationToken)
     {
         await _loginGate.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -180,13 +148,13 @@ public sealed partial class VimClient : IAsyncDisposable
             }
 
             _cookie = null; // Login refuses a request that already carries a live session
-            var credential = await _options.Credentials.GetCredentialAsync(cancellationToken).ConfigureAwait(false);
+            var credential = await _options.Credentials(cancellationToken).ConfigureAwait(false);
             var body = VimWriter.Build("Login", Content.SessionManager, w => w.Element("userName", credential.UserName).Element("password", credential.Password));
             var (_, cookie) = await SendAsync("Login", body, captureCookie: true, default, cancellationToken).ConfigureAwait(false);
             _cookie = cookie ?? throw new VimFaultException("NotAuthenticated", "Login returned no session cookie.");
             Interlocked.Increment(ref _loginCount);
             Interlocked.Increment(ref _generation);
-            _logger.LogInformation("Logged in to {Url} as {User} (login {Count}).", _options.SdkUrl, credential.UserName, LoginCount);
+            LogLoggedIn(_logger, _options.SdkUrl, credential.UserName, LoginCount);
         }
         finally
         {
@@ -267,4 +235,13 @@ public sealed partial class VimClient : IAsyncDisposable
         result.Position = 0;
         return result;
     }
+
+    [LoggerMessage(EventId = 3001, EventName = "EsxSessionLost", Level = LogLevel.Information, Message = "vSphere session at {Url} was lost ({Method} failed with NotAuthenticated); logging in again.")]
+    private static partial void LogSessionLost(ILogger logger, Uri url, string method);
+
+    [LoggerMessage(EventId = 3002, EventName = "EsxLogoutFailed", Level = LogLevel.Debug, Message = "Logout from {Url} failed; the session will expire on its own.")]
+    private static partial void LogLogoutFailed(ILogger logger, Exception exception, Uri url);
+
+    [LoggerMessage(EventId = 3003, EventName = "EsxLoggedIn", Level = LogLevel.Information, Message = "Logged in to {Url} as {User} (login {Count}).")]
+    private static partial void LogLoggedIn(ILogger logger, Uri url, string user, int count);
 }

@@ -194,6 +194,9 @@ internal static unsafe partial class LibvirtNative
     [LibraryImport(Library, EntryPoint = "virDomainGetInfo")]
     public static partial int DomainGetInfo(IntPtr domain, out VirDomainInfo info);
 
+    [LibraryImport(Library, EntryPoint = "virDomainGetState")]
+    public static partial int DomainGetState(IntPtr domain, out int state, out int reason, uint flags);
+
     [LibraryImport(Library, EntryPoint = "virDomainGetUUID")]
     public static partial int DomainGetUuid(IntPtr domain, byte* uuid);
 

@@ -52,6 +52,9 @@ internal static class VirConstants
     public const int DomainRunning = 1;
     public const int DomainBlocked = 2;
     public const int DomainPaused = 3;
+
+    /// <summary>VIR_DOMAIN_PAUSED_STARTING_UP: paused only while QEMU starts, before the first resume.</summary>
+    public const int PausedStartingUp = 11;
     public const int DomainShutdown = 4;
     public const int DomainShutoff = 5;
     public const int DomainCrashed = 6;

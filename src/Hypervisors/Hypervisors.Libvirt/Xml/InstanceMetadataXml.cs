@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Xml;
 using System.Xml.Linq;
 
@@ -20,6 +19,9 @@ internal static class InstanceMetadataXml
     /// <summary>The element's local name.</summary>
     public const string ElementName = "instance";
 
+    /// <summary>The child holding the spec as <see cref="InstanceSpecEnvelope"/> text.</summary>
+    public const string SpecElement = "spec";
+
     /// <summary>
     /// Writes the metadata element for <paramref name="record"/>: in the driver's namespace inside a domain
     /// definition, or unqualified for <c>virDomainSetMetadata</c>, which puts the element into the namespace itself
@@ -27,14 +29,12 @@ internal static class InstanceMetadataXml
     /// </summary>
     public static void Write(XmlWriter writer, InstanceRecord record, bool qualified = true)
     {
-        var spec = record.Spec;
         var prefix = qualified ? Prefix : null;
         var ns = qualified ? NamespaceUri : null;
         writer.WriteStartElement(prefix, ElementName, ns);
-        writer.WriteElementString(prefix, "name", ns, spec.Name);
-        writer.WriteElementString(prefix, "vcpus", ns, spec.VCpus.ToString(CultureInfo.InvariantCulture));
-        writer.WriteElementString(prefix, "memoryMiB", ns, spec.MemoryMiB.ToString(CultureInfo.InvariantCulture));
-        writer.WriteElementString(prefix, "startAfterCreate", ns, spec.StartAfterCreate ? "true" : "false");
+
+        // The spec in the SDK's one stored form; equality of a repeated create is InstanceSpec.Equals on it.
+        writer.WriteElementString(prefix, SpecElement, ns, InstanceSpecEnvelope.Serialize(record.Spec));
         if (record.InstanceDirectory is not null)
         {
             writer.WriteElementString(prefix, "directory", ns, record.InstanceDirectory);
@@ -45,54 +45,10 @@ internal static class InstanceMetadataXml
             writer.WriteElementString(prefix, "console", ns, record.ConsoleLogPath);
         }
 
-        for (var i = 0; i < spec.Disks.Count; i++)
+        foreach (var path in record.DiskPaths)
         {
-            var disk = spec.Disks[i];
             writer.WriteStartElement(prefix, "disk", ns);
-            writer.WriteAttributeString("sizeGiB", disk.SizeGiB.ToString(CultureInfo.InvariantCulture));
-            if (disk.ImageRef is not null)
-            {
-                writer.WriteAttributeString("image", disk.ImageRef);
-            }
-
-            if (i < record.DiskPaths.Count)
-            {
-                writer.WriteAttributeString("path", record.DiskPaths[i]);
-            }
-
-            writer.WriteEndElement();
-        }
-
-        foreach (var nic in spec.NetworkInterfaces)
-        {
-            writer.WriteStartElement(prefix, "interface", ns);
-            writer.WriteAttributeString("network", nic.Network);
-            if (nic.MacAddress is not null)
-            {
-                writer.WriteAttributeString("mac", nic.MacAddress);
-            }
-
-            writer.WriteEndElement();
-        }
-
-        if (spec.KernelBoot is { } boot)
-        {
-            writer.WriteStartElement(prefix, "kernel", ns);
-            writer.WriteAttributeString("path", boot.KernelPath);
-            writer.WriteAttributeString("cmdline", boot.CommandLine);
-            if (boot.InitrdPath is not null)
-            {
-                writer.WriteAttributeString("initrd", boot.InitrdPath);
-            }
-
-            writer.WriteEndElement();
-        }
-
-        foreach (var (key, value) in spec.Metadata.Count == 0 ? Enumerable.Empty<KeyValuePair<string, string>>() : spec.Metadata.OrderBy(p => p.Key, StringComparer.Ordinal))
-        {
-            writer.WriteStartElement(prefix, "meta", ns);
-            writer.WriteAttributeString("key", key);
-            writer.WriteString(value);
+            writer.WriteAttributeString("path", path);
             writer.WriteEndElement();
         }
 
@@ -138,32 +94,14 @@ internal static class InstanceMetadataXml
             throw new FormatException($"Expected <{ElementName}>, found {root.Name}.");
         }
 
-        var disks = new List<DiskSpec>();
-        var paths = new List<string>();
-        foreach (var disk in Children(root, "disk"))
+        var envelope = Children(root, SpecElement).FirstOrDefault()?.Value ?? throw new FormatException($"The instance metadata has no <{SpecElement}>.");
+        var spec = InstanceSpecEnvelope.Deserialize(envelope);
+        if (spec.Id != id)
         {
-            disks.Add(new DiskSpec(ParseLong(disk.Attribute("sizeGiB")?.Value, "disk sizeGiB"), disk.Attribute("image")?.Value));
-            if (disk.Attribute("path")?.Value is { } path)
-            {
-                paths.Add(path);
-            }
+            throw new FormatException($"The instance metadata holds the spec of {spec.Id}, not of {id}.");
         }
 
-        var kernel = Children(root, "kernel").FirstOrDefault();
-        var spec = new InstanceSpec
-        {
-            Id = id,
-            Name = Required(root, "name"),
-            VCpus = (int)ParseLong(Required(root, "vcpus"), "vcpus"),
-            MemoryMiB = ParseLong(Required(root, "memoryMiB"), "memoryMiB"),
-            StartAfterCreate = string.Equals(Children(root, "startAfterCreate").FirstOrDefault()?.Value, "true", StringComparison.OrdinalIgnoreCase),
-            Disks = disks,
-            NetworkInterfaces = [.. Children(root, "interface").Select(e => new NetworkInterfaceSpec(e.Attribute("network")?.Value ?? string.Empty, e.Attribute("mac")?.Value))],
-            KernelBoot = kernel is null
-                ? null
-                : new KernelBootSpec(kernel.Attribute("path")?.Value ?? string.Empty, kernel.Attribute("initrd")?.Value, kernel.Attribute("cmdline")?.Value ?? string.Empty),
-            Metadata = Children(root, "meta").ToDictionary(e => e.Attribute("key")?.Value ?? string.Empty, e => e.Value, StringComparer.Ordinal),
-        };
+        var paths = Children(root, "disk").Select(d => d.Attribute("path")?.Value).OfType<string>().ToList();
         var volumes = Children(root, "volume")
             .Select(e => new VolumeAttachment(
                 e.Attribute("id")?.Value ?? string.Empty,
@@ -177,12 +115,4 @@ internal static class InstanceMetadataXml
     // Children are matched by local name: inside a domain definition they carry the driver's namespace, after
     // virDomainSetMetadata only the root does.
     private static IEnumerable<XElement> Children(XElement root, string name) => root.Elements().Where(e => e.Name.LocalName == name);
-
-    private static string Required(XElement root, string name) =>
-        Children(root, name).FirstOrDefault()?.Value ?? throw new FormatException($"The instance metadata has no <{name}>.");
-
-    private static long ParseLong(string? text, string what) =>
-        long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value)
-            ? value
-            : throw new FormatException($"The instance metadata's {what} '{text}' is not a number.");
 }

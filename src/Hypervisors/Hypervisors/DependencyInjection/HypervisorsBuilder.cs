@@ -56,6 +56,11 @@ public sealed class HypervisorsBuilder
         return this;
     }
 
+    /// <summary>The driver kinds registered so far (see <see cref="HypervisorDriverKinds"/>), by kind name.</summary>
+    public IReadOnlyCollection<string> DriverKinds => _names.Kinds.Keys;
+
+    internal Dictionary<string, IHypervisorDriverKind> Kinds => _names.Kinds;
+
     /// <summary>Throws unless <paramref name="name"/> is a valid driver name (1-63 of a-z, 0-9, '-', '_').</summary>
     public static void ValidateDriverName(string name)
     {
@@ -82,6 +87,8 @@ internal sealed class DriverNameList
     private readonly List<string> _names = [];
 
     public List<Func<string, IHypervisorDriver, IServiceProvider, IHypervisorDriver>> Decorators { get; } = [];
+
+    public Dictionary<string, IHypervisorDriverKind> Kinds { get; } = new(StringComparer.OrdinalIgnoreCase);
 
     public IReadOnlyList<string> Names => _names;
 

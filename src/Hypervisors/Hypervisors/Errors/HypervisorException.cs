@@ -19,30 +19,64 @@ public class HypervisorException : Exception
     /// <summary>Whether the same call may succeed if retried later.</summary>
     public virtual bool IsTransient => Kind is HypervisorErrorKind.Unavailable or HypervisorErrorKind.Timeout;
 
-    /// <summary>The instance concerned, when there is one.</summary>
-    public Guid? InstanceId { get; init; }
+    private Guid? _instanceId;
+    private InstanceOperation? _operation;
+
+    /// <summary>
+    /// The instance concerned, when there is one. <see cref="HypervisorDriverBase"/> fills it from the call when the
+    /// driver left it empty, so every error of a call on an instance names it.
+    /// </summary>
+    public Guid? InstanceId { get => _instanceId; init => _instanceId = value; }
+
+    /// <summary>
+    /// The contract operation that failed. <see cref="HypervisorDriverBase"/> fills it from the call when the driver
+    /// left it empty.
+    /// </summary>
+    public InstanceOperation? Operation { get => _operation; init => _operation = value; }
 
     /// <summary>The hypervisor's own error code ("VM_BAD_POWER_STATE", "VIR_ERR_NO_DOMAIN", "InvalidPowerState", "32775"), when there is one.</summary>
     public string? NativeCode { get; init; }
+
+    /// <summary>Fills the operation and instance id where the thrower left them empty; what is set stays.</summary>
+    internal void AddCallContext(InstanceOperation operation, Guid? instanceId)
+    {
+        _operation ??= operation;
+        _instanceId ??= instanceId;
+    }
 }
 
 /// <summary>No instance has the id.</summary>
-public sealed class InstanceNotFoundException(Guid instanceId, Exception? innerException = null)
-    : HypervisorException(HypervisorErrorKind.NotFound, $"Instance {instanceId} was not found.", innerException)
+public sealed class InstanceNotFoundException : HypervisorException
 {
-    /// <summary>The id that was not found.</summary>
-    public Guid MissingInstanceId { get; } = instanceId;
+    /// <summary>Creates the error for <paramref name="instanceId"/>; <see cref="HypervisorException.InstanceId"/> is set to it.</summary>
+    public InstanceNotFoundException(Guid instanceId, Exception? innerException = null)
+        : base(HypervisorErrorKind.NotFound, $"Instance {instanceId} was not found.", innerException)
+    {
+        MissingInstanceId = instanceId;
+        InstanceId = instanceId;
+    }
+
+    /// <summary>The id that was not found (the same as <see cref="HypervisorException.InstanceId"/>).</summary>
+    public Guid MissingInstanceId { get; }
 }
 
 /// <summary>The instance exists, but the device, volume, interface or snapshot does not.</summary>
-public sealed class DeviceNotFoundException(Guid instanceId, string deviceKind, string deviceId, Exception? innerException = null)
-    : HypervisorException(HypervisorErrorKind.DeviceNotFound, $"Instance {instanceId} has no {deviceKind} '{deviceId}'.", innerException)
+public sealed class DeviceNotFoundException : HypervisorException
 {
+    /// <summary>Creates the error; <see cref="HypervisorException.InstanceId"/> is set to <paramref name="instanceId"/>.</summary>
+    public DeviceNotFoundException(Guid instanceId, string deviceKind, string deviceId, Exception? innerException = null)
+        : base(HypervisorErrorKind.DeviceNotFound, $"Instance {instanceId} has no {deviceKind} '{deviceId}'.", innerException)
+    {
+        DeviceKind = deviceKind;
+        DeviceId = deviceId;
+        InstanceId = instanceId;
+    }
+
     /// <summary>"volume", "interface" or "snapshot".</summary>
-    public string DeviceKind { get; } = deviceKind;
+    public string DeviceKind { get; }
 
     /// <summary>The id that was not found.</summary>
-    public string DeviceId { get; } = deviceId;
+    public string DeviceId { get; }
 }
 
 /// <summary>The instance's power state does not allow the operation.</summary>
@@ -54,13 +88,14 @@ public sealed class InvalidPowerStateException : HypervisorException
             $"Cannot {operation} instance {instanceId}: it is {currentState}; {operation} needs {string.Join(" or ", PowerStateRules.AllowedFrom(operation))}.",
             innerException)
     {
+        RefusedOperation = operation;
         Operation = operation;
         CurrentState = currentState;
         InstanceId = instanceId;
     }
 
-    /// <summary>The operation that was refused.</summary>
-    public InstanceOperation Operation { get; }
+    /// <summary>The operation that was refused (the same as <see cref="HypervisorException.Operation"/>).</summary>
+    public InstanceOperation RefusedOperation { get; }
 
     /// <summary>The instance's state when it was refused.</summary>
     public PowerState CurrentState { get; }
@@ -79,12 +114,18 @@ public sealed class InvalidSpecException(string field, string message)
 }
 
 /// <summary>The driver does not support the operation; its capabilities say so.</summary>
-public sealed class OperationNotSupportedException(string hypervisorType, InstanceOperation operation, string? detail = null)
-    : HypervisorException(HypervisorErrorKind.NotSupported,
-        $"The {hypervisorType} driver does not support {operation}{(detail is null ? "." : ": " + detail)}")
+public sealed class OperationNotSupportedException : HypervisorException
 {
-    /// <summary>The operation.</summary>
-    public InstanceOperation Operation { get; } = operation;
+    /// <summary>Creates the error for <paramref name="operation"/> on a <paramref name="hypervisorType"/> driver.</summary>
+    public OperationNotSupportedException(string hypervisorType, InstanceOperation operation, string? detail = null)
+        : base(HypervisorErrorKind.NotSupported, $"The {hypervisorType} driver does not support {operation}{(detail is null ? "." : ": " + detail)}")
+    {
+        UnsupportedOperation = operation;
+        Operation = operation;
+    }
+
+    /// <summary>The operation (the same as <see cref="HypervisorException.Operation"/>).</summary>
+    public InstanceOperation UnsupportedOperation { get; }
 }
 
 /// <summary>The host lacks the resources for the request.</summary>
