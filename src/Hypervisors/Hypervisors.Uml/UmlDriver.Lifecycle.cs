@@ -8,9 +8,10 @@ public sealed partial class UmlDriver
     /// <inheritdoc />
     protected override async Task<InstanceInfo> CreateInstanceCoreAsync(InstanceSpec spec, CancellationToken cancellationToken)
     {
-        await _createGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         UmlInstance instance;
-        try
+
+        // The id and the name, locked in a fixed order: racing creates of one id or one name run one at a time.
+        using (await _createLocks.AcquireAsync(["id:" + spec.Id.ToString("D"), "name:" + spec.Name], cancellationToken).ConfigureAwait(false))
         {
             if (_instances.TryGetValue(spec.Id, out var existing) && !existing.Deleted)
             {
@@ -68,10 +69,6 @@ public sealed partial class UmlDriver
 
                 throw;
             }
-        }
-        finally
-        {
-            _createGate.Release();
         }
 
         Publish(spec.Id, InstanceEventKind.Created, PowerState.Shutdown);
@@ -217,7 +214,7 @@ public sealed partial class UmlDriver
         {
             await task.ConfigureAwait(false);
         }
-        catch (HypervisorException)
+        catch (MconsoleException)
         {
             // The kernel went away before it answered; the caller checks the outcome another way.
         }

@@ -24,7 +24,8 @@ public sealed partial class UmlDriver : HypervisorDriverBase
     private readonly UmlDriverOptions _options;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<Guid, UmlInstance> _instances = new();
-    private readonly SemaphoreSlim _createGate = new(1, 1);
+    private readonly KeyedAsyncLock<Guid> _instanceLocks = new();
+    private readonly KeyedAsyncLock<string> _createLocks = new(StringComparer.Ordinal, StringComparer.Ordinal);
     private readonly InstanceEventHub _events = new();
     private readonly string _instancesRoot;
     private readonly string _runRoot;
@@ -35,7 +36,7 @@ public sealed partial class UmlDriver : HypervisorDriverBase
         : base(timeProvider)
     {
         ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
+        DriverOptionsRegistration.ThrowIfInvalid<UmlDriverOptions>(nameof(UmlDriverOptions), options.Validate(nameof(UmlDriverOptions)));
         _options = options;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         _instancesRoot = Path.Combine(options.StateDirectory, "instances");
@@ -93,8 +94,26 @@ public sealed partial class UmlDriver : HypervisorDriverBase
             throw new InvalidPowerStateException(instanceId, InstanceOperation.GetConsoleOutput, instance.PowerState);
         }
 
-        return await guest.Mconsole.SendAsync(command, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await guest.Mconsole.SendAsync(command, cancellationToken).ConfigureAwait(false);
+        }
+        catch (MconsoleException ex)
+        {
+            throw MapException(ex, new OperationContext(InstanceOperation.GetInstance, instanceId));
+        }
     }
+
+    /// <summary>The driver's one error-mapping place: mconsole, host tool and host file failures to contract errors.</summary>
+    protected override Exception MapException(Exception exception, OperationContext context) => exception switch
+    {
+        MconsoleException { Failure: MconsoleFailure.Timeout } e => new HypervisorTimeoutException(e.Message, e) { InstanceId = context.InstanceId },
+        MconsoleException e => new HypervisorUnavailableException(e.Message, e) { InstanceId = context.InstanceId },
+        UmlToolException e => new HypervisorException(e.Message, e) { InstanceId = context.InstanceId, NativeCode = e.ExitCode?.ToString(CultureInfo.InvariantCulture) },
+        IOException or UnauthorizedAccessException => new HypervisorException($"A host file operation for {context.Operation} failed: {exception.Message}", exception) { InstanceId = context.InstanceId },
+        System.Text.Json.JsonException => new HypervisorException($"An instance record could not be read: {exception.Message}", exception) { InstanceId = context.InstanceId },
+        _ => exception,
+    };
 
     /// <inheritdoc />
     protected override Task<HostInfo> GetHostInfoCoreAsync(CancellationToken cancellationToken)
@@ -155,7 +174,6 @@ public sealed partial class UmlDriver : HypervisorDriverBase
         }
 
         _events.Dispose();
-        _createGate.Dispose();
     }
 
     private static string TapName(Guid id, int index) =>
@@ -186,8 +204,7 @@ public sealed partial class UmlDriver : HypervisorDriverBase
     private async Task<T> WithInstanceAsync<T>(Guid instanceId, Func<UmlInstance, Task<T>> action, CancellationToken cancellationToken)
     {
         var instance = Find(instanceId);
-        await instance.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
+        using (await _instanceLocks.AcquireAsync(instanceId, cancellationToken).ConfigureAwait(false))
         {
             if (instance.Deleted)
             {
@@ -195,10 +212,6 @@ public sealed partial class UmlDriver : HypervisorDriverBase
             }
 
             return await action(instance).ConfigureAwait(false);
-        }
-        finally
-        {
-            instance.Gate.Release();
         }
     }
 

@@ -1,7 +1,7 @@
 namespace Hypervisors.Uml;
 
-/// <summary>Settings of a <see cref="UmlDriver"/>; checked by <see cref="Validate"/> when the driver starts.</summary>
-public sealed class UmlDriverOptions
+/// <summary>Settings of a <see cref="UmlDriver"/>; checked by <see cref="Validate"/> when the host starts (or the driver is constructed). Binds from configuration (<c>Agent:Drivers:{name}</c> with <c>Kind = uml</c>).</summary>
+public sealed class UmlDriverOptions : IValidatableOptions
 {
     /// <summary>
     /// The driver's root: <c>instances/{id}/</c> holds each instance's record, console log, disks and notify socket;
@@ -52,52 +52,47 @@ public sealed class UmlDriverOptions
     /// <summary>How many bytes of the console log <see cref="IHypervisorDriver.GetConsoleOutputAsync"/> returns at most.</summary>
     public int ConsoleTailBytes { get; set; } = 64 * 1024;
 
-    /// <summary>Throws <see cref="InvalidSpecException"/> naming the first setting that cannot work.</summary>
-    public void Validate()
+    /// <summary>What is wrong with these options, each message naming its key under <paramref name="keyPrefix"/>; empty when valid.</summary>
+    public IEnumerable<string> Validate(string keyPrefix)
     {
-        RequireAbsolute(StateDirectory, nameof(StateDirectory));
-        RequireAbsolute(KernelPath, nameof(KernelPath));
-        RequireAbsolute(MooPath, nameof(MooPath));
-        RequireAbsolute(IpPath, nameof(IpPath));
-        foreach (var directory in AllowedImageDirectories)
+        foreach (var (value, key) in new[] { (StateDirectory, nameof(StateDirectory)), (KernelPath, nameof(KernelPath)), (MooPath, nameof(MooPath)), (IpPath, nameof(IpPath)) })
         {
-            RequireAbsolute(directory, nameof(AllowedImageDirectories));
+            if (!IsAbsolute(value))
+            {
+                yield return $"{keyPrefix}:{key}: '{value}' is not an absolute path.";
+            }
         }
 
-        foreach (var directory in AllowedVolumeDirectories)
+        foreach (var (folders, key) in new[] { (AllowedImageDirectories, nameof(AllowedImageDirectories)), (AllowedVolumeDirectories, nameof(AllowedVolumeDirectories)) })
         {
-            RequireAbsolute(directory, nameof(AllowedVolumeDirectories));
+            for (var i = 0; i < folders.Count; i++)
+            {
+                if (!IsAbsolute(folders[i]))
+                {
+                    yield return $"{keyPrefix}:{key}:{i.ToString(System.Globalization.CultureInfo.InvariantCulture)}: '{folders[i]}' is not an absolute path.";
+                }
+            }
         }
 
-        // run/{36-character id}/mconsole must fit a sockaddr_un.
-        if (Path.Combine(StateDirectory, "instances", Guid.Empty.ToString(), "notify").Length > 107)
+        // instances/{36-character id}/notify must fit a sockaddr_un.
+        if (IsAbsolute(StateDirectory) && Path.Combine(StateDirectory, "instances", Guid.Empty.ToString(), "notify").Length > 107)
         {
-            throw new InvalidSpecException(nameof(StateDirectory), "is too long for the Unix sockets under it (at most 107 bytes per socket path).");
+            yield return $"{keyPrefix}:{nameof(StateDirectory)}: is too long for the Unix sockets under it (at most 107 bytes per socket path).";
         }
 
-        RequirePositive(MconsoleTimeout, nameof(MconsoleTimeout));
-        RequirePositive(BootTimeout, nameof(BootTimeout));
-        RequirePositive(HaltTimeout, nameof(HaltTimeout));
-        RequirePositive(ExitPollInterval, nameof(ExitPollInterval));
+        foreach (var (value, key) in new[] { (MconsoleTimeout, nameof(MconsoleTimeout)), (BootTimeout, nameof(BootTimeout)), (HaltTimeout, nameof(HaltTimeout)), (ExitPollInterval, nameof(ExitPollInterval)) })
+        {
+            if (value <= TimeSpan.Zero)
+            {
+                yield return $"{keyPrefix}:{key}: must be positive, was {value}.";
+            }
+        }
+
         if (ConsoleTailBytes <= 0)
         {
-            throw new InvalidSpecException(nameof(ConsoleTailBytes), "must be positive.");
+            yield return $"{keyPrefix}:{nameof(ConsoleTailBytes)}: must be positive, was {ConsoleTailBytes}.";
         }
     }
 
-    private static void RequireAbsolute(string path, string field)
-    {
-        if (string.IsNullOrWhiteSpace(path) || !Path.IsPathFullyQualified(path))
-        {
-            throw new InvalidSpecException(field, $"must be an absolute path, was '{path}'.");
-        }
-    }
-
-    private static void RequirePositive(TimeSpan value, string field)
-    {
-        if (value <= TimeSpan.Zero)
-        {
-            throw new InvalidSpecException(field, $"must be positive, was {value}.");
-        }
-    }
+    private static bool IsAbsolute(string? path) => !string.IsNullOrWhiteSpace(path) && Path.IsPathFullyQualified(path);
 }

@@ -86,14 +86,14 @@ internal sealed class UmlGuestProcess : IAsyncDisposable
         Process? process = null;
         try
         {
-            process = Process.Start(start) ?? throw new HypervisorException($"Could not start {kernel}.");
+            process = Process.Start(start) ?? throw new UmlToolException($"Could not start {kernel}.", null);
             return new UmlGuestProcess(process.Id, process, listener, mconsolePath, mconsoleTimeout, pollInterval) { NotificationReceived = onNotification };
         }
         catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or InvalidOperationException)
         {
             process?.Dispose();
             listener.DisposeAsync().AsTask().GetAwaiter().GetResult();
-            throw new HypervisorException($"Could not start {kernel}: {ex.Message}", ex);
+            throw new UmlToolException($"Could not start {kernel}: {ex.Message}", null, ex);
         }
     }
 

@@ -29,7 +29,7 @@ internal static class UmlHostTools
         }
         catch (System.ComponentModel.Win32Exception ex)
         {
-            throw new HypervisorUnavailableException($"Could not run {program}: {ex.Message}", ex);
+            throw new UmlToolException($"Could not run {program}: {ex.Message}", null, ex);
         }
 
         process.StandardInput.Close();
@@ -49,10 +49,9 @@ internal static class UmlHostTools
         var errorText = await error.ConfigureAwait(false);
         if (process.ExitCode != 0)
         {
-            throw new HypervisorException($"{Path.GetFileName(program)} {string.Join(' ', start.ArgumentList)} failed ({process.ExitCode.ToString(CultureInfo.InvariantCulture)}): {errorText.Trim()}{text.Trim()}")
-            {
-                NativeCode = process.ExitCode.ToString(CultureInfo.InvariantCulture),
-            };
+            throw new UmlToolException(
+                $"{Path.GetFileName(program)} {string.Join(' ', start.ArgumentList)} failed ({process.ExitCode.ToString(CultureInfo.InvariantCulture)}): {errorText.Trim()}{text.Trim()}",
+                process.ExitCode);
         }
 
         return text;
@@ -202,4 +201,10 @@ internal static class UmlHostTools
         var read = await stream.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
         return new ConsoleOutput(Encoding.UTF8.GetString(buffer, 0, read), truncated);
     }
+}
+
+/// <summary>A host tool (ip, uml_moo, cp) that could not run or failed; the driver maps it to a contract error.</summary>
+internal sealed class UmlToolException(string message, int? exitCode, Exception? innerException = null) : Exception(message, innerException)
+{
+    public int? ExitCode { get; } = exitCode;
 }

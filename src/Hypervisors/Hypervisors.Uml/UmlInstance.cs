@@ -8,9 +8,6 @@ internal sealed class UmlInstance(Guid id, string directory, UmlInstanceRecord r
     /// <summary><c>instances/{id}</c>: record, console log, disks, notify socket.</summary>
     public string Directory { get; } = directory;
 
-    /// <summary>Serializes operations on this instance.</summary>
-    public SemaphoreSlim Gate { get; } = new(1, 1);
-
     /// <summary>Serializes record changes (operations and the exit watcher both change it).</summary>
     public SemaphoreSlim RecordGate { get; } = new(1, 1);
 

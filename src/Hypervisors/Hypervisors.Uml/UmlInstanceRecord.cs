@@ -32,6 +32,8 @@ internal sealed record UmlSnapshot(string SnapshotId, string Name, DateTimeOffse
 /// <summary>What the driver keeps about an instance in <c>instances/{id}/instance.json</c>; replaced atomically on each change.</summary>
 internal sealed record UmlInstanceRecord
 {
+    /// <summary>The spec as created, stored as the SDK's versioned spec envelope.</summary>
+    [JsonConverter(typeof(SpecEnvelopeConverter))]
     public required InstanceSpec Spec { get; init; }
 
     public IReadOnlyList<UmlDisk> Disks { get; init; } = [];
@@ -86,6 +88,26 @@ internal static class UmlRecordStore
         using var stream = File.OpenRead(path);
         return JsonSerializer.Deserialize<UmlInstanceRecord>(stream, Json);
     }
+}
+
+/// <summary>Writes a spec as <see cref="InstanceSpecEnvelope"/> JSON and reads it back.</summary>
+internal sealed class SpecEnvelopeConverter : JsonConverter<InstanceSpec>
+{
+    public override InstanceSpec Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+    {
+        using var document = JsonDocument.ParseValue(ref reader);
+        try
+        {
+            return InstanceSpecEnvelope.Deserialize(document.RootElement.GetRawText());
+        }
+        catch (FormatException ex)
+        {
+            throw new JsonException(ex.Message, ex);
+        }
+    }
+
+    public override void Write(Utf8JsonWriter writer, InstanceSpec value, JsonSerializerOptions options) =>
+        writer.WriteRawValue(InstanceSpecEnvelope.Serialize(value));
 }
 
 /// <summary>Device names.</summary>

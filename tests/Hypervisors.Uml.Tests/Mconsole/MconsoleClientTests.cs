@@ -52,15 +52,16 @@ public sealed class MconsoleClientTests : IDisposable
     {
         using var kernel = Bind("mconsole");
         var client = new MconsoleClient(Path.Combine(_folder, "mconsole"), TimeSpan.FromMilliseconds(300));
-        await Assert.ThrowsAsync<HypervisorTimeoutException>(() => client.SendAsync("version", Ct));
+        var ex = await Assert.ThrowsAsync<MconsoleException>(() => client.SendAsync("version", Ct));
+        Assert.Equal(MconsoleFailure.Timeout, ex.Failure);
     }
 
     [Fact]
     public async Task A_missing_socket_is_unavailable()
     {
         var client = new MconsoleClient(Path.Combine(_folder, "nothing-here"), TimeSpan.FromSeconds(1));
-        var ex = await Assert.ThrowsAsync<HypervisorUnavailableException>(() => client.SendAsync("version", Ct));
-        Assert.True(ex.IsTransient);
+        var ex = await Assert.ThrowsAsync<MconsoleException>(() => client.SendAsync("version", Ct));
+        Assert.Equal(MconsoleFailure.NoKernel, ex.Failure);
     }
 
     [Theory]

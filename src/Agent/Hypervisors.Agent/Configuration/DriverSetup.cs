@@ -1,6 +1,7 @@
 using System.Reflection;
 using Hypervisors.Fake;
 using Hypervisors.Libvirt;
+using Hypervisors.Uml;
 using Hypervisors.Agent.Telemetry;
 
 namespace Hypervisors.Agent.Configuration;
@@ -46,6 +47,10 @@ internal static class DriverSetup
                     case "libvirt":
                         hypervisors.AddLibvirt(definition.Name, options => Bind(definition.Settings, options));
                         break;
+                    case "uml":
+                        // Through the SDK's kind registration point: options bound from the section and checked at start.
+                        hypervisors.AddUml(definition.Name, definition.Settings);
+                        break;
                     default:
                         throw new InvalidOperationException(
                             $"Agent:Drivers:{definition.Name}:Kind '{definition.Kind}' is not a known driver kind (known: {string.Join(", ", KnownKinds)}).");
@@ -57,7 +62,7 @@ internal static class DriverSetup
         });
     }
 
-    public static IReadOnlyList<string> KnownKinds { get; } = ["fake", "libvirt"];
+    public static IReadOnlyList<string> KnownKinds { get; } = ["fake", "libvirt", "uml"];
 
     /// <summary>Binds <paramref name="settings"/> onto <paramref name="options"/>, then resolves <c>XFile</c> secrets.</summary>
     public static void Bind(IConfigurationSection settings, object options)

@@ -30,8 +30,8 @@ public sealed class MconsoleClient
 
     /// <summary>
     /// Sends <paramref name="command"/> and returns the kernel's answer (an error answer is returned, not thrown).
-    /// Throws <see cref="HypervisorUnavailableException"/> when nothing serves the socket and
-    /// <see cref="HypervisorTimeoutException"/> when the answer does not come in <see cref="Timeout"/>.
+    /// Throws <see cref="MconsoleException"/> when nothing serves the socket or the answer does not come in
+    /// <see cref="Timeout"/>.
     /// </summary>
     public async Task<MconsoleReply> SendAsync(string command, CancellationToken cancellationToken = default)
     {
@@ -65,15 +65,15 @@ public sealed class MconsoleClient
         catch (SocketException ex) when (ex.SocketErrorCode is SocketError.AddressNotAvailable or SocketError.ConnectionRefused or SocketError.NotConnected
                                              || ex.ErrorCode == 2 /* ENOENT */)
         {
-            throw new HypervisorUnavailableException($"No UML kernel serves the mconsole socket {SocketPath}: {ex.Message}", ex) { NativeCode = ex.SocketErrorCode.ToString() };
+            throw new MconsoleException(MconsoleFailure.NoKernel, $"No UML kernel serves the mconsole socket {SocketPath}: {ex.Message}", ex);
         }
         catch (SocketException ex)
         {
-            throw new HypervisorUnavailableException($"The mconsole request '{FirstWord(command)}' to {SocketPath} failed: {ex.Message}", ex) { NativeCode = ex.SocketErrorCode.ToString() };
+            throw new MconsoleException(MconsoleFailure.NoKernel, $"The mconsole request '{FirstWord(command)}' to {SocketPath} failed: {ex.Message}", ex);
         }
         catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new HypervisorTimeoutException(
+            throw new MconsoleException(MconsoleFailure.Timeout,
                 $"The UML kernel at {SocketPath} did not answer '{FirstWord(command)}' within {Timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s.", ex);
         }
     }

@@ -29,3 +29,20 @@ public enum MconsoleNotificationType
 /// <param name="Type">What it announces.</param>
 /// <param name="Text">Its data.</param>
 public sealed record MconsoleNotification(MconsoleNotificationType Type, string Text);
+
+/// <summary>Why an mconsole request got no answer.</summary>
+public enum MconsoleFailure
+{
+    /// <summary>Nothing serves the socket (the kernel is not running, or not yet).</summary>
+    NoKernel,
+
+    /// <summary>The kernel did not answer in time.</summary>
+    Timeout,
+}
+
+/// <summary>An mconsole request that got no answer; the driver maps it to a contract error.</summary>
+public sealed class MconsoleException(MconsoleFailure failure, string message, Exception? innerException = null) : Exception(message, innerException)
+{
+    /// <summary>Why.</summary>
+    public MconsoleFailure Failure { get; } = failure;
+}
