@@ -73,7 +73,8 @@ public sealed partial class UmlDriver : HypervisorDriverBase
 
     /// <summary>
     /// Sends an mconsole command to a running instance's kernel and returns its answer as the kernel gave it (for
-    /// operators: <c>sysrq m</c>, <c>proc meminfo</c>, <c>config ubd0</c>, ...).
+    /// operators: <c>sysrq m</c>, <c>proc meminfo</c>, <c>config ubd0</c>, ...). Commands that change devices
+    /// (<c>config dev=...</c>, <c>remove</c>) are refused: they go through the volume and interface calls.
     /// </summary>
     public async Task<MconsoleReply> SendMconsoleCommandAsync(Guid instanceId, string command, CancellationToken cancellationToken = default)
     {
@@ -85,6 +86,14 @@ public sealed partial class UmlDriver : HypervisorDriverBase
         catch (ArgumentException ex)
         {
             throw new InvalidSpecException(nameof(command), ex.Message);
+        }
+
+        // Devices change only through the attach and detach calls, which keep host paths inside the allowed folders
+        // and the record in step; reading a device's configuration is fine.
+        var words = command.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        if (words[0] == "remove" || (words[0] == "config" && command.Contains('=', StringComparison.Ordinal)))
+        {
+            throw new InvalidSpecException(nameof(command), $"'{words[0]}' changes devices; use the volume and interface calls.");
         }
 
         var instance = Find(instanceId);
