@@ -5,13 +5,16 @@ namespace Hypervisors.Uml.Tests;
 /// <summary>
 /// A private UML host for one test class: a short temp folder (Unix socket paths are at most 107 bytes) holding the
 /// driver's state, a busybox root the guests boot from over hostfs, a small base image and volume files. The guest's
-/// busybox init prints <see cref="BootMarker"/> at every boot, then every 0.2 s a status line (a tick counter, its
+/// busybox init writes <see cref="DiskMarker"/> to the start of ubda and prints <see cref="BootMarker"/> at every boot, then every 0.2 s a status line (a tick counter, its
 /// network devices and ubd devices); Ctrl-Alt-Del makes it reboot, and its shutdown prints <see cref="ShutdownMarker"/>.
 /// </summary>
 public sealed class UmlTestHost : IDisposable
 {
     public const string BootMarker = "UML-GUEST-BOOTED";
     public const string ShutdownMarker = "UML-GUEST-SHUTTING-DOWN";
+
+    /// <summary>What the guest writes at the start of its first disk at every boot.</summary>
+    public const string DiskMarker = "UML-GUEST-WROTE-THIS";
     public const string KernelPath = "/usr/bin/linux.uml";
 
     private readonly bool _owned;
@@ -136,6 +139,7 @@ public sealed class UmlTestHost : IDisposable
             ::sysinit:/bin/busybox mount -t proc proc /proc
             ::sysinit:/bin/busybox mount -t sysfs sys /sys
             ::sysinit:/bin/busybox mount -t devtmpfs dev /dev
+            ::sysinit:/bin/busybox sh -c "[ -b /dev/ubda ] && echo {DiskMarker} | /bin/busybox dd of=/dev/ubda conv=notrunc,fsync 2>/dev/null"
             ::sysinit:/bin/busybox echo {BootMarker}
             ::respawn:/bin/status
             ::ctrlaltdel:/bin/busybox reboot
