@@ -166,7 +166,7 @@ public sealed partial class LibvirtDriver
             Check(LibvirtNative.DomainDetachDeviceFlags(domain, DomainXmlBuilder.BuildVolume(attachment, _shape), flags), "virDomainDetachDeviceFlags");
             SaveRecord(domain, record with { Volumes = [.. record.Volumes.Where(v => v.VolumeId != volumeId)] }, flags);
             return true;
-        }, cancellationToken, ("volume", volumeId));
+        }, cancellationToken);
 
     /// <inheritdoc />
     protected override Task<NetworkInterfaceInfo> AttachInterfaceCoreAsync(Guid instanceId, NetworkInterfaceSpec networkInterface, CancellationToken cancellationToken) =>
@@ -193,7 +193,7 @@ public sealed partial class LibvirtDriver
                 ?? throw new DeviceNotFoundException(instanceId, "interface", macAddress) { InstanceId = instanceId };
             Check(LibvirtNative.DomainDetachDeviceFlags(domain, xml, AffectFlags(domain)), "virDomainDetachDeviceFlags");
             return true;
-        }, cancellationToken, ("interface", macAddress));
+        }, cancellationToken);
 
     /// <summary>A random locally administered MAC in QEMU's 52:54:00 prefix, as libvirt itself would pick.</summary>
     private static string RandomMac()
@@ -294,5 +294,5 @@ public sealed partial class LibvirtDriver
 
             Check(LibvirtNative.DomainSnapshotDelete(snapshot, 0), "virDomainSnapshotDelete");
             return true;
-        }, cancellationToken, ("snapshot", snapshotId));
+        }, cancellationToken);
 }

@@ -144,18 +144,22 @@ public sealed partial class LibvirtDriver : HypervisorDriverBase, ILibvirtEventS
         }
     }
 
-    /// <summary>Runs <paramref name="call"/> with the session on a thread-pool thread (or inline, see the options), mapping libvirt's errors.</summary>
-    private Task<T> NativeAsync<T>(InstanceOperation operation, Guid? instanceId, Func<LibvirtSession, T> call, CancellationToken cancellationToken, (string Kind, string Id)? device = null)
+    /// <summary>
+    /// Runs <paramref name="call"/> with the session on a thread-pool thread (or inline, see the options). A failure
+    /// leaves as a <see cref="LibvirtCallException"/> carrying what the connection told about it; <see cref="MapException"/>
+    /// turns it into the contract's error.
+    /// </summary>
+    private Task<T> NativeAsync<T>(InstanceOperation operation, Guid? instanceId, Func<LibvirtSession, T> call, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         if (!_callsOnCallerThread)
         {
-            return Task.Run(() => Invoke(operation, instanceId, call, device), cancellationToken);
+            return Task.Run(() => Invoke(operation, instanceId, call), cancellationToken);
         }
 
         try
         {
-            return Task.FromResult(Invoke(operation, instanceId, call, device));
+            return Task.FromResult(Invoke(operation, instanceId, call));
         }
         catch (Exception ex)
         {
@@ -170,7 +174,7 @@ public sealed partial class LibvirtDriver : HypervisorDriverBase, ILibvirtEventS
             return true;
         }, cancellationToken);
 
-    private T Invoke<T>(InstanceOperation operation, Guid? instanceId, Func<LibvirtSession, T> call, (string Kind, string Id)? device)
+    private T Invoke<T>(InstanceOperation operation, Guid? instanceId, Func<LibvirtSession, T> call)
     {
         LibvirtSession? session = null;
         try
@@ -180,21 +184,42 @@ public sealed partial class LibvirtDriver : HypervisorDriverBase, ILibvirtEventS
         }
         catch (LibvirtCallException ex)
         {
-            throw MapFailure(ex, session, operation, instanceId, device);
+            Learn(ex, session, operation, instanceId);
+            throw;
         }
         catch (ObjectDisposedException ex) when (!IsDisposed)
         {
             // A handle was closed under the call: the session was dropped, or the domain deleted meanwhile.
-            if (session is null || session.IsBroken || instanceId is not { } id)
+            var lost = session is null || session.IsBroken || instanceId is null;
+            throw new LibvirtCallException("a libvirt handle", new LibvirtError(0, 0, lost ? "the connection was closed during the call" : "the domain was removed during the call"), ex)
             {
-                throw new HypervisorUnavailableException($"The libvirt connection to {_options.Uri} was closed during {operation}.", ex);
-            }
-
-            throw new InstanceNotFoundException(id, ex);
+                Kind = lost ? HypervisorErrorKind.Unavailable : HypervisorErrorKind.NotFound,
+            };
         }
     }
 
-    private HypervisorException MapFailure(LibvirtCallException failure, LibvirtSession? session, InstanceOperation operation, Guid? instanceId, (string Kind, string Id)? device)
+    /// <summary>
+    /// The driver's one mapping place: a <see cref="LibvirtCallException"/> becomes the contract's error through
+    /// <see cref="LibvirtErrorMap"/>, with the kind and state the native-call path learned; the base class stamps
+    /// the operation and instance.
+    /// </summary>
+    protected override Exception MapException(Exception exception, OperationContext context)
+    {
+        if (exception is not LibvirtCallException failure)
+        {
+            return exception;
+        }
+
+        var kind = failure.Kind ?? LibvirtErrorMap.KindOf(failure.Error, connectionAlive: true);
+        (string Kind, string Id)? device = context is { DeviceKind: { } deviceKind, DeviceId: { } deviceId } ? (deviceKind, deviceId) : null;
+        return LibvirtErrorMap.ToException(kind, failure, _profile.HypervisorType, context.Operation, context.InstanceId, failure.ObservedState, device);
+    }
+
+    /// <summary>
+    /// What a failure says about the connection and the instance, learned on the calling thread with the session: a
+    /// lost connection is marked broken, a gone domain forgotten, and a refused power operation's state read again.
+    /// </summary>
+    private void Learn(LibvirtCallException failure, LibvirtSession? session, InstanceOperation operation, Guid? instanceId)
     {
         var alive = session?.IsAlive() ?? false;
         var kind = LibvirtErrorMap.KindOf(failure.Error, alive);
@@ -221,7 +246,8 @@ public sealed partial class LibvirtDriver : HypervisorDriverBase, ILibvirtEventS
             }
         }
 
-        return LibvirtErrorMap.ToException(kind, failure, _profile.HypervisorType, operation, instanceId, state, device);
+        failure.Kind = kind;
+        failure.ObservedState = state;
     }
 
     private static bool IsPowerOperation(InstanceOperation operation) => operation is InstanceOperation.Start or InstanceOperation.Stop
@@ -356,7 +382,7 @@ public sealed partial class LibvirtDriver : HypervisorDriverBase, ILibvirtEventS
         {
             session.EnsureLifecycleEvents();
             return true;
-        }, null);
+        });
         StartEventLoop();
         IAsyncEnumerable<InstanceEvent> stream;
         long publishedAtSubscribe;
@@ -411,11 +437,20 @@ public sealed partial class LibvirtDriver : HypervisorDriverBase, ILibvirtEventS
     private async Task ConnectEventsAsync(bool afterLoss, CancellationToken cancellationToken)
     {
         Volatile.Write(ref _connectionLost, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
-        var listed = await NativeAsync(InstanceOperation.WatchEvents, null, session =>
+        IReadOnlyList<InstanceInfo> listed;
+        try
         {
-            session.EnsureLifecycleEvents();
-            return ListAll(session);
-        }, cancellationToken).ConfigureAwait(false);
+            listed = await NativeAsync(InstanceOperation.WatchEvents, null, session =>
+            {
+                session.EnsureLifecycleEvents();
+                return ListAll(session);
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (LibvirtCallException ex)
+        {
+            // Not a contract call, so the base class does not map it: map it here for the loop's log.
+            throw MapException(ex, new OperationContext(InstanceOperation.WatchEvents, null));
+        }
         lock (_publishGate)
         {
             foreach (var change in _states.Reconcile(listed.Select(i => KeyValuePair.Create(i.Id, i.PowerState)), TimeProvider.GetUtcNow(), afterLoss))

@@ -21,10 +21,20 @@ internal sealed record LibvirtError(int Code, int Domain, string Message)
     }
 }
 
-/// <summary>A failed libvirt call, before the driver maps it to the contract's typed errors.</summary>
-internal sealed class LibvirtCallException(string call, LibvirtError error)
-    : Exception($"{call}: {error.Message} (code {error.Code}, domain {error.Domain})")
+/// <summary>
+/// A failed libvirt call, before the driver maps it to the contract's typed errors (in its <c>MapException</c>). The
+/// native-call path adds what it learned on the same thread and connection: <see cref="Kind"/> and
+/// <see cref="ObservedState"/>.
+/// </summary>
+internal sealed class LibvirtCallException(string call, LibvirtError error, Exception? innerException = null)
+    : Exception($"{call}: {error.Message} (code {error.Code}, domain {error.Domain})", innerException)
 {
+    /// <summary>The contract's kind of the failure, decided where the connection could be asked whether it is alive; null when nobody asked.</summary>
+    public HypervisorErrorKind? Kind { get; set; }
+
+    /// <summary>The instance's power state read again after the failure, for a refused power operation.</summary>
+    public PowerState? ObservedState { get; set; }
+
     /// <summary>The C function that failed.</summary>
     public string Call { get; } = call;
 

@@ -143,9 +143,9 @@ public sealed partial class ReconnectingLoop : IAsyncDisposable
 
                 LogConnectionLost(_logger, _name, "the stream ended", null);
             }
-            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            catch (Exception) when (stop.IsCancellationRequested)
             {
-                return;
+                return; // stopping: whatever the step threw is the owner closing its connection
             }
             catch (Exception ex)
             {
@@ -177,7 +177,7 @@ public sealed partial class ReconnectingLoop : IAsyncDisposable
 
                 return true;
             }
-            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            catch (Exception) when (stop.IsCancellationRequested)
             {
                 return false;
             }
