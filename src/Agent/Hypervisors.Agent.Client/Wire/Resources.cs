@@ -68,6 +68,12 @@ public enum OperationState
 
     /// <summary>Finished with an error (final); <see cref="OperationResource.Error"/> says whether a retry may succeed.</summary>
     Failed,
+
+    /// <summary>
+    /// Cut off when the agent stopped before it finished (not final): the next start reconciles it with the
+    /// hypervisor's real state and finishes it.
+    /// </summary>
+    Interrupted,
 }
 
 /// <summary>A mutating call, journaled before it reached the driver.</summary>
@@ -102,10 +108,20 @@ public sealed record OperationResource
 
     /// <summary>Whether it is in a final state.</summary>
     [JsonIgnore]
-    public bool IsFinal => State is not OperationState.Pending;
+    public bool IsFinal => State is OperationState.Succeeded or OperationState.Failed;
 
     /// <summary>Reads <see cref="Result"/> as <typeparamref name="T"/>.</summary>
     public T? ResultAs<T>() => Result is { } element ? element.Deserialize<T>(AgentJson.Options) : default;
+}
+
+/// <summary>One page of <c>GET /v1/operations</c>.</summary>
+public sealed record OperationListResource
+{
+    /// <summary>The operations, oldest first.</summary>
+    public required IReadOnlyList<OperationResource> Items { get; init; }
+
+    /// <summary>The <c>after</c> value for the next page, or null when this is the last page.</summary>
+    public string? Next { get; init; }
 }
 
 /// <summary>An RFC 9457 problem, with the contract's error kind and whether a retry may succeed.</summary>

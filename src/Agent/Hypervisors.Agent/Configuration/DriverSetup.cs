@@ -47,8 +47,8 @@ internal static class DriverSetup
                         hypervisors.AddLibvirt(definition.Name, options => Bind(definition.Settings, options));
                         break;
                     default:
-                        throw new InvalidOperationException(
-                            $"Agent:Drivers:{definition.Name}:Kind '{definition.Kind}' is not a known driver kind (known: {string.Join(", ", KnownKinds)}).");
+                        throw AgentStartupException.Setting($"Agent:Drivers:{definition.Name}:Kind",
+                            $"'{definition.Kind}' is not a known driver kind (known: {string.Join(", ", KnownKinds)}).");
                 }
             }
 
@@ -75,7 +75,17 @@ internal static class DriverSetup
             var target = type.GetProperty(child.Key[..^4], BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase);
             if (target is { CanWrite: true } && target.PropertyType == typeof(string))
             {
-                target.SetValue(options, File.ReadAllText(child.Value).TrimEnd('\r', '\n'));
+                string secret;
+                try
+                {
+                    secret = File.ReadAllText(child.Value).TrimEnd('\r', '\n');
+                }
+                catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+                {
+                    throw AgentStartupException.Setting(child.Path, $"cannot read '{child.Value}': {exception.Message}", exception);
+                }
+
+                target.SetValue(options, secret);
             }
         }
     }

@@ -27,18 +27,55 @@ public static class AgentApplication
         if (builder.Configuration[$"{AgentOptions.SectionName}:ConfigFile"] is { Length: > 0 } configFile)
         {
             // A deployment's own file (see deploy/systemd); the environment and the command line still win.
-            builder.Configuration.AddJsonFile(Path.GetFullPath(configFile), optional: false, reloadOnChange: false);
+            try
+            {
+                builder.Configuration.AddJsonFile(Path.GetFullPath(configFile), optional: false, reloadOnChange: false);
+            }
+            catch (Exception exception) when (exception is IOException or InvalidDataException or FormatException)
+            {
+                throw AgentStartupException.Setting("Agent:ConfigFile", $"cannot read '{configFile}': {exception.Message}", exception);
+            }
+
             builder.Configuration.AddEnvironmentVariables();
             builder.Configuration.AddCommandLine(args);
         }
 
+        if (builder.Configuration.GetSection("Kestrel").Exists())
+        {
+            // Kestrel would open the endpoints of this section itself, past the listen policy.
+            throw AgentStartupException.Setting("Kestrel", "the agent does not take Kestrel settings; set its listeners with Agent:Listen (and Agent:Tls).");
+        }
+
         var agentSection = builder.Configuration.GetSection(AgentOptions.SectionName);
-        var agentOptions = agentSection.Get<AgentOptions>() ?? new AgentOptions();
+        AgentOptions agentOptions;
+        try
+        {
+            agentOptions = agentSection.Get<AgentOptions>() ?? new AgentOptions();
+        }
+        catch (InvalidOperationException exception)
+        {
+            throw new AgentStartupException(exception.Message.TrimEnd('.') + ".", exception);
+        }
+
+        agentOptions.Validate();
         var token = BearerToken.FromFile(agentOptions.TokenFile);
         var endpoints = ListenPolicy.Validate(agentOptions, token.IsConfigured);
         builder.WebHost.ConfigureKestrel(kestrel => ListenPolicy.Apply(kestrel, endpoints, agentOptions));
-        var dataDirectory = Path.GetFullPath(agentOptions.DataDirectory ?? Path.Combine(builder.Environment.ContentRootPath, "data"));
+        // Neither ASPNETCORE_URLS nor --urls adds a listener: only Agent:Listen does.
+        builder.WebHost.UseSetting(WebHostDefaults.PreferHostingUrlsKey, "false");
+        var dataDirectory = agentOptions.ResolveDataDirectory();
         var drivers = DriverSetup.Read(builder.Configuration);
+        var dataLock = DataDirectoryLock.Acquire(dataDirectory);
+        OperationJournal journal;
+        try
+        {
+            journal = new OperationJournal(Path.Combine(dataDirectory, "journal.db"), agentOptions.JournalDurability);
+        }
+        catch
+        {
+            dataLock.Dispose();
+            throw;
+        }
 
         var services = builder.Services;
         services.Configure<AgentOptions>(agentSection);
@@ -46,20 +83,28 @@ public static class AgentApplication
         services.AddSingleton(new AgentStartupInfo(string.Join(", ", agentOptions.EffectiveListen), dataDirectory, drivers.Select(d => (d.Name, d.Kind)).ToList()));
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<AgentMetrics>();
-        services.AddSingleton(_ => new OperationJournal(Path.Combine(dataDirectory, "journal.db"), agentOptions.JournalDurability));
+        // Built above (a busy data directory or a bad journal stops the start there); factories make the container dispose them.
+        services.AddSingleton(_ => dataLock);
+        services.AddSingleton(_ => journal);
         services.AddSingleton<EventLog>();
         services.AddSingleton<DriverStateVersions>();
         services.AddSingleton<InstanceListCache>();
         services.AddSingleton<OperationService>();
         services.AddSingleton<PowerStateSync>();
         services.AddHostedService<AgentStartup>();
+        services.AddHostedService<OperationDrain>();
+        services.AddSingleton<OperationPruner>();
+        services.AddHostedService(provider => provider.GetRequiredService<OperationPruner>());
+        services.Configure<HostOptions>(host => host.ShutdownTimeout = agentOptions.DrainTime + TimeSpan.FromSeconds(15));
         services.AddHostedService(provider => provider.GetRequiredService<PowerStateSync>());
         services.AddHostedService<DriverEventPump>();
         DriverSetup.Register(services, drivers);
 
-        services.AddHealthChecks().AddCheck<DriversHealthCheck>("drivers", tags: ["ready"]);
+        services.AddHealthChecks()
+            .AddCheck<DriversHealthCheck>("drivers", tags: ["ready"])
+            .AddCheck<JournalHealthCheck>("journal", tags: ["ready"]);
         services.AddOpenApi();
-        services.Configure<JsonOptions>(json => AgentJson.Apply(json.SerializerOptions));
+        services.Configure<JsonOptions>(json => AgentJson.ApplyStrict(json.SerializerOptions));
         services.Configure<RouteHandlerOptions>(routes => routes.ThrowOnBadRequest = true);
         services.AddSystemd();
         if (agentOptions.OtlpEndpoint is { } otlp)
@@ -72,8 +117,33 @@ public static class AgentApplication
                 .AddOtlpExporter(exporter => exporter.Endpoint = otlp));
         }
 
-        var app = builder.Build();
+        WebApplication app;
+        try
+        {
+            app = builder.Build();
+        }
+        catch
+        {
+            journal.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            dataLock.Dispose();
+            throw;
+        }
+
+        try
+        {
+            CreateDrivers(app.Services, drivers);
+        }
+        catch
+        {
+            // Resolves (and so disposes) the journal and the lock with the container.
+            _ = app.Services.GetRequiredService<OperationJournal>();
+            _ = app.Services.GetRequiredService<DataDirectoryLock>();
+            app.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            throw;
+        }
+
         var registry = app.Services.GetRequiredService<AgentMetrics>().Registry;
+        app.UseStatusCodePages(StatusProblems.WriteAsync);
         app.UseMiddleware<ProblemMiddleware>();
         app.UseMiddleware<BearerTokenMiddleware>();
         app.UseMiddleware<RequestBodyLimitMiddleware>();
@@ -90,6 +160,37 @@ public static class AgentApplication
         app.MapInstanceApi();
         app.MapEventApi();
         return app;
+    }
+
+    /// <summary>
+    /// The start-up refusal <paramref name="exception"/> stands for: an <see cref="AgentStartupException"/>, or a
+    /// port Kestrel could not bind; null for anything else (a bug, which keeps its stack trace).
+    /// </summary>
+    internal static AgentStartupException? StartupFailure(Exception exception) => exception switch
+    {
+        AgentStartupException refusal => refusal,
+        IOException { InnerException: System.Net.Sockets.SocketException }
+            => AgentStartupException.Setting("Agent:Listen", $"cannot listen: {exception.Message}", exception),
+        AggregateException { InnerExceptions: [var single] } => StartupFailure(single),
+        _ => null,
+    };
+
+    /// <summary>Creates every configured driver now, so a bad driver setting stops the start naming its key.</summary>
+    private static void CreateDrivers(IServiceProvider services, IReadOnlyList<DriverDefinition> drivers)
+    {
+        var registry = services.GetRequiredService<IHypervisorDriverRegistry>();
+        foreach (var definition in drivers)
+        {
+            try
+            {
+                _ = registry.Get(definition.Name).Capabilities;
+            }
+            catch (Exception exception) when (exception is ArgumentException or InvalidOperationException or Microsoft.Extensions.Options.OptionsValidationException or FormatException)
+            {
+                throw exception as AgentStartupException
+                    ?? AgentStartupException.Setting($"Agent:Drivers:{definition.Name}", exception.Message, exception);
+            }
+        }
     }
 }
 

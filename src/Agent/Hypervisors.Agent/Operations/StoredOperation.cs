@@ -35,7 +35,7 @@ internal sealed record StoredOperation(
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt)
 {
-    public bool IsFinal => State is not OperationState.Pending;
+    public bool IsFinal => State is OperationState.Succeeded or OperationState.Failed;
 
     public OperationResource ToResource()
     {
