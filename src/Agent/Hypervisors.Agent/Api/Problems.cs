@@ -78,7 +78,9 @@ internal static class Problems
                 Type = TypeUri(slug),
                 Title = title,
                 Status = status,
-                Detail = hypervisorException.Message,
+                Detail = hypervisorException is InvalidSpecException { Field: { } field } invalid && invalid.Message.StartsWith(field + ": ", StringComparison.Ordinal)
+                    ? WireField(field) + invalid.Message[field.Length..]
+                    : hypervisorException.Message,
                 Instance = path,
                 Kind = hypervisorException.Kind,
                 Retryable = hypervisorException.IsTransient,

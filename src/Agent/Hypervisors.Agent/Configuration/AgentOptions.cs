@@ -74,27 +74,32 @@ public sealed class AgentOptions
     public Uri? OtlpEndpoint { get; set; }
 
     /// <summary>The data directory to use: <see cref="DataDirectory"/>, else the state directory described there.</summary>
-    public string ResolveDataDirectory()
+    public string ResolveDataDirectory() =>
+        ResolveDataDirectory(Environment.GetEnvironmentVariable, Environment.IsPrivilegedProcess, Environment.GetFolderPath(Environment.SpecialFolder.UserProfile));
+
+    /// <summary>The data directory for this environment (<paramref name="environment"/> reads a variable).</summary>
+    public string ResolveDataDirectory(Func<string, string?> environment, bool isRoot, string home)
     {
+        ArgumentNullException.ThrowIfNull(environment);
         if (!string.IsNullOrEmpty(DataDirectory))
         {
             return Path.GetFullPath(DataDirectory);
         }
 
-        if (Environment.GetEnvironmentVariable("STATE_DIRECTORY") is { Length: > 0 } systemd)
+        if (environment("STATE_DIRECTORY") is { Length: > 0 } systemd)
         {
             // systemd passes one path per StateDirectory= entry, colon-separated; the agent asks for one.
             return Path.GetFullPath(systemd.Split(':')[0]);
         }
 
-        if (Environment.IsPrivilegedProcess)
+        if (isRoot)
         {
             return "/var/lib/hypervisors-agent";
         }
 
-        var stateHome = Environment.GetEnvironmentVariable("XDG_STATE_HOME") is { Length: > 0 } xdg && Path.IsPathFullyQualified(xdg)
+        var stateHome = environment("XDG_STATE_HOME") is { Length: > 0 } xdg && Path.IsPathFullyQualified(xdg)
             ? xdg
-            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".local", "state");
+            : Path.Combine(home, ".local", "state");
         return Path.Combine(stateHome, "hypervisors-agent");
     }
 
