@@ -43,10 +43,17 @@ internal sealed class PowerStateSync(
     {
         // The first round waits one interval, so events the drivers report at start are in before it compares.
         using var timer = new PeriodicTimer(options.Value.PowerSyncInterval);
-        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+        try
         {
-            await SyncOnceAsync(stoppingToken).ConfigureAwait(false);
-            journal.PruneEvents(options.Value.EventRetention);
+            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+            {
+                await SyncOnceAsync(stoppingToken).ConfigureAwait(false);
+                journal.PruneEvents(options.Value.EventRetention);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Stopping (or the start failed before the loop ran).
         }
     }
 

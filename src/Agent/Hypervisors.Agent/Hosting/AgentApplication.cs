@@ -23,6 +23,9 @@ public static class AgentApplication
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        // A failed start is reported once, as one line, by Program (Host's own "Hosting failed to start" would repeat it
+        // with a stack trace); a faulted background service is still logged (Critical).
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
         configure?.Invoke(builder);
         if (builder.Configuration[$"{AgentOptions.SectionName}:ConfigFile"] is { Length: > 0 } configFile)
         {
@@ -169,11 +172,19 @@ public static class AgentApplication
     internal static AgentStartupException? StartupFailure(Exception exception) => exception switch
     {
         AgentStartupException refusal => refusal,
-        IOException { InnerException: System.Net.Sockets.SocketException }
-            => AgentStartupException.Setting("Agent:Listen", $"cannot listen: {exception.Message}", exception),
+        IOException when Causes(exception).Any(cause => cause is System.Net.Sockets.SocketException)
+            => AgentStartupException.Setting("Agent:Listen", $"cannot listen: {exception.Message} ({Causes(exception).Last().Message})", exception),
         AggregateException { InnerExceptions: [var single] } => StartupFailure(single),
         _ => null,
     };
+
+    private static IEnumerable<Exception> Causes(Exception exception)
+    {
+        for (var cause = exception.InnerException; cause is not null; cause = cause.InnerException)
+        {
+            yield return cause;
+        }
+    }
 
     /// <summary>Creates every configured driver now, so a bad driver setting stops the start naming its key.</summary>
     private static void CreateDrivers(IServiceProvider services, IReadOnlyList<DriverDefinition> drivers)

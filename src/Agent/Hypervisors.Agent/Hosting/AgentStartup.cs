@@ -79,18 +79,25 @@ internal sealed class OperationPruner(OperationJournal journal, TimeProvider tim
     {
         var period = options.Value.OperationRetention / 10;
         using var timer = new PeriodicTimer(period < TimeSpan.FromHours(1) ? period : TimeSpan.FromHours(1), time);
-        do
+        try
         {
-            try
+            do
             {
-                await PruneOnceAsync(time.GetUtcNow()).ConfigureAwait(false);
+                try
+                {
+                    await PruneOnceAsync(time.GetUtcNow()).ConfigureAwait(false);
+                }
+                catch (HypervisorException)
+                {
+                    // The journal cannot be written (readiness says so); the next round tries again.
+                }
             }
-            catch (HypervisorException)
-            {
-                // The journal cannot be written (readiness says so); the next round tries again.
-            }
+            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
         }
-        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Stopping.
+        }
     }
 }
 
