@@ -75,6 +75,9 @@ internal sealed class TestAgent : IAsyncDisposable
         return new TestAgent(app, dataDirectory, ownsDirectory, logs, token);
     }
 
+    /// <summary>Stops the agent as SIGTERM would (the drain runs), without disposing it.</summary>
+    public Task StopAsync() => _app.StopAsync(CancellationToken.None);
+
     public T Service<T>()
         where T : notnull => _app.Services.GetRequiredService<T>();
 

@@ -41,12 +41,27 @@ internal sealed class AgentStartup(
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
 
-/// <summary>On stop (SIGTERM): stops taking operations and gives running ones <c>Agent:DrainTime</c> to finish.</summary>
-internal sealed class OperationDrain(OperationService operations, Microsoft.Extensions.Options.IOptions<Configuration.AgentOptions> options) : IHostedService
+/// <summary>
+/// On stop (SIGTERM): before anything else stops, the agent stops taking operations; then running ones get
+/// <c>Agent:DrainTime</c> to finish.
+/// </summary>
+internal sealed class OperationDrain(OperationService operations, Microsoft.Extensions.Options.IOptions<Configuration.AgentOptions> options) : IHostedLifecycleService
 {
+    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
     public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppingAsync(CancellationToken cancellationToken)
+    {
+        operations.StopAccepting();
+        return Task.CompletedTask;
+    }
+
     public Task StopAsync(CancellationToken cancellationToken) => operations.DrainAsync(options.Value.DrainTime, cancellationToken);
+
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
 
 /// <summary>Ready while the journal can be written and is still the file the agent opened.</summary>

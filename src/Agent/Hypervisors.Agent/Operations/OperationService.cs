@@ -184,7 +184,7 @@ internal sealed class OperationService(
     /// </summary>
     public async Task DrainAsync(TimeSpan drainTime, CancellationToken cancellationToken)
     {
-        _stopping = true;
+        StopAccepting();
         var running = _active.Values.Select(completion => completion.Task).ToList();
         Log.Draining(logger, running.Count, drainTime);
         try
@@ -207,6 +207,9 @@ internal sealed class OperationService(
             // A driver call that ignores cancellation; its operation stays Pending and is reconciled at the next start.
         }
     }
+
+    /// <summary>From now on, submissions are refused (503, retryable).</summary>
+    public void StopAccepting() => _stopping = true;
 
     private async Task EnsureAcceptingAsync(CancellationToken cancellationToken)
     {
