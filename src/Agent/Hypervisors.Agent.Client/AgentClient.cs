@@ -58,7 +58,7 @@ public sealed class AgentClient
         SendOperationAsync(HttpMethod.Put, AgentPaths.Build(AgentPaths.Instance(driver, instanceId), ("wait", AgentPaths.Duration(wait))), JsonContent.Create(request, options: AgentJson.Options), null, cancellationToken);
 
     /// <summary>
-    /// Runs a power action: start, stop (with <paramref name="timeout"/> as the graceful timeout), reboot
+    /// Runs a power action: start, stop (with <paramref name="timeout"/> as the graceful timeout), power-off, reboot
     /// (<paramref name="rebootKind"/>), pause, unpause, suspend or resume.
     /// </summary>
     public Task<OperationResource> RunActionAsync(string driver, Guid instanceId, string action, TimeSpan? wait = null, TimeSpan? timeout = null, RebootKind? rebootKind = null, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
@@ -85,6 +85,19 @@ public sealed class AgentClient
     /// <summary>Detaches the network interface with this MAC address.</summary>
     public Task<OperationResource> DetachInterfaceAsync(string driver, Guid instanceId, string macAddress, TimeSpan? wait = null, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
         SendOperationAsync(HttpMethod.Delete, AgentPaths.Build(AgentPaths.Instance(driver, instanceId, "interfaces", macAddress), ("wait", AgentPaths.Duration(wait))), null, idempotencyKey, cancellationToken);
+
+    /// <summary>The instance's snapshots.</summary>
+    public Task<IReadOnlyList<SnapshotInfo>> ListSnapshotsAsync(string driver, Guid instanceId, CancellationToken cancellationToken = default) =>
+        GetAsync<IReadOnlyList<SnapshotInfo>>(AgentPaths.Build(AgentPaths.Instance(driver, instanceId, "snapshots")), cancellationToken);
+
+    /// <summary>Takes a snapshot named <paramref name="name"/>; the final operation's result is its <see cref="SnapshotInfo"/>.</summary>
+    public Task<OperationResource> CreateSnapshotAsync(string driver, Guid instanceId, string name, TimeSpan? wait = null, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
+        SendOperationAsync(HttpMethod.Post, AgentPaths.Build(AgentPaths.Instance(driver, instanceId, "snapshots"), ("wait", AgentPaths.Duration(wait))),
+            JsonContent.Create(new CreateSnapshotRequest { Name = name }, options: AgentJson.Options), idempotencyKey, cancellationToken);
+
+    /// <summary>Deletes a snapshot.</summary>
+    public Task<OperationResource> DeleteSnapshotAsync(string driver, Guid instanceId, string snapshotId, TimeSpan? wait = null, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
+        SendOperationAsync(HttpMethod.Delete, AgentPaths.Build(AgentPaths.Instance(driver, instanceId, "snapshots", snapshotId), ("wait", AgentPaths.Duration(wait))), null, idempotencyKey, cancellationToken);
 
     /// <summary>Reads an operation, waiting up to <paramref name="wait"/> for it to become final.</summary>
     public Task<OperationResource> GetOperationAsync(string operationId, TimeSpan? wait = null, CancellationToken cancellationToken = default) =>

@@ -25,7 +25,7 @@ public abstract class HypervisorDriverBase : IHypervisorDriver
     /// this machine: every such path must lie inside one of <paramref name="hostPaths"/>' directories (none when null).
     /// </summary>
     protected HypervisorDriverBase(TimeProvider? timeProvider, HostPathPolicy? hostPaths)
-        : this(timeProvider) => HostPaths = hostPaths ?? HostPathPolicy.None;
+        : this(timeProvider) => HostFilePolicy = hostPaths ?? HostPathPolicy.None;
 
     /// <inheritdoc />
     public abstract DriverCapabilities Capabilities { get; }
@@ -37,7 +37,7 @@ public abstract class HypervisorDriverBase : IHypervisorDriver
     protected virtual TimeSpan ShutdownPollInterval => TimeSpan.FromMilliseconds(200);
 
     /// <summary>The host directories this driver may use, or null when its references are resolved by a remote host.</summary>
-    protected HostPathPolicy? HostPaths { get; }
+    protected HostPathPolicy? HostFilePolicy { get; }
 
     /// <summary>Whether <see cref="DisposeAsync"/> has begun.</summary>
     protected bool IsDisposed => Volatile.Read(ref _disposed) != 0;
@@ -81,7 +81,7 @@ public abstract class HypervisorDriverBase : IHypervisorDriver
             throw new OperationNotSupportedException(Capabilities.HypervisorType, InstanceOperation.Create, "disks from an image are not supported.");
         }
 
-        HostPaths?.Check(spec);
+        HostFilePolicy?.Check(spec);
         return CreateInstanceCoreAsync(spec, cancellationToken);
     }
 
@@ -177,7 +177,7 @@ public abstract class HypervisorDriverBase : IHypervisorDriver
     {
         Check(InstanceOperation.AttachVolume, instanceId, cancellationToken);
         InstanceSpecValidator.ValidateVolume(volume);
-        HostPaths?.CheckReference(volume.Source, "volume.Source");
+        HostFilePolicy?.CheckReference(volume.Source, "volume.Source");
         return AttachVolumeCoreAsync(instanceId, volume, cancellationToken);
     }
 
@@ -241,7 +241,7 @@ public abstract class HypervisorDriverBase : IHypervisorDriver
         ArgumentNullException.ThrowIfNull(serviceType);
         if (serviceKey is null && serviceType == typeof(HostPathPolicy))
         {
-            return HostPaths;
+            return HostFilePolicy;
         }
 
         return serviceKey is null && serviceType.IsInstanceOfType(this) ? this : null;

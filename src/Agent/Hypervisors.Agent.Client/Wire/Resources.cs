@@ -57,6 +57,14 @@ public sealed record CreateInstanceRequest
     };
 }
 
+/// <summary>The body of <c>POST /v1/drivers/{driver}/instances/{id}/snapshots</c>.</summary>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+public sealed record CreateSnapshotRequest
+{
+    /// <summary>The snapshot's name (letters, digits, '.', '-', '_'; unique per instance).</summary>
+    public required string Name { get; init; }
+}
+
 /// <summary>Where an operation is in its life.</summary>
 public enum OperationState
 {
@@ -88,7 +96,7 @@ public sealed record OperationResource
     /// <summary>The instance concerned.</summary>
     public required Guid InstanceId { get; init; }
 
-    /// <summary>What it does: create, start, stop, reboot, pause, unpause, suspend, resume, delete, attach-volume, detach-volume, attach-interface, detach-interface.</summary>
+    /// <summary>What it does: create, start, stop, power-off, reboot, pause, unpause, suspend, resume, delete, attach-volume, detach-volume, attach-interface, detach-interface, create-snapshot, delete-snapshot.</summary>
     public required string Kind { get; init; }
 
     /// <summary>Its state.</summary>

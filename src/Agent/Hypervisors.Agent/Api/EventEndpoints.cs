@@ -26,7 +26,8 @@ internal static class EventEndpoints
             .WithName("WatchEvents")
             .WithSummary("Server-sent lifecycle events (event: lifecycle, id: the event id, data: an AgentEvent); resume with Last-Event-ID. An overflow event ends the stream of a reader that fell behind; it resumes with Last-Event-ID set to the overflow's data.")
             .Produces<AgentEvent>(200, "text/event-stream")
-            .ProducesCommonProblems(400);
+            .ProducesCommonProblems(400)
+            .Calls(nameof(IHypervisorDriver.WatchEventsAsync));
 
     private static async Task StreamAsync(HttpContext context, EventLog events, IOptions<AgentOptions> options, ILoggerFactory loggers, string? lastEventId)
     {

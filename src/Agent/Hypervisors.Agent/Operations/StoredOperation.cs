@@ -19,6 +19,10 @@ internal sealed record OperationRequest
     public NetworkInterfaceSpec? Interface { get; init; }
 
     public string? MacAddress { get; init; }
+
+    public string? SnapshotName { get; init; }
+
+    public string? SnapshotId { get; init; }
 }
 
 /// <summary>An operation as the journal holds it.</summary>
