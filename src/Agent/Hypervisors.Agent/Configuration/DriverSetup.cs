@@ -1,7 +1,6 @@
 using System.Reflection;
 using Hypervisors.Fake;
 using Hypervisors.Libvirt;
-using Hypervisors.Agent.Telemetry;
 
 namespace Hypervisors.Agent.Configuration;
 
@@ -52,8 +51,9 @@ internal static class DriverSetup
                 }
             }
 
-            hypervisors.Use((name, driver, provider) => new InstrumentedDriver(
-                name, driver, provider.GetRequiredService<AgentMetrics>(), provider.GetRequiredService<ILoggerFactory>().CreateLogger("Hypervisors.Agent.Driver")));
+            // The SDK's decorators: one activity and measurement per driver call (source and meter "Hypervisors"),
+            // and its log lines with event ids.
+            hypervisors.UseOpenTelemetry().UseLogging();
         });
     }
 

@@ -76,7 +76,7 @@ internal sealed class PowerStateSync(
 
             Log.PowerStateDrift(logger, name, instance.Id, isKnown ? last.State.ToString() : "unknown", instance.PowerState.ToString());
             await events.RecordAsync(name, instance.Id, isKnown ? EventLog.EventFor(instance.PowerState) : InstanceEventKind.Created, instance.PowerState, "sync").ConfigureAwait(false);
-            metrics.Drift.WithLabels(name).Inc();
+            metrics.Drift.Add(1, new KeyValuePair<string, object?>("driver", name));
             emitted++;
         }
 
@@ -89,13 +89,13 @@ internal sealed class PowerStateSync(
 
             Log.PowerStateDrift(logger, name, vanished, last.State.ToString(), "gone");
             await events.RecordAsync(name, vanished, InstanceEventKind.Deleted, PowerState.NoState, "sync").ConfigureAwait(false);
-            metrics.Drift.WithLabels(name).Inc();
+            metrics.Drift.Add(1, new KeyValuePair<string, object?>("driver", name));
             emitted++;
         }
 
         foreach (var state in Enum.GetValues<PowerState>())
         {
-            metrics.Instances.WithLabels(name, state.ToString()).Set(instances.Count(i => i.PowerState == state));
+            metrics.Instances.Record(instances.Count(i => i.PowerState == state), new("driver", name), new("power_state", state.ToString()));
         }
 
         return emitted;

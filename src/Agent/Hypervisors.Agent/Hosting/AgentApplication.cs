@@ -8,8 +8,8 @@ using Hypervisors.Agent.Security;
 using Hypervisors.Agent.Telemetry;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http.Json;
+using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
-using Prometheus;
 
 namespace Hypervisors.Agent.Hosting;
 
@@ -110,12 +110,17 @@ public static class AgentApplication
         services.Configure<JsonOptions>(json => AgentJson.ApplyStrict(json.SerializerOptions));
         services.Configure<RouteHandlerOptions>(routes => routes.ThrowOnBadRequest = true);
         services.AddSystemd();
+        // One telemetry stack: OpenTelemetry over the SDK's driver decorator (meter and source "Hypervisors"), the
+        // agent's own meter and ASP.NET Core's request metrics; /metrics is its Prometheus exporter.
+        var telemetry = services.AddOpenTelemetry().WithMetrics(metrics => metrics
+            .AddMeter(AgentMetrics.MeterName, OpenTelemetryHypervisorDriver.SourceName, "Microsoft.AspNetCore.Hosting")
+            .AddPrometheusExporter());
         if (agentOptions.OtlpEndpoint is { } otlp)
         {
-            // Exporting costs per request, so the SDK is on only when there is somewhere to send traces; in-process
-            // listeners (tests, dotnet-trace) see the same activities either way.
-            services.AddOpenTelemetry().WithTracing(tracing => tracing
-                .AddSource(AgentTelemetry.SourceName)
+            // Exporting traces costs per request, so tracing is on only when there is somewhere to send them;
+            // in-process listeners (tests, dotnet-trace) see the same activities either way.
+            telemetry.WithTracing(tracing => tracing
+                .AddSource(AgentTelemetry.SourceName, OpenTelemetryHypervisorDriver.SourceName)
                 .AddAspNetCoreInstrumentation()
                 .AddOtlpExporter(exporter => exporter.Endpoint = otlp));
         }
@@ -145,18 +150,11 @@ public static class AgentApplication
             throw;
         }
 
-        var registry = app.Services.GetRequiredService<AgentMetrics>().Registry;
         app.UseStatusCodePages(StatusProblems.WriteAsync);
         app.UseMiddleware<ProblemMiddleware>();
         app.UseMiddleware<BearerTokenMiddleware>();
         app.UseMiddleware<RequestBodyLimitMiddleware>();
-        app.UseHttpMetrics(metrics =>
-        {
-            metrics.InProgress.Registry = registry;
-            metrics.RequestCount.Registry = registry;
-            metrics.RequestDuration.Registry = registry;
-        });
-        app.MapMetrics("/metrics", registry);
+        app.MapPrometheusScrapingEndpoint("/metrics");
         app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/healthz/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") });
         app.MapOpenApi("/openapi/{documentName}.json");

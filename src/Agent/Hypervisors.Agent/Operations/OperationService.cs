@@ -426,7 +426,7 @@ internal sealed class OperationService(
         }
 
         versions.Bump(operation.Driver);
-        metrics.Operations.WithLabels(operation.Driver, operation.Kind, final.State.ToString()).Inc();
+        metrics.Operations.Add(1, new("driver", operation.Driver), new("kind", operation.Kind), new("state", final.State.ToString()));
         Activity.Current?.SetTag("hypervisors.operation_state", final.State.ToString());
         return final;
     }

@@ -54,9 +54,6 @@ internal static partial class Log
     [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Event stream of {Driver} failed; resubscribing")]
     public static partial void EventPumpFailed(ILogger logger, string driver, Exception exception);
 
-    [LoggerMessage(EventId = 4000, Level = LogLevel.Debug, Message = "Driver {Driver} call {Operation} failed: {ErrorKind}")]
-    public static partial void DriverCallFailed(ILogger logger, string driver, string operation, HypervisorErrorKind errorKind);
-
     [LoggerMessage(EventId = 5000, Level = LogLevel.Error, Message = "Request {Path} failed unexpectedly")]
     public static partial void UnhandledRequestError(ILogger logger, string path, Exception exception);
 }
