@@ -61,7 +61,7 @@ internal sealed class OperationJournal : IAsyncDisposable
         catch (SqliteException exception)
         {
             _connection.Dispose();
-            throw new AgentStartupException($"The journal {path} cannot be used: {exception.Message} (move it aside to start with an empty journal; unfinished operations in it would then not be reconciled).", exception);
+            throw new AgentStartupException($"The journal {path} cannot be opened and written: {exception.Message} (a read-only file or file system, or a corrupt file: moving that aside starts an empty journal, and the unfinished operations in it are then not reconciled).", exception);
         }
 
         _selectByKey = Prepare($"SELECT {OperationColumns} FROM operations WHERE idempotency_key = $key", "$key");
