@@ -34,6 +34,24 @@ public sealed class StartupTests : IDisposable
     public async Task A_kestrel_section_cannot_add_a_listener_past_the_listen_policy() =>
         AssertRefused(await RunAsync("--Kestrel:Endpoints:extra:Url=http://0.0.0.0:0"), "Kestrel");
 
+    [Fact]
+    public async Task Hosting_urls_add_no_listener_beside_agent_listen()
+    {
+        using var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        var port = ((IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+
+        await using var agent = await AgentProcess.StartAsync(_data.FullName, new Dictionary<string, string> { ["urls"] = $"http://127.0.0.1:{port}" }, Ct);
+        using var http = new HttpClient();
+
+        using var health = await http.GetAsync(new Uri(agent.BaseAddress, "/healthz"), Ct);
+
+        Assert.NotEqual(port, agent.BaseAddress.Port);
+        Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+        await Assert.ThrowsAsync<HttpRequestException>(() => http.GetAsync($"http://127.0.0.1:{port}/healthz", Ct));
+    }
+
     [Theory]
     [InlineData("--Agent:MaxWait=soon", "Agent:MaxWait")]
     [InlineData("--Agent:DrainTime=-00:00:01", "Agent:DrainTime")]
