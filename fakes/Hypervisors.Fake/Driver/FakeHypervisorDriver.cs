@@ -50,7 +50,7 @@ public sealed class FakeHypervisorDriver : HypervisorDriverBase
     /// </summary>
     /// <exception cref="ArgumentException">The options are not valid.</exception>
     public FakeHypervisorDriver(FakeHypervisorOptions? options, TimeProvider? timeProvider)
-        : base(options?.TimeProvider ?? timeProvider)
+        : base(options?.TimeProvider ?? timeProvider, new HostPathPolicy(options?.AllowedHostDirectories ?? []))
     {
         _options = options ?? new FakeHypervisorOptions();
         var errors = _options.Validate();

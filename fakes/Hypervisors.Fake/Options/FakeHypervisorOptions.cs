@@ -27,6 +27,12 @@ public sealed class FakeHypervisorOptions
     /// <summary>Most console characters kept per instance; older output is dropped and reported as truncated.</summary>
     public int ConsoleOutputLimit { get; set; } = 64 * 1024;
 
+    /// <summary>
+    /// The directories whose files may be named as disk images, kernels, initrds and volume sources (checked after
+    /// resolving <c>..</c> and symbolic links); empty, the default, allows none.
+    /// </summary>
+    public IList<string> AllowedHostDirectories { get; } = [];
+
     /// <summary>Fault injection for tests: latency, chosen errors and a dropped connection. Shared with the driver.</summary>
     public FakeFaults Faults { get; } = new();
 

@@ -15,6 +15,15 @@ internal static class ExitCodes
     public const int Failed = 1;
     public const int Usage = 2;
 
-    /// <summary>EX_TEMPFAIL: the failure is retryable.</summary>
+    /// <summary>EX_NOINPUT: an input file (the token file) cannot be read.</summary>
+    public const int NoInput = 66;
+
+    /// <summary>EX_UNAVAILABLE: nothing answers at the agent's URL.</summary>
+    public const int AgentDown = 69;
+
+    /// <summary>EX_TEMPFAIL: the agent answered with a retryable problem.</summary>
     public const int Retryable = 75;
+
+    /// <summary>EX_PROTOCOL: something answered, but not as a Hypervisors agent.</summary>
+    public const int NotAnAgent = 76;
 }

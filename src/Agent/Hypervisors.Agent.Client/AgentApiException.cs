@@ -13,3 +13,10 @@ public sealed class AgentApiException(AgentProblem problem, int statusCode)
     /// <summary>Whether retrying the same request may succeed.</summary>
     public bool Retryable => Problem.Retryable;
 }
+
+/// <summary>The server did not answer as a Hypervisors agent does (an error page without a problem, HTML, foreign JSON).</summary>
+public sealed class AgentProtocolException(string message, Exception? innerException = null) : Exception(message, innerException)
+{
+    /// <summary>The HTTP status of the answer, when it was an error.</summary>
+    public int? StatusCode { get; init; }
+}

@@ -48,7 +48,7 @@ public sealed partial class LibvirtDriver : HypervisorDriverBase, ILibvirtEventS
     /// <summary>Creates a driver for <see cref="LibvirtDriverOptions.Uri"/>; the connection opens on the first call.</summary>
     /// <exception cref="ArgumentException">The URI is not a qemu: or test: libvirt URI.</exception>
     public LibvirtDriver(LibvirtDriverOptions options, TimeProvider? timeProvider = null, ILogger<LibvirtDriver>? logger = null)
-        : base(timeProvider)
+        : base(timeProvider, new HostPathPolicy(options?.AllowedHostDirectories ?? []))
     {
         _logger = logger ?? NullLogger<LibvirtDriver>.Instance;
         ArgumentNullException.ThrowIfNull(options);

@@ -21,6 +21,12 @@ public sealed class LibvirtDriverOptions : IValidatableOptions
     /// </summary>
     public string? DomainType { get; set; }
 
+    /// <summary>
+    /// The directories of the host whose files may be named as base images, kernels, initrds and volume sources
+    /// (checked after resolving <c>..</c> and symbolic links); empty, the default, allows none.
+    /// </summary>
+    public IList<string> AllowedHostDirectories { get; } = [];
+
     /// <summary>The guest architecture.</summary>
     public string Architecture { get; set; } = "x86_64";
 

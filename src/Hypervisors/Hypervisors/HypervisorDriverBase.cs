@@ -13,7 +13,19 @@ public abstract class HypervisorDriverBase : IHypervisorDriver
     private int _disposed;
 
     /// <summary>Creates the base with the clock used for graceful-stop timeouts.</summary>
+    /// <remarks>
+    /// A driver built this way passes its disk, kernel and volume references to a remote host that resolves them
+    /// (datastore paths, VDIs, paths on a Hyper-V host); drivers that hand paths of this machine to the hypervisor
+    /// use the constructor taking a <see cref="HostPathPolicy"/>.
+    /// </remarks>
     protected HypervisorDriverBase(TimeProvider? timeProvider = null) => TimeProvider = timeProvider ?? TimeProvider.System;
+
+    /// <summary>
+    /// Creates the base for a driver whose image references, kernel and initrd paths and volume sources are files of
+    /// this machine: every such path must lie inside one of <paramref name="hostPaths"/>' directories (none when null).
+    /// </summary>
+    protected HypervisorDriverBase(TimeProvider? timeProvider, HostPathPolicy? hostPaths)
+        : this(timeProvider) => HostFilePolicy = hostPaths ?? HostPathPolicy.None;
 
     /// <inheritdoc />
     public abstract DriverCapabilities Capabilities { get; }
@@ -23,6 +35,9 @@ public abstract class HypervisorDriverBase : IHypervisorDriver
 
     /// <summary>How often the default graceful stop polls the power state.</summary>
     protected virtual TimeSpan ShutdownPollInterval => TimeSpan.FromMilliseconds(200);
+
+    /// <summary>The host directories this driver may use, or null when its references are resolved by a remote host.</summary>
+    protected HostPathPolicy? HostFilePolicy { get; }
 
     /// <summary>Whether <see cref="DisposeAsync"/> has begun.</summary>
     protected bool IsDisposed => Volatile.Read(ref _disposed) != 0;
@@ -66,6 +81,7 @@ public abstract class HypervisorDriverBase : IHypervisorDriver
             throw new OperationNotSupportedException(Capabilities.HypervisorType, InstanceOperation.Create, "disks from an image are not supported.");
         }
 
+        HostFilePolicy?.Check(spec);
         return Guard(new OperationContext(InstanceOperation.Create, spec.Id), () => CreateInstanceCoreAsync(spec, cancellationToken), cancellationToken);
     }
 
@@ -162,6 +178,7 @@ public abstract class HypervisorDriverBase : IHypervisorDriver
     {
         Check(InstanceOperation.AttachVolume, instanceId, cancellationToken);
         InstanceSpecValidator.ValidateVolume(volume);
+        HostFilePolicy?.CheckReference(volume.Source, "volume.Source");
         return Guard(new OperationContext(InstanceOperation.AttachVolume, instanceId, "volume", volume.VolumeId), () => AttachVolumeCoreAsync(instanceId, volume, cancellationToken), cancellationToken);
     }
 
@@ -235,6 +252,11 @@ public abstract class HypervisorDriverBase : IHypervisorDriver
     public virtual object? GetService(Type serviceType, object? serviceKey = null)
     {
         ArgumentNullException.ThrowIfNull(serviceType);
+        if (serviceKey is null && serviceType == typeof(HostPathPolicy))
+        {
+            return HostFilePolicy;
+        }
+
         return serviceKey is null && serviceType.IsInstanceOfType(this) ? this : null;
     }
 

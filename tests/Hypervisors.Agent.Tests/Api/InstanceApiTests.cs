@@ -67,7 +67,7 @@ public sealed class InstanceApiTests
     [Fact]
     public async Task Volumes_and_interfaces_attach_and_detach_through_operations()
     {
-        await using var agent = await TestAgent.StartAsync();
+        await using var agent = await TestAgent.StartAsync(new Dictionary<string, string> { ["Agent:Drivers:local:AllowedHostDirectories:0"] = "/dev/vg0" });
         var ct = TestContext.Current.CancellationToken;
         var id = Guid.NewGuid();
         await agent.Client.CreateInstanceAsync("local", id, Specs.Small("dev-1"), Wait, ct);

@@ -69,7 +69,7 @@ public sealed class HvctlTests
     }
 
     [Fact]
-    public async Task A_refused_action_exits_1_with_the_problem_and_an_unreachable_agent_exits_75()
+    public async Task A_refused_action_exits_1_with_the_problem_and_an_unreachable_agent_exits_69()
     {
         await using var agent = await TestAgent.StartAsync();
         var id = Guid.NewGuid();
@@ -83,7 +83,8 @@ public sealed class HvctlTests
         Assert.Equal(HypervisorErrorKind.InvalidPowerState, JsonSerializer.Deserialize<AgentProblem>(refused.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Last(), AgentJson.Options)!.Kind);
         Assert.Equal(ExitCodes.Failed, missing.ExitCode);
         Assert.Contains("NotFound", missing.Error, StringComparison.Ordinal);
-        Assert.Equal(ExitCodes.Retryable, unreachable.ExitCode);
+        Assert.Equal(ExitCodes.AgentDown, unreachable.ExitCode);
+        Assert.Single(unreachable.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
     }
 
     [Fact]

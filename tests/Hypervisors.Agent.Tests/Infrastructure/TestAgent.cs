@@ -75,6 +75,9 @@ internal sealed class TestAgent : IAsyncDisposable
         return new TestAgent(app, dataDirectory, ownsDirectory, logs, token);
     }
 
+    /// <summary>Stops the agent as SIGTERM would (the drain runs), without disposing it.</summary>
+    public Task StopAsync() => _app.StopAsync(CancellationToken.None);
+
     public T Service<T>()
         where T : notnull => _app.Services.GetRequiredService<T>();
 
@@ -95,9 +98,9 @@ internal sealed class TestAgent : IAsyncDisposable
 /// <summary>Every log message the agent wrote, rendered, for assertions about what is (not) logged.</summary>
 internal sealed class CapturedLogs : ILoggerProvider
 {
-    private readonly ConcurrentQueue<(string Category, EventId EventId, string Message)> _entries = new();
+    private readonly ConcurrentQueue<(string Category, EventId EventId, string Message, LogLevel Level)> _entries = new();
 
-    public IReadOnlyCollection<(string Category, EventId EventId, string Message)> Entries => _entries;
+    public IReadOnlyCollection<(string Category, EventId EventId, string Message, LogLevel Level)> Entries => _entries;
 
     public ILogger CreateLogger(string categoryName) => new Logger(categoryName, _entries);
 
@@ -105,7 +108,7 @@ internal sealed class CapturedLogs : ILoggerProvider
     {
     }
 
-    private sealed class Logger(string category, ConcurrentQueue<(string, EventId, string)> entries) : ILogger
+    private sealed class Logger(string category, ConcurrentQueue<(string, EventId, string, LogLevel)> entries) : ILogger
     {
         public IDisposable? BeginScope<TState>(TState state)
             where TState : notnull => null;
@@ -113,7 +116,7 @@ internal sealed class CapturedLogs : ILoggerProvider
         public bool IsEnabled(LogLevel logLevel) => true;
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            entries.Enqueue((category, eventId, formatter(state, exception) + (exception is null ? string.Empty : " " + exception)));
+            entries.Enqueue((category, eventId, formatter(state, exception) + (exception is null ? string.Empty : " " + exception), logLevel));
     }
 }
 

@@ -53,15 +53,15 @@ public sealed class SecurityTests : IDisposable
     {
         var settings = withToken ? new Dictionary<string, string> { ["Agent:TokenFile"] = WriteSecret("token", Token) } : null;
 
-        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => TestAgent.StartAsync(settings, listen: listen));
+        var refused = await Assert.ThrowsAsync<Hypervisors.Agent.Configuration.AgentStartupException>(() => TestAgent.StartAsync(settings, listen: listen));
 
-        Assert.Contains("Refusing to listen", refused.Message, StringComparison.Ordinal);
+        Assert.Contains("Agent:Listen: refusing to listen", refused.Message, StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task A_short_token_is_refused_at_start()
     {
-        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() =>
+        var refused = await Assert.ThrowsAsync<Hypervisors.Agent.Configuration.AgentStartupException>(() =>
             TestAgent.StartAsync(new Dictionary<string, string> { ["Agent:TokenFile"] = WriteSecret("token", "short") }));
 
         Assert.DoesNotContain("short", refused.Message.Replace(_secrets.FullName, string.Empty, StringComparison.Ordinal), StringComparison.Ordinal);

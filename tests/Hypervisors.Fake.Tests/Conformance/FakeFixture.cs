@@ -18,7 +18,7 @@ public class FakeFixture : DriverFixture
     public override KernelBootSpec? KernelBoot => new("/boot/vmlinuz", "/boot/initrd.img", "console=ttyS0");
 
     /// <summary>Makes the driver under test; the kit-has-teeth tests override it with broken variants.</summary>
-    protected virtual IHypervisorDriver MakeDriver() => new FakeHypervisorDriver();
+    protected virtual IHypervisorDriver MakeDriver() => new FakeHypervisorDriver(new FakeHypervisorOptions { AllowedHostDirectories = { "/var/lib/fake-hypervisor/images", "/boot", "/var/lib/hypervisors-kit" } });
 
     /// <inheritdoc />
     protected override Task<IHypervisorDriver> CreateDriverAsync() => Task.FromResult(MakeDriver());

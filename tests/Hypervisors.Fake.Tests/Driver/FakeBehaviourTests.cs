@@ -120,7 +120,7 @@ public sealed class FakeBehaviourTests
     [Fact]
     public async Task Devices_report_disks_and_normalized_macs_and_macs_are_unique_on_the_host()
     {
-        await using var driver = new FakeHypervisorDriver();
+        await using var driver = new FakeHypervisorDriver(new FakeHypervisorOptions { AllowedHostDirectories = { "/dev/vg" } });
         var info = await driver.CreateInstanceAsync(Spec("dev"), Ct);
         var devices = await driver.GetDevicesAsync(info.Id, Ct);
         Assert.Equal("vda", Assert.Single(devices.Disks).Device);

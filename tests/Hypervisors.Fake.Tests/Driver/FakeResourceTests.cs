@@ -41,7 +41,7 @@ public sealed class FakeResourceTests
     [Fact]
     public async Task Disks_count_against_local_storage_whatever_the_power_state()
     {
-        await using var driver = new FakeHypervisorDriver(new FakeHypervisorOptions { LocalDiskGiB = 100 });
+        await using var driver = new FakeHypervisorDriver(new FakeHypervisorOptions { LocalDiskGiB = 100, AllowedHostDirectories = { "/images" } });
         await driver.CreateInstanceAsync(Spec("a", disks: [new DiskSpec(60), new DiskSpec(20, "/images/base.qcow2")]), Ct);
         var host = await driver.GetHostInfoAsync(Ct);
         Assert.Equal(80, host.LocalDiskGiBUsed);

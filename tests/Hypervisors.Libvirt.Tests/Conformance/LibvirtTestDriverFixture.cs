@@ -59,6 +59,7 @@ public sealed class LibvirtTestDriverFixture : DriverFixture
         {
             Uri = await TestHost.WriteNodeAsync(_directory),
             InstanceDirectory = Path.Combine(_directory, "instances"),
+            AllowedHostDirectories = { _directory, "/boot", "/var/lib/hypervisors-kit" },
         });
     }
 }

@@ -36,6 +36,7 @@ internal static class CiHost
         MachineType = "pc",
         InstanceDirectory = InstanceDirectory,
         ShutdownPollInterval = TimeSpan.FromMilliseconds(250),
+        AllowedHostDirectories = { GuestDirectory, InstanceDirectory },
     });
 
     /// <summary>Kills the running libvirtd (the one in its pid file) and waits until it has exited.</summary>

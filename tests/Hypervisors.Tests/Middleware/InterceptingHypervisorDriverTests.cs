@@ -9,7 +9,7 @@ public sealed class InterceptingHypervisorDriverTests
     [Fact]
     public async Task Every_call_is_intercepted_once_as_its_operation_with_its_instance_and_forwarded()
     {
-        await using var driver = new Recording(new FakeHypervisorDriver());
+        await using var driver = new Recording(new FakeHypervisorDriver(new FakeHypervisorOptions { AllowedHostDirectories = { "/dev" } }));
         var id = Guid.NewGuid();
         var expected = new List<(InstanceOperation, Guid?)>();
 

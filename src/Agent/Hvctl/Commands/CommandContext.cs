@@ -68,7 +68,20 @@ internal sealed class CommandContext(GlobalOptions globals, HvctlOutput output, 
     /// <summary>Runs <paramref name="body"/> with a client; turns the agent's problems into messages and exit codes.</summary>
     public async Task<int> RunAsync(ParseResult result, Func<AgentClient, Task<int>> body)
     {
-        var token = result.GetValue(Globals.TokenFile) is { } file ? (await File.ReadAllTextAsync(file.FullName).ConfigureAwait(false)).Trim() : null;
+        string? token = null;
+        if (result.GetValue(Globals.TokenFile) is { } file)
+        {
+            try
+            {
+                token = (await File.ReadAllTextAsync(file.FullName).ConfigureAwait(false)).Trim();
+            }
+            catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+            {
+                await Output.Error.WriteLineAsync($"hvctl: cannot read the token file {file.FullName}: {exception.Message}").ConfigureAwait(false);
+                return ExitCodes.NoInput;
+            }
+        }
+
         using var http = handler is null ? new HttpClient() : new HttpClient(handler, disposeHandler: false);
         http.BaseAddress = result.GetValue(Globals.Url);
         http.Timeout = TimeSpan.FromMinutes(10);
@@ -80,10 +93,15 @@ internal sealed class CommandContext(GlobalOptions globals, HvctlOutput output, 
         {
             return ReportProblem(result, exception.Problem);
         }
+        catch (AgentProtocolException exception)
+        {
+            await Output.Error.WriteLineAsync($"hvctl: {http.BaseAddress} is not a Hypervisors agent: {exception.Message}").ConfigureAwait(false);
+            return ExitCodes.NotAnAgent;
+        }
         catch (HttpRequestException exception)
         {
             await Output.Error.WriteLineAsync($"hvctl: cannot reach the agent at {http.BaseAddress}: {exception.Message}").ConfigureAwait(false);
-            return ExitCodes.Retryable;
+            return ExitCodes.AgentDown;
         }
     }
 

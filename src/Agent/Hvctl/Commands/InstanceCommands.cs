@@ -13,7 +13,7 @@ internal static class InstanceCommands
         yield return List(context);
         yield return Show(context);
         yield return CreateInstance(context);
-        foreach (var action in new[] { "start", "stop", "reboot", "pause", "unpause", "suspend", "resume" })
+        foreach (var action in new[] { "start", "stop", "power-off", "reboot", "pause", "unpause", "suspend", "resume" })
         {
             yield return Action(context, action);
         }
@@ -22,9 +22,9 @@ internal static class InstanceCommands
         yield return Console(context);
     }
 
-    private static Argument<Guid> IdArgument() => new("id") { Description = "The instance id." };
+    internal static Argument<Guid> IdArgument() => new("id") { Description = "The instance id." };
 
-    private static Option<bool> NoWaitOption() => new("--no-wait") { Description = "Return once the agent accepted the operation." };
+    internal static Option<bool> NoWaitOption() => new("--no-wait") { Description = "Return once the agent accepted the operation." };
 
     private static Command List(CommandContext context)
     {
@@ -176,7 +176,7 @@ internal static class InstanceCommands
     }
 
     /// <summary>Waits for the operation (with a live status line for people) and reports how it ended.</summary>
-    private static async Task<int> FollowAsync(CommandContext context, ParseResult result, AgentClient client, OperationResource operation, bool noWait)
+    internal static async Task<int> FollowAsync(CommandContext context, ParseResult result, AgentClient client, OperationResource operation, bool noWait)
     {
         if (!noWait && !operation.IsFinal)
         {

@@ -19,6 +19,19 @@ public static class AgentJson
         options.Converters.Add(new JsonStringEnumConverter());
     }
 
+    /// <summary>
+    /// The wire settings plus the server's strictness for request bodies, at every depth: unknown fields, numbers
+    /// given as strings and duplicate keys are refused. (Clients stay lenient, so a newer agent's extra fields
+    /// do not break them.)
+    /// </summary>
+    public static void ApplyStrict(JsonSerializerOptions options)
+    {
+        Apply(options);
+        options.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
+        options.NumberHandling = JsonNumberHandling.Strict;
+        options.AllowDuplicateProperties = false;
+    }
+
     private static JsonSerializerOptions Create()
     {
         var options = new JsonSerializerOptions(JsonSerializerDefaults.Web);

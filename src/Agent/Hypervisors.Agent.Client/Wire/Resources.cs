@@ -57,6 +57,14 @@ public sealed record CreateInstanceRequest
     };
 }
 
+/// <summary>The body of <c>POST /v1/drivers/{driver}/instances/{id}/snapshots</c>.</summary>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+public sealed record CreateSnapshotRequest
+{
+    /// <summary>The snapshot's name (letters, digits, '.', '-', '_'; unique per instance).</summary>
+    public required string Name { get; init; }
+}
+
 /// <summary>Where an operation is in its life.</summary>
 public enum OperationState
 {
@@ -68,6 +76,12 @@ public enum OperationState
 
     /// <summary>Finished with an error (final); <see cref="OperationResource.Error"/> says whether a retry may succeed.</summary>
     Failed,
+
+    /// <summary>
+    /// Cut off when the agent stopped before it finished (not final): the next start reconciles it with the
+    /// hypervisor's real state and finishes it.
+    /// </summary>
+    Interrupted,
 }
 
 /// <summary>A mutating call, journaled before it reached the driver.</summary>
@@ -82,7 +96,7 @@ public sealed record OperationResource
     /// <summary>The instance concerned.</summary>
     public required Guid InstanceId { get; init; }
 
-    /// <summary>What it does: create, start, stop, reboot, pause, unpause, suspend, resume, delete, attach-volume, detach-volume, attach-interface, detach-interface.</summary>
+    /// <summary>What it does: create, start, stop, power-off, reboot, pause, unpause, suspend, resume, delete, attach-volume, detach-volume, attach-interface, detach-interface, create-snapshot, delete-snapshot.</summary>
     public required string Kind { get; init; }
 
     /// <summary>Its state.</summary>
@@ -102,10 +116,20 @@ public sealed record OperationResource
 
     /// <summary>Whether it is in a final state.</summary>
     [JsonIgnore]
-    public bool IsFinal => State is not OperationState.Pending;
+    public bool IsFinal => State is OperationState.Succeeded or OperationState.Failed;
 
     /// <summary>Reads <see cref="Result"/> as <typeparamref name="T"/>.</summary>
     public T? ResultAs<T>() => Result is { } element ? element.Deserialize<T>(AgentJson.Options) : default;
+}
+
+/// <summary>One page of <c>GET /v1/operations</c>.</summary>
+public sealed record OperationListResource
+{
+    /// <summary>The operations, oldest first.</summary>
+    public required IReadOnlyList<OperationResource> Items { get; init; }
+
+    /// <summary>The <c>after</c> value for the next page, or null when this is the last page.</summary>
+    public string? Next { get; init; }
 }
 
 /// <summary>An RFC 9457 problem, with the contract's error kind and whether a retry may succeed.</summary>

@@ -2,7 +2,6 @@ using System.Reflection;
 using Hypervisors.Fake;
 using Hypervisors.Libvirt;
 using Hypervisors.Uml;
-using Hypervisors.Agent.Telemetry;
 
 namespace Hypervisors.Agent.Configuration;
 
@@ -52,13 +51,14 @@ internal static class DriverSetup
                         hypervisors.AddUml(definition.Name, definition.Settings);
                         break;
                     default:
-                        throw new InvalidOperationException(
-                            $"Agent:Drivers:{definition.Name}:Kind '{definition.Kind}' is not a known driver kind (known: {string.Join(", ", KnownKinds)}).");
+                        throw AgentStartupException.Setting($"Agent:Drivers:{definition.Name}:Kind",
+                            $"'{definition.Kind}' is not a known driver kind (known: {string.Join(", ", KnownKinds)}).");
                 }
             }
 
-            hypervisors.Use((name, driver, provider) => new InstrumentedDriver(
-                name, driver, provider.GetRequiredService<AgentMetrics>(), provider.GetRequiredService<ILoggerFactory>().CreateLogger("Hypervisors.Agent.Driver")));
+            // The SDK's decorators: one activity and measurement per driver call (source and meter "Hypervisors"),
+            // and its log lines with event ids.
+            hypervisors.UseOpenTelemetry().UseLogging();
         });
     }
 
@@ -80,7 +80,17 @@ internal static class DriverSetup
             var target = type.GetProperty(child.Key[..^4], BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase);
             if (target is { CanWrite: true } && target.PropertyType == typeof(string))
             {
-                target.SetValue(options, File.ReadAllText(child.Value).TrimEnd('\r', '\n'));
+                string secret;
+                try
+                {
+                    secret = File.ReadAllText(child.Value).TrimEnd('\r', '\n');
+                }
+                catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+                {
+                    throw AgentStartupException.Setting(child.Path, $"cannot read '{child.Value}': {exception.Message}", exception);
+                }
+
+                target.SetValue(options, secret);
             }
         }
     }

@@ -35,7 +35,14 @@ internal sealed class DriverEventPump(IHypervisorDriverRegistry registry, EventL
             catch (Exception exception)
             {
                 Log.EventPumpFailed(logger, name, exception);
-                await Task.Delay(TimeSpan.FromSeconds(5), time, stoppingToken).ConfigureAwait(false);
+                try
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(5), time, stoppingToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+                {
+                    return;
+                }
             }
         }
     }

@@ -80,7 +80,11 @@ internal sealed class EventLog
                 recorded = new AgentEvent(seq, driver, instanceId, kind, state, timestamp, source);
                 foreach (var subscriber in _subscribers)
                 {
-                    subscriber.Writer.TryWrite(recorded);
+                    if (!subscriber.Writer.TryWrite(recorded))
+                    {
+                        // Full: the reader fell too far behind. Completing the channel ends its stream after what it holds.
+                        subscriber.Writer.TryComplete(new EventStreamOverflowException());
+                    }
                 }
             }
         }).ConfigureAwait(false);
@@ -111,9 +115,14 @@ internal sealed class EventLog
     /// Yields events after <paramref name="afterSeq"/> from the journal (when given), then live events, without
     /// gaps or repeats: the live subscription starts before the replay.
     /// </summary>
-    public async IAsyncEnumerable<AgentEvent> StreamAsync(long? afterSeq, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    /// <remarks>
+    /// At most <paramref name="buffer"/> live events wait for a slow reader; one more and the stream ends with
+    /// <see cref="EventStreamOverflowException"/> after the buffered ones, so memory stays bounded and the reader
+    /// learns it must resume (from the journal) after the last event it got.
+    /// </remarks>
+    public async IAsyncEnumerable<AgentEvent> StreamAsync(long? afterSeq, int buffer, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var channel = Channel.CreateUnbounded<AgentEvent>(new UnboundedChannelOptions { SingleReader = true });
+        var channel = Channel.CreateBounded<AgentEvent>(new BoundedChannelOptions(buffer) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
         long lastSent;
         lock (_gate)
         {
@@ -152,6 +161,9 @@ internal sealed class EventLog
                     }
                 }
             }
+
+            // WaitToReadAsync returned false: the channel was completed, only ever by an overflow.
+            await channel.Reader.Completion.ConfigureAwait(false);
         }
         finally
         {
@@ -172,3 +184,6 @@ internal sealed class EventLog
         _ => InstanceEventKind.Stopped,
     };
 }
+
+/// <summary>An event stream's reader fell more than its buffer behind; it should resume from its last event id.</summary>
+internal sealed class EventStreamOverflowException() : Exception("The event stream's reader fell too far behind.");

@@ -43,10 +43,17 @@ internal sealed class PowerStateSync(
     {
         // The first round waits one interval, so events the drivers report at start are in before it compares.
         using var timer = new PeriodicTimer(options.Value.PowerSyncInterval);
-        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+        try
         {
-            await SyncOnceAsync(stoppingToken).ConfigureAwait(false);
-            journal.PruneEvents(options.Value.EventRetention);
+            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+            {
+                await SyncOnceAsync(stoppingToken).ConfigureAwait(false);
+                journal.PruneEvents(options.Value.EventRetention);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Stopping (or the start failed before the loop ran).
         }
     }
 
@@ -69,7 +76,7 @@ internal sealed class PowerStateSync(
 
             Log.PowerStateDrift(logger, name, instance.Id, isKnown ? last.State.ToString() : "unknown", instance.PowerState.ToString());
             await events.RecordAsync(name, instance.Id, isKnown ? EventLog.EventFor(instance.PowerState) : InstanceEventKind.Created, instance.PowerState, "sync").ConfigureAwait(false);
-            metrics.Drift.WithLabels(name).Inc();
+            metrics.Drift.Add(1, new KeyValuePair<string, object?>("driver", name));
             emitted++;
         }
 
@@ -82,13 +89,13 @@ internal sealed class PowerStateSync(
 
             Log.PowerStateDrift(logger, name, vanished, last.State.ToString(), "gone");
             await events.RecordAsync(name, vanished, InstanceEventKind.Deleted, PowerState.NoState, "sync").ConfigureAwait(false);
-            metrics.Drift.WithLabels(name).Inc();
+            metrics.Drift.Add(1, new KeyValuePair<string, object?>("driver", name));
             emitted++;
         }
 
         foreach (var state in Enum.GetValues<PowerState>())
         {
-            metrics.Instances.WithLabels(name, state.ToString()).Set(instances.Count(i => i.PowerState == state));
+            metrics.Instances.Record(instances.Count(i => i.PowerState == state), new("driver", name), new("power_state", state.ToString()));
         }
 
         return emitted;

@@ -8,8 +8,8 @@ using Hypervisors.Agent.Security;
 using Hypervisors.Agent.Telemetry;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http.Json;
+using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
-using Prometheus;
 
 namespace Hypervisors.Agent.Hosting;
 
@@ -23,22 +23,62 @@ public static class AgentApplication
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        // A failed start is reported once, as one line, by Program (Host's own "Hosting failed to start" would repeat it
+        // with a stack trace); a faulted background service is still logged (Critical).
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
         configure?.Invoke(builder);
         if (builder.Configuration[$"{AgentOptions.SectionName}:ConfigFile"] is { Length: > 0 } configFile)
         {
             // A deployment's own file (see deploy/systemd); the environment and the command line still win.
-            builder.Configuration.AddJsonFile(Path.GetFullPath(configFile), optional: false, reloadOnChange: false);
+            try
+            {
+                builder.Configuration.AddJsonFile(Path.GetFullPath(configFile), optional: false, reloadOnChange: false);
+            }
+            catch (Exception exception) when (exception is IOException or InvalidDataException or FormatException)
+            {
+                throw AgentStartupException.Setting("Agent:ConfigFile", $"cannot read '{configFile}': {exception.Message}", exception);
+            }
+
             builder.Configuration.AddEnvironmentVariables();
             builder.Configuration.AddCommandLine(args);
         }
 
+        if (builder.Configuration.GetSection("Kestrel").Exists())
+        {
+            // Kestrel would open the endpoints of this section itself, past the listen policy.
+            throw AgentStartupException.Setting("Kestrel", "the agent does not take Kestrel settings; set its listeners with Agent:Listen (and Agent:Tls).");
+        }
+
         var agentSection = builder.Configuration.GetSection(AgentOptions.SectionName);
-        var agentOptions = agentSection.Get<AgentOptions>() ?? new AgentOptions();
+        AgentOptions agentOptions;
+        try
+        {
+            agentOptions = agentSection.Get<AgentOptions>() ?? new AgentOptions();
+        }
+        catch (InvalidOperationException exception)
+        {
+            throw new AgentStartupException(exception.Message.TrimEnd('.') + ".", exception);
+        }
+
+        agentOptions.Validate();
         var token = BearerToken.FromFile(agentOptions.TokenFile);
         var endpoints = ListenPolicy.Validate(agentOptions, token.IsConfigured);
         builder.WebHost.ConfigureKestrel(kestrel => ListenPolicy.Apply(kestrel, endpoints, agentOptions));
-        var dataDirectory = Path.GetFullPath(agentOptions.DataDirectory ?? Path.Combine(builder.Environment.ContentRootPath, "data"));
+        // Neither ASPNETCORE_URLS nor --urls adds a listener: only Agent:Listen does.
+        builder.WebHost.UseSetting(WebHostDefaults.PreferHostingUrlsKey, "false");
+        var dataDirectory = agentOptions.ResolveDataDirectory();
         var drivers = DriverSetup.Read(builder.Configuration);
+        var dataLock = DataDirectoryLock.Acquire(dataDirectory);
+        OperationJournal journal;
+        try
+        {
+            journal = new OperationJournal(Path.Combine(dataDirectory, "journal.db"), agentOptions.JournalDurability);
+        }
+        catch
+        {
+            dataLock.Dispose();
+            throw;
+        }
 
         var services = builder.Services;
         services.Configure<AgentOptions>(agentSection);
@@ -46,50 +86,120 @@ public static class AgentApplication
         services.AddSingleton(new AgentStartupInfo(string.Join(", ", agentOptions.EffectiveListen), dataDirectory, drivers.Select(d => (d.Name, d.Kind)).ToList()));
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<AgentMetrics>();
-        services.AddSingleton(_ => new OperationJournal(Path.Combine(dataDirectory, "journal.db"), agentOptions.JournalDurability));
+        // Built above (a busy data directory or a bad journal stops the start there); factories make the container dispose them.
+        services.AddSingleton(_ => dataLock);
+        services.AddSingleton(_ => journal);
         services.AddSingleton<EventLog>();
         services.AddSingleton<DriverStateVersions>();
         services.AddSingleton<InstanceListCache>();
         services.AddSingleton<OperationService>();
         services.AddSingleton<PowerStateSync>();
         services.AddHostedService<AgentStartup>();
+        services.AddHostedService<OperationDrain>();
+        services.AddSingleton<OperationPruner>();
+        services.AddHostedService(provider => provider.GetRequiredService<OperationPruner>());
+        services.Configure<HostOptions>(host => host.ShutdownTimeout = agentOptions.DrainTime + TimeSpan.FromSeconds(15));
         services.AddHostedService(provider => provider.GetRequiredService<PowerStateSync>());
         services.AddHostedService<DriverEventPump>();
         DriverSetup.Register(services, drivers);
 
-        services.AddHealthChecks().AddCheck<DriversHealthCheck>("drivers", tags: ["ready"]);
+        services.AddHealthChecks()
+            .AddCheck<DriversHealthCheck>("drivers", tags: ["ready"])
+            .AddCheck<JournalHealthCheck>("journal", tags: ["ready"]);
         services.AddOpenApi();
-        services.Configure<JsonOptions>(json => AgentJson.Apply(json.SerializerOptions));
+        services.Configure<JsonOptions>(json => AgentJson.ApplyStrict(json.SerializerOptions));
         services.Configure<RouteHandlerOptions>(routes => routes.ThrowOnBadRequest = true);
         services.AddSystemd();
+        // One telemetry stack: OpenTelemetry over the SDK's driver decorator (meter and source "Hypervisors"), the
+        // agent's own meter and ASP.NET Core's request metrics; /metrics is its Prometheus exporter.
+        var telemetry = services.AddOpenTelemetry().WithMetrics(metrics => metrics
+            .AddMeter(AgentMetrics.MeterName, OpenTelemetryHypervisorDriver.SourceName, "Microsoft.AspNetCore.Hosting")
+            .AddPrometheusExporter());
         if (agentOptions.OtlpEndpoint is { } otlp)
         {
-            // Exporting costs per request, so the SDK is on only when there is somewhere to send traces; in-process
-            // listeners (tests, dotnet-trace) see the same activities either way.
-            services.AddOpenTelemetry().WithTracing(tracing => tracing
-                .AddSource(AgentTelemetry.SourceName)
+            // Exporting traces costs per request, so tracing is on only when there is somewhere to send them;
+            // in-process listeners (tests, dotnet-trace) see the same activities either way.
+            telemetry.WithTracing(tracing => tracing
+                .AddSource(AgentTelemetry.SourceName, OpenTelemetryHypervisorDriver.SourceName)
                 .AddAspNetCoreInstrumentation()
                 .AddOtlpExporter(exporter => exporter.Endpoint = otlp));
         }
 
-        var app = builder.Build();
-        var registry = app.Services.GetRequiredService<AgentMetrics>().Registry;
+        WebApplication app;
+        try
+        {
+            app = builder.Build();
+        }
+        catch
+        {
+            journal.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            dataLock.Dispose();
+            throw;
+        }
+
+        try
+        {
+            CreateDrivers(app.Services, drivers);
+        }
+        catch
+        {
+            // Resolves (and so disposes) the journal and the lock with the container.
+            _ = app.Services.GetRequiredService<OperationJournal>();
+            _ = app.Services.GetRequiredService<DataDirectoryLock>();
+            app.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            throw;
+        }
+
+        app.UseStatusCodePages(StatusProblems.WriteAsync);
         app.UseMiddleware<ProblemMiddleware>();
         app.UseMiddleware<BearerTokenMiddleware>();
         app.UseMiddleware<RequestBodyLimitMiddleware>();
-        app.UseHttpMetrics(metrics =>
-        {
-            metrics.InProgress.Registry = registry;
-            metrics.RequestCount.Registry = registry;
-            metrics.RequestDuration.Registry = registry;
-        });
-        app.MapMetrics("/metrics", registry);
+        app.MapPrometheusScrapingEndpoint("/metrics");
         app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/healthz/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") });
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapInstanceApi();
         app.MapEventApi();
         return app;
+    }
+
+    /// <summary>
+    /// The start-up refusal <paramref name="exception"/> stands for: an <see cref="AgentStartupException"/>, or a
+    /// port Kestrel could not bind; null for anything else (a bug, which keeps its stack trace).
+    /// </summary>
+    internal static AgentStartupException? StartupFailure(Exception exception) => exception switch
+    {
+        AgentStartupException refusal => refusal,
+        IOException when Causes(exception).Any(cause => cause is System.Net.Sockets.SocketException)
+            => AgentStartupException.Setting("Agent:Listen", $"cannot listen: {exception.Message} ({Causes(exception).Last().Message})", exception),
+        AggregateException { InnerExceptions: [var single] } => StartupFailure(single),
+        _ => null,
+    };
+
+    private static IEnumerable<Exception> Causes(Exception exception)
+    {
+        for (var cause = exception.InnerException; cause is not null; cause = cause.InnerException)
+        {
+            yield return cause;
+        }
+    }
+
+    /// <summary>Creates every configured driver now, so a bad driver setting stops the start naming its key.</summary>
+    private static void CreateDrivers(IServiceProvider services, IReadOnlyList<DriverDefinition> drivers)
+    {
+        var registry = services.GetRequiredService<IHypervisorDriverRegistry>();
+        foreach (var definition in drivers)
+        {
+            try
+            {
+                _ = registry.Get(definition.Name).Capabilities;
+            }
+            catch (Exception exception) when (exception is ArgumentException or InvalidOperationException or Microsoft.Extensions.Options.OptionsValidationException or FormatException)
+            {
+                throw exception as AgentStartupException
+                    ?? AgentStartupException.Setting($"Agent:Drivers:{definition.Name}", exception.Message, exception);
+            }
+        }
     }
 }
 

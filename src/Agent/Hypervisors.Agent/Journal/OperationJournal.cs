@@ -41,44 +41,28 @@ internal sealed class OperationJournal : IAsyncDisposable
     private readonly SqliteCommand _insertEvent;
     private readonly SqliteCommand _upsertState;
     private readonly SqliteCommand _deleteState;
+    private readonly SqliteCommand _heartbeat;
+    private readonly SqliteCommand _pruneOperations;
+    private readonly string _identity;
+    private string? _problem;
+    private string? _writeProblem;
+    private string? _fileProblem;
 
     public OperationJournal(string path, JournalDurability durability)
     {
         Path = path;
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!);
         _connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
-        _connection.Open();
-        // Checkpoints (copying the WAL into the database, with an fsync) run on their own connection every second
-        // (see CheckpointLoopAsync), so the writer never stalls on one.
-        Execute($"PRAGMA journal_mode=WAL; PRAGMA synchronous={(durability == JournalDurability.Full ? "FULL" : "NORMAL")}; PRAGMA busy_timeout=5000; PRAGMA wal_autocheckpoint=0;");
-        Execute("""
-            CREATE TABLE IF NOT EXISTS operations(
-                id TEXT PRIMARY KEY,
-                idempotency_key TEXT UNIQUE,
-                driver TEXT NOT NULL,
-                instance_id TEXT NOT NULL,
-                kind TEXT NOT NULL,
-                request TEXT NOT NULL,
-                state TEXT NOT NULL,
-                result TEXT,
-                error TEXT,
-                created_at INTEGER NOT NULL,
-                updated_at INTEGER NOT NULL);
-            CREATE INDEX IF NOT EXISTS operations_pending ON operations(state) WHERE state = 'Pending';
-            CREATE TABLE IF NOT EXISTS events(
-                seq INTEGER PRIMARY KEY AUTOINCREMENT,
-                driver TEXT NOT NULL,
-                instance_id TEXT NOT NULL,
-                kind TEXT NOT NULL,
-                power_state TEXT NOT NULL,
-                source TEXT NOT NULL,
-                at INTEGER NOT NULL);
-            CREATE TABLE IF NOT EXISTS instance_states(
-                driver TEXT NOT NULL,
-                instance_id TEXT NOT NULL,
-                power_state TEXT NOT NULL,
-                PRIMARY KEY(driver, instance_id)) WITHOUT ROWID;
-            """);
+        try
+        {
+            _connection.Open();
+            _identity = OpenSchema(durability);
+        }
+        catch (SqliteException exception)
+        {
+            _connection.Dispose();
+            throw new AgentStartupException($"The journal {path} cannot be opened and written: {exception.Message} (a read-only file or file system, or a corrupt file: moving that aside starts an empty journal, and the unfinished operations in it are then not reconciled).", exception);
+        }
 
         _selectByKey = Prepare($"SELECT {OperationColumns} FROM operations WHERE idempotency_key = $key", "$key");
         _selectById = Prepare($"SELECT {OperationColumns} FROM operations WHERE id = $id", "$id");
@@ -97,6 +81,8 @@ internal sealed class OperationJournal : IAsyncDisposable
             "INSERT INTO instance_states(driver, instance_id, power_state) VALUES($driver, $instance, $state) ON CONFLICT(driver, instance_id) DO UPDATE SET power_state = excluded.power_state",
             "$driver", "$instance", "$state");
         _deleteState = Prepare("DELETE FROM instance_states WHERE driver = $driver AND instance_id = $instance", "$driver", "$instance");
+        _heartbeat = Prepare("INSERT OR REPLACE INTO journal_meta(key, value) VALUES('heartbeat', $at)", "$at");
+        _pruneOperations = Prepare("DELETE FROM operations WHERE state IN ('Succeeded', 'Failed') AND updated_at < $before", "$before");
 
         _readConnection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false, Mode = SqliteOpenMode.ReadOnly }.ToString());
         _readConnection.Open();
@@ -110,6 +96,59 @@ internal sealed class OperationJournal : IAsyncDisposable
     }
 
     public string Path { get; }
+
+    /// <summary>Whether the journal can be written and is still the file the agent opened.</summary>
+    public bool IsHealthy => Volatile.Read(ref _problem) is null;
+
+    /// <summary>Why the journal is not healthy, or null.</summary>
+    public string? Problem => Volatile.Read(ref _problem);
+
+    /// <summary>Sets the pragmas, creates the tables, writes once and returns the journal's identity (a random id kept in the file).</summary>
+    private string OpenSchema(JournalDurability durability)
+    {
+        // Checkpoints (copying the WAL into the database, with an fsync) run on their own connection every second
+        // (see CheckpointLoopAsync), so the writer never stalls on one.
+        Execute($"PRAGMA journal_mode=WAL; PRAGMA synchronous={(durability == JournalDurability.Full ? "FULL" : "NORMAL")}; PRAGMA busy_timeout=5000; PRAGMA wal_autocheckpoint=0;");
+        Execute("""
+            CREATE TABLE IF NOT EXISTS operations(
+                id TEXT PRIMARY KEY,
+                idempotency_key TEXT UNIQUE,
+                driver TEXT NOT NULL,
+                instance_id TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                request TEXT NOT NULL,
+                state TEXT NOT NULL,
+                result TEXT,
+                error TEXT,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL);
+            CREATE INDEX IF NOT EXISTS operations_pending ON operations(state) WHERE state = 'Pending';
+            CREATE INDEX IF NOT EXISTS operations_unfinished ON operations(state) WHERE state IN ('Pending', 'Interrupted');
+            CREATE TABLE IF NOT EXISTS events(
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                driver TEXT NOT NULL,
+                instance_id TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                power_state TEXT NOT NULL,
+                source TEXT NOT NULL,
+                at INTEGER NOT NULL);
+            CREATE TABLE IF NOT EXISTS journal_meta(
+                key TEXT PRIMARY KEY,
+                value TEXT NOT NULL) WITHOUT ROWID;
+            CREATE INDEX IF NOT EXISTS operations_instance ON operations(instance_id);
+            CREATE TABLE IF NOT EXISTS instance_states(
+                driver TEXT NOT NULL,
+                instance_id TEXT NOT NULL,
+                power_state TEXT NOT NULL,
+                PRIMARY KEY(driver, instance_id)) WITHOUT ROWID;
+            """);
+
+        // A real write at open: a journal that cannot be written refuses the start rather than every request.
+        Execute($"INSERT OR IGNORE INTO journal_meta(key, value) VALUES('identity', '{Guid.NewGuid():N}'); INSERT OR REPLACE INTO journal_meta(key, value) VALUES('opened_at', '{DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()}');");
+        using var identity = _connection.CreateCommand();
+        identity.CommandText = "SELECT value FROM journal_meta WHERE key = 'identity'";
+        return (string)identity.ExecuteScalar()!;
+    }
 
     /// <summary>
     /// Returns the operation already holding <paramref name="operation"/>'s idempotency key, or journals
@@ -183,10 +222,48 @@ internal sealed class OperationJournal : IAsyncDisposable
         lock (_gate)
         {
             using var command = _connection.CreateCommand();
-            command.CommandText = $"SELECT {OperationColumns} FROM operations WHERE state = 'Pending' ORDER BY created_at, rowid";
+            command.CommandText = $"SELECT {OperationColumns} FROM operations WHERE state IN ('Pending', 'Interrupted') ORDER BY created_at, rowid";
             return ReadOperations(command);
         }
     }
+
+    /// <summary>
+    /// One page of operations, oldest first (ids grow with time), after the operation <paramref name="afterId"/>,
+    /// optionally only those of <paramref name="driver"/>, <paramref name="instanceId"/> or in <paramref name="state"/>.
+    /// </summary>
+    public IReadOnlyList<StoredOperation> List(string? driver, Guid? instanceId, OperationState? state, string? afterId, int limit)
+    {
+        lock (_readGate)
+        {
+            using var command = _readConnection.CreateCommand();
+            command.CommandText = $"""
+                SELECT {OperationColumns} FROM operations
+                WHERE ($driver IS NULL OR driver = $driver) AND ($instance IS NULL OR instance_id = $instance)
+                  AND ($state IS NULL OR state = $state) AND ($after IS NULL OR id > $after)
+                ORDER BY id LIMIT $limit
+                """;
+            command.Parameters.AddWithValue("$driver", (object?)driver ?? DBNull.Value);
+            command.Parameters.AddWithValue("$instance", instanceId is { } id ? Format(id) : DBNull.Value);
+            command.Parameters.AddWithValue("$state", state?.ToString() ?? (object)DBNull.Value);
+            command.Parameters.AddWithValue("$after", (object?)afterId ?? DBNull.Value);
+            command.Parameters.AddWithValue("$limit", limit);
+            return ReadOperations(command);
+        }
+    }
+
+    /// <summary>Deletes finished operations last changed before <paramref name="before"/>; returns how many.</summary>
+    public Task<int> PruneOperationsAsync(DateTimeOffset before) => WriteAsync(() =>
+    {
+        Bind(_pruneOperations, before.ToUnixTimeMilliseconds());
+        return _pruneOperations.ExecuteNonQuery();
+    });
+
+    /// <summary>Records that shutdown cut the operation off; it stays unfinished and is reconciled at the next start.</summary>
+    public Task MarkInterruptedAsync(string operationId, DateTimeOffset at) => WriteAsync(() =>
+    {
+        Bind(_completeOperation, nameof(OperationState.Interrupted), DBNull.Value, DBNull.Value, at.ToUnixTimeMilliseconds(), false, operationId);
+        return _completeOperation.ExecuteNonQuery();
+    });
 
     /// <summary>Counts operations by state (for tests and diagnostics).</summary>
     public IReadOnlyDictionary<OperationState, int> CountByState()
@@ -293,10 +370,11 @@ internal sealed class OperationJournal : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        _writes.Writer.TryComplete();
-        await _writer.ConfigureAwait(false);
+        // The health probe writes through the writer, so it stops first.
         await _stopping.CancelAsync().ConfigureAwait(false);
         await _checkpointer.ConfigureAwait(false);
+        _writes.Writer.TryComplete();
+        await _writer.ConfigureAwait(false);
         Checkpoint();
         _checkpointConnection.Dispose();
         _stopping.Dispose();
@@ -308,7 +386,7 @@ internal sealed class OperationJournal : IAsyncDisposable
 
         lock (_gate)
         {
-            foreach (var command in new[] { _selectByKey, _selectById, _insertOperation, _completeOperation, _releaseKey, _releaseByKey, _insertEvent, _upsertState, _deleteState })
+            foreach (var command in new[] { _selectByKey, _selectById, _insertOperation, _completeOperation, _releaseKey, _releaseByKey, _insertEvent, _upsertState, _deleteState, _heartbeat, _pruneOperations })
             {
                 command.Dispose();
             }
@@ -319,13 +397,81 @@ internal sealed class OperationJournal : IAsyncDisposable
 
     private Task<T> WriteAsync<T>(Func<T> write, Action<T>? afterCommit = null)
     {
+        if (Volatile.Read(ref _problem) is { } problem)
+        {
+            // Refused before anything is queued: the request changes nothing.
+            throw new JournalUnavailableException(problem);
+        }
+
+        return WriteUncheckedAsync(write, afterCommit);
+    }
+
+    private async Task<T> WriteUncheckedAsync<T>(Func<T> write, Action<T>? afterCommit = null)
+    {
         var item = new JournalWrite<T>(write, afterCommit);
         if (!_writes.Writer.TryWrite(item))
         {
             throw new ObjectDisposedException(nameof(OperationJournal));
         }
 
-        return item.Completion.Task;
+        try
+        {
+            return await item.Completion.Task.ConfigureAwait(false);
+        }
+        catch (Exception exception) when (IsStorageFailure(exception))
+        {
+            throw new JournalUnavailableException($"the journal {Path} cannot be written: {exception.Message}", exception);
+        }
+    }
+
+    /// <summary>A failure of the storage (read-only, full, I/O error, gone), as opposed to a constraint a write broke.</summary>
+    private static bool IsStorageFailure(Exception exception) =>
+        exception is IOException || (exception is SqliteException sqlite && sqlite.SqliteErrorCode != SQLiteConstraint);
+
+    private const int SQLiteConstraint = 19;
+
+    /// <summary>
+    /// Once a second: is the file at <see cref="Path"/> still the journal this process opened (not deleted, not
+    /// replaced)? Every fifth second, and while unhealthy, a small write proves the journal can still be written.
+    /// </summary>
+    private async Task CheckHealthAsync(long tick)
+    {
+        string? fileProblem = null;
+        try
+        {
+            using var probe = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = Path, Pooling = false, Mode = SqliteOpenMode.ReadOnly }.ToString());
+            probe.Open();
+            using var command = probe.CreateCommand();
+            command.CommandText = "SELECT value FROM journal_meta WHERE key = 'identity'";
+            if (command.ExecuteScalar() as string != _identity)
+            {
+                fileProblem = $"the journal {Path} was replaced while the agent ran";
+            }
+        }
+        catch (SqliteException)
+        {
+            fileProblem = $"the journal {Path} is gone or unreadable";
+        }
+
+        Volatile.Write(ref _fileProblem, fileProblem);
+        if (tick % 5 == 0 || Volatile.Read(ref _writeProblem) is not null)
+        {
+            try
+            {
+                await WriteUncheckedAsync(() =>
+                {
+                    Bind(_heartbeat, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture));
+                    return _heartbeat.ExecuteNonQuery();
+                }).ConfigureAwait(false);
+                Volatile.Write(ref _writeProblem, null);
+            }
+            catch (JournalUnavailableException exception)
+            {
+                Volatile.Write(ref _writeProblem, exception.Message);
+            }
+        }
+
+        Volatile.Write(ref _problem, Volatile.Read(ref _fileProblem) ?? Volatile.Read(ref _writeProblem));
     }
 
     private async Task WriteLoopAsync()
@@ -358,10 +504,16 @@ internal sealed class OperationJournal : IAsyncDisposable
                     {
                         write.Committed();
                     }
+
+                    if (batch.Find(write => write.Error is not null && IsStorageFailure(write.Error)) is { } failed)
+                    {
+                        MarkWriteFailure(failed.Error!);
+                    }
                 }
                 catch (Exception exception) when (exception is SqliteException or IOException)
                 {
                     // The transaction rolled back: nothing in it happened.
+                    MarkWriteFailure(exception);
                     foreach (var write in batch)
                     {
                         write.Fail(exception);
@@ -377,14 +529,23 @@ internal sealed class OperationJournal : IAsyncDisposable
         }
     }
 
+    private void MarkWriteFailure(Exception exception)
+    {
+        var problem = $"the journal {Path} cannot be written: {exception.Message}";
+        Volatile.Write(ref _writeProblem, problem);
+        Volatile.Write(ref _problem, Volatile.Read(ref _fileProblem) ?? problem);
+    }
+
     private async Task CheckpointLoopAsync()
     {
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
+        long tick = 0;
         try
         {
             while (await timer.WaitForNextTickAsync(_stopping.Token).ConfigureAwait(false))
             {
                 Checkpoint();
+                await CheckHealthAsync(++tick).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException)
@@ -409,7 +570,7 @@ internal sealed class OperationJournal : IAsyncDisposable
     }
 
     private IEnumerable<SqliteCommand> WriteCommands =>
-        [_selectByKey, _insertOperation, _completeOperation, _releaseKey, _releaseByKey, _insertEvent, _upsertState, _deleteState];
+        [_selectByKey, _insertOperation, _completeOperation, _releaseKey, _releaseByKey, _insertEvent, _upsertState, _deleteState, _heartbeat, _pruneOperations];
 
     private static string Format(Guid id) => id.ToString("D", CultureInfo.InvariantCulture);
 
@@ -470,6 +631,9 @@ internal abstract class JournalWrite
 {
     public abstract void Execute();
 
+    /// <summary>Why this write alone failed inside its transaction, or null.</summary>
+    public abstract Exception? Error { get; }
+
     public abstract void Committed();
 
     public abstract void Fail(Exception exception);
@@ -481,6 +645,8 @@ internal sealed class JournalWrite<T>(Func<T> write, Action<T>? afterCommit) : J
     private Exception? _error;
 
     public TaskCompletionSource<T> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public override Exception? Error => _error;
 
     public override void Execute()
     {
@@ -509,3 +675,7 @@ internal sealed class JournalWrite<T>(Func<T> write, Action<T>? afterCommit) : J
 
     public override void Fail(Exception exception) => Completion.TrySetException(exception);
 }
+
+/// <summary>The journal cannot be written (read-only, full, deleted or replaced); the request was not taken.</summary>
+internal sealed class JournalUnavailableException(string problem, Exception? innerException = null)
+    : HypervisorException(HypervisorErrorKind.Unavailable, $"The agent cannot take work: {problem}. Nothing was done.", innerException);

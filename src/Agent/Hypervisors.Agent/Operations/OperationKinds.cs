@@ -19,9 +19,12 @@ internal static class OperationKinds
     public const string DetachVolume = "detach-volume";
     public const string AttachInterface = "attach-interface";
     public const string DetachInterface = "detach-interface";
+    public const string PowerOff = "power-off";
+    public const string CreateSnapshot = "create-snapshot";
+    public const string DeleteSnapshot = "delete-snapshot";
 
     /// <summary>The power actions exposed as <c>POST .../{action}</c>.</summary>
-    public static readonly IReadOnlyList<string> PowerActions = [Start, Stop, Reboot, Pause, Unpause, Suspend, Resume];
+    public static readonly IReadOnlyList<string> PowerActions = [Start, Stop, PowerOff, Reboot, Pause, Unpause, Suspend, Resume];
 
     /// <summary>The contract operation, for capability checks before anything is journaled.</summary>
     public static InstanceOperation ContractOperation(string kind, OperationRequest request) => kind switch
@@ -39,6 +42,9 @@ internal static class OperationKinds
         DetachVolume => InstanceOperation.DetachVolume,
         AttachInterface => InstanceOperation.AttachInterface,
         DetachInterface => InstanceOperation.DetachInterface,
+        PowerOff => InstanceOperation.PowerOff,
+        CreateSnapshot => InstanceOperation.CreateSnapshot,
+        DeleteSnapshot => InstanceOperation.DeleteSnapshot,
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown operation kind."),
     };
 
@@ -85,6 +91,14 @@ internal static class OperationKinds
             case DetachInterface:
                 await driver.DetachInterfaceAsync(id, request.MacAddress!, cancellationToken).ConfigureAwait(false);
                 break;
+            case PowerOff:
+                await driver.PowerOffInstanceAsync(id, cancellationToken).ConfigureAwait(false);
+                break;
+            case CreateSnapshot:
+                return await driver.CreateSnapshotAsync(id, request.SnapshotName!, cancellationToken).ConfigureAwait(false);
+            case DeleteSnapshot:
+                await driver.DeleteSnapshotAsync(id, request.SnapshotId!, cancellationToken).ConfigureAwait(false);
+                break;
             default:
                 throw new InvalidOperationException($"Unknown operation kind '{operation.Kind}'.");
         }
@@ -117,6 +131,11 @@ internal static class OperationKinds
                 // A create is repeated rather than assumed: the driver's create is idempotent on the id and returns
                 // the existing instance when the spec matches, or refuses a different one.
                 return (false, null);
+            case CreateSnapshot or DeleteSnapshot when instance is not null:
+                var snapshots = await driver.ListSnapshotsAsync(id, cancellationToken).ConfigureAwait(false);
+                return operation.Kind == CreateSnapshot
+                    ? snapshots.FirstOrDefault(snapshot => snapshot.Name == operation.Request.SnapshotName) is { } taken ? (true, taken) : (false, null)
+                    : (snapshots.All(snapshot => snapshot.SnapshotId != operation.Request.SnapshotId), null);
             case AttachVolume or DetachVolume or AttachInterface or DetachInterface when instance is not null && driver.Capabilities.SupportsDeviceListing:
                 var devices = await driver.GetDevicesAsync(id, cancellationToken).ConfigureAwait(false);
                 return operation.Kind switch

@@ -24,10 +24,12 @@ internal sealed class OperationService(
     AgentMetrics metrics,
     TimeProvider time,
     IOptions<AgentOptions> options,
-    IHostApplicationLifetime lifetime,
     ILogger<OperationService> logger)
 {
     private readonly ConcurrentDictionary<string, TaskCompletionSource<StoredOperation>> _active = new();
+    private readonly TaskCompletionSource _recovered = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly CancellationTokenSource _abort = new();
+    private volatile bool _stopping;
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _driverLimits = new();
     private readonly Lock _gate = new();
     private readonly Dictionary<(string Driver, Guid InstanceId), Task> _tails = [];
@@ -62,11 +64,15 @@ internal sealed class OperationService(
                 spec.KernelBoot is not null && !capabilities.SupportsKernelBoot ? "direct kernel boot is not supported." : "disks from an image are not supported.");
         }
 
+        // The driver refuses host files outside its allowed directories anyway; refusing here journals nothing.
+        driver.GetService<HostPathPolicy>()?.Check(spec);
+        await EnsureAcceptingAsync(cancellationToken).ConfigureAwait(false);
+
         var key = CreateKey(driverName, spec.Id);
         var request = new OperationRequest { Spec = spec };
         for (var attempt = 0; attempt < 3; attempt++)
         {
-            var (operation, created) = await journal.BeginOrGetAsync(NewOperation(driverName, spec.Id, OperationKinds.Create, request, key)).ConfigureAwait(false);
+            var (operation, created) = await BeginOrGetAsync(NewOperation(driverName, spec.Id, OperationKinds.Create, request, key)).ConfigureAwait(false);
             if (created)
             {
                 return Accept(operation);
@@ -74,10 +80,10 @@ internal sealed class OperationService(
 
             if (!spec.Equals(operation.Request.Spec))
             {
-                throw new InstanceAlreadyExistsException($"Instance {spec.Id} was already requested with a different spec (operation {operation.Id}).") { InstanceId = spec.Id };
+                throw new InstanceAlreadyExistsException($"Instance {spec.Id} was already requested with a different spec.") { InstanceId = spec.Id };
             }
 
-            if (operation.State == OperationState.Pending
+            if (!operation.IsFinal
                 || (operation.State == OperationState.Succeeded && await ExistsAsync(driver, spec.Id, cancellationToken).ConfigureAwait(false)))
             {
                 return Existing(operation);
@@ -90,31 +96,39 @@ internal sealed class OperationService(
     }
 
     /// <summary>Accepts any other operation; a repeated <paramref name="idempotencyKey"/> returns the first operation.</summary>
-    public async Task<SubmittedOperation> SubmitAsync(string driverName, Guid instanceId, string kind, OperationRequest request, string? idempotencyKey)
+    public async Task<SubmittedOperation> SubmitAsync(string driverName, Guid instanceId, string kind, OperationRequest request, string? idempotencyKey, CancellationToken cancellationToken = default)
     {
         var driver = GetDriver(driverName);
-        InstanceSpecValidator.ValidateInstanceId(instanceId);
+        InstanceSpecValidator.ValidateInstanceId(instanceId, "id");
         var contractOperation = OperationKinds.ContractOperation(kind, request);
         if (!driver.Capabilities.Supports(contractOperation))
         {
             throw new OperationNotSupportedException(driver.Capabilities.HypervisorType, contractOperation);
         }
 
-        if (idempotencyKey is not null && (idempotencyKey.Length is 0 or > 200))
+        if (idempotencyKey is not null && (idempotencyKey.Length is 0 or > 200 || idempotencyKey.Any(char.IsControl)))
         {
-            throw new InvalidSpecException("Idempotency-Key", "must be 1-200 characters.");
+            throw new InvalidSpecException("Idempotency-Key", "must be 1-200 characters without control characters.");
         }
 
+        if (request.Volume is { } volume)
+        {
+            driver.GetService<HostPathPolicy>()?.CheckReference(volume.Source, "volume.Source");
+        }
+
+        await EnsureAcceptingAsync(cancellationToken).ConfigureAwait(false);
+
         var key = idempotencyKey is null ? null : $"key:{driverName}:{idempotencyKey}";
-        var (operation, created) = await journal.BeginOrGetAsync(NewOperation(driverName, instanceId, kind, request, key)).ConfigureAwait(false);
+        var (operation, created) = await BeginOrGetAsync(NewOperation(driverName, instanceId, kind, request, key)).ConfigureAwait(false);
         if (created)
         {
             return Accept(operation);
         }
 
-        if (operation.Kind != kind || operation.InstanceId != instanceId)
+        if (operation.Kind != kind || operation.InstanceId != instanceId || operation.Request != request)
         {
-            throw new InstanceAlreadyExistsException($"Idempotency-Key '{idempotencyKey}' was used for operation {operation.Id} ({operation.Kind} {operation.InstanceId}).");
+            // Says nothing about the other request: the key may be another caller's.
+            throw new InstanceAlreadyExistsException($"Idempotency-Key '{idempotencyKey}' was already used for a different request.");
         }
 
         return Existing(operation);
@@ -138,16 +152,99 @@ internal sealed class OperationService(
         return journal.Get(operationId);
     }
 
-    /// <summary>Re-drives the operations a crash left unfinished; returns how many there were.</summary>
+    /// <summary>
+    /// Re-drives the operations a crash or a stop left unfinished (new submissions wait until they are queued, so
+    /// they run after them); returns how many there were.
+    /// </summary>
     public int RecoverUnfinished()
     {
-        var unfinished = journal.ListUnfinished();
-        foreach (var operation in unfinished)
+        try
         {
-            _ = Schedule(operation, recovering: true);
+            var unfinished = journal.ListUnfinished();
+            foreach (var operation in unfinished)
+            {
+                _ = Schedule(operation, recovering: true);
+            }
+
+            return unfinished.Count;
+        }
+        finally
+        {
+            _recovered.TrySetResult();
+        }
+    }
+
+    /// <summary>One page of the journaled operations.</summary>
+    public IReadOnlyList<StoredOperation> List(string? driver, Guid? instanceId, OperationState? state, string? after, int limit) =>
+        journal.List(driver, instanceId, state, after, limit);
+
+    /// <summary>
+    /// Stops taking new operations, lets those queued or running finish for up to <paramref name="drainTime"/>,
+    /// then cancels the rest and journals them as interrupted (the next start reconciles them).
+    /// </summary>
+    public async Task DrainAsync(TimeSpan drainTime, CancellationToken cancellationToken)
+    {
+        StopAccepting();
+        var running = _active.Values.Select(completion => completion.Task).ToList();
+        Log.Draining(logger, running.Count, drainTime);
+        try
+        {
+            await Task.WhenAll(running).WaitAsync(drainTime, time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (exception is TimeoutException or OperationCanceledException)
+        {
+            // Drain time is over: cut off the rest.
         }
 
-        return unfinished.Count;
+        await _abort.CancelAsync().ConfigureAwait(false);
+        var cut = _active.Values.Select(completion => completion.Task).ToList();
+        try
+        {
+            await Task.WhenAll(cut).WaitAsync(TimeSpan.FromSeconds(5), time, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // A driver call that ignores cancellation; its operation stays Pending and is reconciled at the next start.
+        }
+    }
+
+    /// <summary>From now on, submissions are refused (503, retryable).</summary>
+    public void StopAccepting() => _stopping = true;
+
+    private async Task EnsureAcceptingAsync(CancellationToken cancellationToken)
+    {
+        if (_stopping)
+        {
+            throw new HypervisorUnavailableException("The agent is stopping and takes no new operations; retry once it is back.");
+        }
+
+        if (!journal.IsHealthy)
+        {
+            throw new JournalUnavailableException(journal.Problem ?? "the journal is not usable");
+        }
+
+        await _recovered.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Journals <paramref name="operation"/> unless its key is taken; its completion is registered first.</summary>
+    private async Task<(StoredOperation Operation, bool Created)> BeginOrGetAsync(StoredOperation operation)
+    {
+        _active[operation.Id] = new TaskCompletionSource<StoredOperation>(TaskCreationOptions.RunContinuationsAsynchronously);
+        try
+        {
+            var result = await journal.BeginOrGetAsync(operation).ConfigureAwait(false);
+            if (!result.Created)
+            {
+                _active.TryRemove(operation.Id, out _);
+            }
+
+            return result;
+        }
+        catch
+        {
+            _active.TryRemove(operation.Id, out _);
+            throw;
+        }
     }
 
     private static string CreateKey(string driver, Guid instanceId) => $"create:{driver}:{instanceId:D}";
@@ -177,13 +274,30 @@ internal sealed class OperationService(
         return new SubmittedOperation(operation, Schedule(operation, recovering: false));
     }
 
-    private SubmittedOperation Existing(StoredOperation operation) =>
-        new(operation, operation.IsFinal || !_active.TryGetValue(operation.Id, out var running) ? Task.FromResult(operation) : running.Task);
+    /// <summary>
+    /// A repeat of a journaled operation, with a completion a <c>?wait=</c> can wait on: the running one's, or its
+    /// final state. The first request registers its completion before it journals, so a concurrent duplicate finds it.
+    /// </summary>
+    private SubmittedOperation Existing(StoredOperation operation)
+    {
+        if (operation.IsFinal)
+        {
+            return new(operation, Task.FromResult(operation));
+        }
+
+        if (_active.TryGetValue(operation.Id, out var running))
+        {
+            return new(operation, running.Task);
+        }
+
+        // Finished between the journal read and now: the journal has its final state.
+        var current = journal.Get(operation.Id) ?? operation;
+        return new(current, Task.FromResult(current));
+    }
 
     private Task<StoredOperation> Schedule(StoredOperation operation, bool recovering)
     {
-        var completion = new TaskCompletionSource<StoredOperation>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _active[operation.Id] = completion;
+        var completion = _active.GetOrAdd(operation.Id, _ => new TaskCompletionSource<StoredOperation>(TaskCreationOptions.RunContinuationsAsynchronously));
         var key = (operation.Driver, operation.InstanceId);
         var turn = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         Task previous;
@@ -201,7 +315,7 @@ internal sealed class OperationService(
         TaskCompletionSource turn, (string, Guid) key)
     {
         await previous.ConfigureAwait(false);
-        var stopping = lifetime.ApplicationStopping;
+        var stopping = _abort.Token;
         var final = operation;
         var limit = _driverLimits.GetOrAdd(operation.Driver, _ => new SemaphoreSlim(Math.Max(1, options.Value.MaxConcurrentOperationsPerDriver)));
         using var activity = AgentTelemetry.Source.StartActivity("operation " + operation.Kind);
@@ -221,6 +335,15 @@ internal sealed class OperationService(
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {
             Log.OperationInterrupted(logger, operation.Id);
+            try
+            {
+                await journal.MarkInterruptedAsync(operation.Id, time.GetUtcNow()).ConfigureAwait(false);
+                final = operation with { State = OperationState.Interrupted, UpdatedAt = time.GetUtcNow() };
+            }
+            catch (Exception exception) when (exception is HypervisorException or ObjectDisposedException)
+            {
+                // Left Pending: reconciled at the next start all the same.
+            }
         }
         catch (Exception exception)
         {
@@ -303,7 +426,7 @@ internal sealed class OperationService(
         }
 
         versions.Bump(operation.Driver);
-        metrics.Operations.WithLabels(operation.Driver, operation.Kind, final.State.ToString()).Inc();
+        metrics.Operations.Add(1, new("driver", operation.Driver), new("kind", operation.Kind), new("state", final.State.ToString()));
         Activity.Current?.SetTag("hypervisors.operation_state", final.State.ToString());
         return final;
     }

@@ -19,6 +19,10 @@ internal sealed record OperationRequest
     public NetworkInterfaceSpec? Interface { get; init; }
 
     public string? MacAddress { get; init; }
+
+    public string? SnapshotName { get; init; }
+
+    public string? SnapshotId { get; init; }
 }
 
 /// <summary>An operation as the journal holds it.</summary>
@@ -35,7 +39,7 @@ internal sealed record StoredOperation(
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt)
 {
-    public bool IsFinal => State is not OperationState.Pending;
+    public bool IsFinal => State is OperationState.Succeeded or OperationState.Failed;
 
     public OperationResource ToResource()
     {

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using Hypervisors.Agent.Api;
+using Hypervisors.Agent.Configuration;
 using Microsoft.Net.Http.Headers;
 
 namespace Hypervisors.Agent.Security;
@@ -21,10 +22,19 @@ internal sealed class BearerToken
             return new BearerToken(null);
         }
 
-        var token = File.ReadAllText(path).Trim();
+        string token;
+        try
+        {
+            token = File.ReadAllText(path).Trim();
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        {
+            throw AgentStartupException.Setting("Agent:TokenFile", $"cannot read '{path}': {exception.Message}", exception);
+        }
+
         if (token.Length < 16 || token.Any(char.IsWhiteSpace))
         {
-            throw new InvalidOperationException($"The token in {path} must be at least 16 characters without whitespace.");
+            throw AgentStartupException.Setting("Agent:TokenFile", $"the token in '{path}' must be at least 16 characters without whitespace.");
         }
 
         return new BearerToken(Encoding.UTF8.GetBytes(token));
@@ -61,7 +71,8 @@ internal sealed class BearerTokenMiddleware(RequestDelegate next, BearerToken to
         }
 
         context.Response.Headers[HeaderNames.WWWAuthenticate] = "Bearer";
+        // Its own type: "hypervisor-authentication-failed" (502) is the hypervisor refusing the agent, not this.
         return Problems.WriteAsync(context, StatusCodes.Status401Unauthorized, HypervisorErrorKind.AuthenticationFailed, "Unauthorized",
-            "A valid bearer token is required.", retryable: false);
+            "A valid bearer token is required.", retryable: false, slug: "unauthorized");
     }
 }

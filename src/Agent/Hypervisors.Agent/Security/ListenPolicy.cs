@@ -29,7 +29,7 @@ internal static class ListenPolicy
         if (!Uri.TryCreate(normalized, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps)
             || uri.AbsolutePath != "/" || !string.IsNullOrEmpty(uri.Query))
         {
-            throw new InvalidOperationException($"Agent:Listen entry '{url}' is not an http:// or https:// URL of the form scheme://host:port.");
+            throw AgentStartupException.Setting("Agent:Listen", $"'{url}' is not an http:// or https:// URL of the form scheme://host:port.");
         }
 
         var isHttps = uri.Scheme == Uri.UriSchemeHttps;
@@ -40,7 +40,7 @@ internal static class ListenPolicy
 
         if (!IPAddress.TryParse(uri.Host.Trim('[', ']'), out var address))
         {
-            throw new InvalidOperationException($"Agent:Listen entry '{url}' must name an IP address or localhost, not a host name.");
+            throw AgentStartupException.Setting("Agent:Listen", $"'{url}' must name an IP address or localhost, not a host name.");
         }
 
         return new ListenEndpoint(isHttps, address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any) ? null : address, false, uri.Port);
@@ -54,14 +54,14 @@ internal static class ListenPolicy
         {
             if (!endpoint.IsHttps || !hasToken)
             {
-                throw new InvalidOperationException(
-                    $"Refusing to listen on {(endpoint.Address?.ToString() ?? "every interface")}:{endpoint.Port}: beyond loopback the agent needs https (Agent:Tls) and a bearer token (Agent:TokenFile).");
+                throw AgentStartupException.Setting("Agent:Listen",
+                    $"refusing to listen on {(endpoint.Address?.ToString() ?? "every interface")}:{endpoint.Port}: beyond loopback the agent needs https (Agent:Tls) and a bearer token (Agent:TokenFile).");
             }
         }
 
         if (endpoints.Any(e => e.IsHttps) && string.IsNullOrEmpty(options.Tls.CertificateFile))
         {
-            throw new InvalidOperationException("An https listen URL needs Agent:Tls:CertificateFile (and Agent:Tls:KeyFile unless the file holds the key).");
+            throw AgentStartupException.Setting("Agent:Tls:CertificateFile", "an https listen URL needs a certificate (and Agent:Tls:KeyFile unless the file holds the key).");
         }
 
         return endpoints;
@@ -73,7 +73,14 @@ internal static class ListenPolicy
         X509Certificate2? certificate = null;
         if (endpoints.Any(e => e.IsHttps))
         {
-            certificate = X509Certificate2.CreateFromPemFile(options.Tls.CertificateFile!, options.Tls.KeyFile);
+            try
+            {
+                certificate = X509Certificate2.CreateFromPemFile(options.Tls.CertificateFile!, options.Tls.KeyFile);
+            }
+            catch (Exception exception) when (exception is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException or ArgumentException)
+            {
+                throw AgentStartupException.Setting("Agent:Tls:CertificateFile", $"cannot load '{options.Tls.CertificateFile}': {exception.Message}", exception);
+            }
         }
 
         kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
