@@ -81,6 +81,6 @@ public sealed class KitHasTeethTests
     {
         public override TimeSpan EventTimeout => TimeSpan.FromSeconds(1);
 
-        protected override IHypervisorDriver MakeDriver() => breakIt(base.MakeDriver());
+        protected override IHypervisorDriver Wrap(FakeHypervisorDriver fake) => breakIt(fake);
     }
 }

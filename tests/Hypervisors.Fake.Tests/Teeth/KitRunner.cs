@@ -11,7 +11,7 @@ internal static class KitRunner
     public static IReadOnlyList<Type> SuiteClasses { get; } =
     [
         typeof(FakeHostTests), typeof(FakeLifecycleTests), typeof(FakeCreateTests), typeof(FakeListTests),
-        typeof(FakeDeviceTests), typeof(FakeEventTests), typeof(FakeConcurrencyTests), typeof(FakeCancellationTests),
+        typeof(FakeDeviceTests), typeof(FakeEventTests), typeof(FakeConcurrencyTests), typeof(FakeCancellationTests), typeof(FakeFaultConformanceTests),
     ];
 
     public static async Task<KitRun> RunAsync(Func<FakeFixture> makeFixture)

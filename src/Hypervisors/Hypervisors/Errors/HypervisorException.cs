@@ -27,11 +27,18 @@ public class HypervisorException : Exception
 }
 
 /// <summary>No instance has the id.</summary>
-public sealed class InstanceNotFoundException(Guid instanceId, Exception? innerException = null)
-    : HypervisorException(HypervisorErrorKind.NotFound, $"Instance {instanceId} was not found.", innerException)
+public sealed class InstanceNotFoundException : HypervisorException
 {
+    /// <summary>Creates the error for <paramref name="instanceId"/>; <see cref="HypervisorException.InstanceId"/> carries it too.</summary>
+    public InstanceNotFoundException(Guid instanceId, Exception? innerException = null)
+        : base(HypervisorErrorKind.NotFound, $"Instance {instanceId} was not found.", innerException)
+    {
+        MissingInstanceId = instanceId;
+        InstanceId = instanceId;
+    }
+
     /// <summary>The id that was not found.</summary>
-    public Guid MissingInstanceId { get; } = instanceId;
+    public Guid MissingInstanceId { get; }
 }
 
 /// <summary>The instance exists, but the device, volume, interface or snapshot does not.</summary>
