@@ -43,6 +43,13 @@ public abstract class DriverFixture : IAsyncLifetime
     /// </summary>
     public virtual bool HostResourcesAreExclusive => false;
 
+    /// <summary>
+    /// With <see cref="HostResourcesAreExclusive"/>: whether <see cref="HostInfo.LocalDiskGiBUsed"/> moves by exactly
+    /// the disks the driver creates (false where it is the real file system's usage, which others share and sparse
+    /// files do not move). True by default.
+    /// </summary>
+    public virtual bool HostDiskUsageIsExclusive => HostResourcesAreExclusive;
+
     /// <summary>How long the kit waits for an expected event or state; raise it for slow hypervisors.</summary>
     public virtual TimeSpan EventTimeout => TimeSpan.FromSeconds(10);
 

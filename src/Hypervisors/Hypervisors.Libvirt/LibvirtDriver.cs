@@ -379,6 +379,16 @@ public sealed partial class LibvirtDriver : HypervisorDriverBase, ILibvirtEventS
         }
     }
 
+    /// <summary>Publishes an event the driver derives itself, counted like libvirt's own (see WatchEventsCoreAsync).</summary>
+    private void PublishOwnEvent(InstanceEvent instanceEvent)
+    {
+        lock (_publishGate)
+        {
+            _published++;
+            _events.Publish(instanceEvent);
+        }
+    }
+
     void ILibvirtEventSink.OnLifecycleEvent(Guid domainId, int eventType, int detail)
     {
         if (DomainStateMap.ToEvent(eventType, detail) is not { } mapped)
@@ -391,11 +401,7 @@ public sealed partial class LibvirtDriver : HypervisorDriverBase, ILibvirtEventS
             _records.TryRemove(domainId, out _);
         }
 
-        lock (_publishGate)
-        {
-            _published++;
-            _events.Publish(new InstanceEvent(domainId, mapped.Kind, mapped.State, TimeProvider.GetUtcNow()));
-        }
+        PublishOwnEvent(new InstanceEvent(domainId, mapped.Kind, mapped.State, TimeProvider.GetUtcNow()));
     }
 
     void ILibvirtEventSink.OnConnectionClosed(LibvirtSession session, int reason)
