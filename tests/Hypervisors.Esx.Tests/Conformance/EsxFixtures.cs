@@ -46,7 +46,7 @@ public abstract class EsxFixture(bool vcenter, bool tls) : DriverFixture
     {
         [FixtureHook.CrashInstance] = "vcsim runs no guests and vSphere has no crashed power state to set (a crashed guest stays poweredOn).",
         [FixtureHook.WriteConsole] = "The ESX driver declares SupportsConsoleOutput = false.",
-        [FixtureHook.SlowOperation] = "Not yet wired to vcsim.",
+        [FixtureHook.SlowOperation] = "vcsim's method delays (DelayConfig) are fixed when it starts, so one operation cannot be slowed for one test.",
         [FixtureHook.FillHost] = "vcsim does not refuse power-on for lack of host memory or CPU (it does no admission control).",
     };
 
