@@ -76,6 +76,39 @@ public abstract class DriverSuite<TFixture>(TFixture fixture) : IClassFixture<TF
         }
     }
 
+    /// <summary>
+    /// Subscribes to events first, then creates and starts an instance and waits for its Created and Started events,
+    /// so whatever the recorder sees next is caused by the test (a driver whose watch lags still reports the
+    /// instance's earlier life before it). Dispose both.
+    /// </summary>
+    protected async Task<(KitInstance Instance, EventRecorder Recorder)> CreateRunningInstanceWatchedAsync()
+    {
+        var recorder = EventRecorder.Start(Driver, Ct, Fixture.EventTimeout);
+        try
+        {
+            var spec = NewSpec();
+            recorder.Track(spec.Id);
+            var instance = new KitInstance(Driver, spec, await Driver.CreateInstanceAsync(spec, Ct));
+            try
+            {
+                await recorder.ExpectAsync(InstanceEventKind.Created, PowerState.Shutdown, "create", Fixture.EventTimeout, Ct);
+                await Driver.StartInstanceAsync(spec.Id, Ct);
+                await recorder.ExpectAsync(InstanceEventKind.Started, PowerState.Running, "start", Fixture.EventTimeout, Ct);
+                return (instance, recorder);
+            }
+            catch
+            {
+                await instance.DisposeAsync();
+                throw;
+            }
+        }
+        catch
+        {
+            await recorder.DisposeAsync();
+            throw;
+        }
+    }
+
     /// <summary>Skips the test unless the driver can bring an instance to <paramref name="state"/>.</summary>
     protected void SkipUnlessReachable(PowerState state)
     {

@@ -38,9 +38,9 @@ public abstract class EventTests<TFixture>(TFixture fixture) : DriverSuite<TFixt
     {
         RequireCapability(Capabilities.SupportsEvents, nameof(DriverCapabilities.SupportsEvents));
         RequireCapability(Capabilities.SupportsPause, nameof(DriverCapabilities.SupportsPause));
-        await using var instance = await CreateInstanceInStateAsync(PowerState.Running);
-        await using var recorder = EventRecorder.Start(Driver, Ct, Fixture.EventTimeout);
-        recorder.Track(instance.Id);
+        var (instance, recorder) = await CreateRunningInstanceWatchedAsync();
+        await using var disposeInstance = instance;
+        await using var disposeRecorder = recorder;
         await Driver.PauseInstanceAsync(instance.Id, Ct);
         await recorder.ExpectAsync(PowerState.Paused, "pause", Fixture.EventTimeout, Ct);
         Assert.Equal(InstanceEventKind.Paused, recorder.Seen[^1].Kind);
@@ -107,9 +107,9 @@ public abstract class EventTests<TFixture>(TFixture fixture) : DriverSuite<TFixt
             RequireCapability(Capabilities.SupportsSoftReboot, nameof(DriverCapabilities.SupportsSoftReboot));
         }
 
-        await using var instance = await CreateInstanceInStateAsync(PowerState.Running);
-        await using var recorder = EventRecorder.Start(Driver, Ct, Fixture.EventTimeout);
-        recorder.Track(instance.Id);
+        var (instance, recorder) = await CreateRunningInstanceWatchedAsync();
+        await using var disposeInstance = instance;
+        await using var disposeRecorder = recorder;
         await Driver.RebootInstanceAsync(instance.Id, kind, Ct);
         if (Fixture.EmitsExactlyOneEventPerTransition)
         {
@@ -127,9 +127,9 @@ public abstract class EventTests<TFixture>(TFixture fixture) : DriverSuite<TFixt
     {
         RequireCapability(Capabilities.SupportsEvents, nameof(DriverCapabilities.SupportsEvents));
         RequireCapability(Capabilities.SupportsSuspend, nameof(DriverCapabilities.SupportsSuspend));
-        await using var instance = await CreateInstanceInStateAsync(PowerState.Running);
-        await using var recorder = EventRecorder.Start(Driver, Ct, Fixture.EventTimeout);
-        recorder.Track(instance.Id);
+        var (instance, recorder) = await CreateRunningInstanceWatchedAsync();
+        await using var disposeInstance = instance;
+        await using var disposeRecorder = recorder;
         await RunStepsAsync(recorder,
         [
             ("suspend", () => Driver.SuspendInstanceAsync(instance.Id, Ct), InstanceEventKind.Suspended, PowerState.Suspended),

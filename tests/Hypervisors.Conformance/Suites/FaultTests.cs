@@ -15,10 +15,11 @@ public abstract class FaultTests<TFixture>(TFixture fixture) : DriverSuite<TFixt
     public virtual async Task A_crashed_instance_is_reported_crashed_by_get_list_and_events()
     {
         Fixture.SkipUnlessHook(FixtureHook.CrashInstance);
-        await using var instance = await CreateInstanceInStateAsync(PowerState.Running);
-        await using var recorder = Capabilities.SupportsEvents ? EventRecorder.Start(Driver, Ct, Fixture.EventTimeout) : null;
-        recorder?.Track(instance.Id);
-        recorder?.AssumeReached(PowerState.Running);
+        var (instance, recorder) = Capabilities.SupportsEvents
+            ? await CreateRunningInstanceWatchedAsync()
+            : (await CreateInstanceInStateAsync(PowerState.Running), null);
+        await using var disposeInstance = instance;
+        await using var disposeRecorder = recorder;
         await Fixture.CrashInstanceAsync(instance.Id, Ct);
         await WaitForStateAsync(instance.Id, PowerState.Crashed, "a crash");
         await KitAssert.PowerStateIsAsync(Driver, instance.Id, PowerState.Crashed, "a crash", Ct);

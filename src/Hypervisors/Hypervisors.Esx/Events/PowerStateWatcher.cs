@@ -133,7 +133,7 @@ internal sealed partial class PowerStateWatcher(VimClient client, ManagedObjectR
             {
                 if (!_known.TryGetValue(vm, out var old))
                 {
-                    Publish(now.Id, InstanceEventKind.Created, now.State);
+                    PublishCreated(now.Id, now.State);
                 }
                 else if (old.State != now.State)
                 {
@@ -171,7 +171,7 @@ internal sealed partial class PowerStateWatcher(VimClient client, ManagedObjectR
                 if (Decode(update.Changes) is { } entered)
                 {
                     _known[update.Obj] = entered;
-                    Publish(entered.Id, InstanceEventKind.Created, entered.State);
+                    PublishCreated(entered.Id, entered.State);
                 }
                 else
                 {
@@ -200,7 +200,7 @@ internal sealed partial class PowerStateWatcher(VimClient client, ManagedObjectR
                 if (Decode(content.Properties.Select(p => new KeyValuePair<string, XElement?>(p.Key, p.Value)).ToList()) is { } resolved)
                 {
                     _known[vm] = resolved;
-                    Publish(resolved.Id, InstanceEventKind.Created, resolved.State);
+                    PublishCreated(resolved.Id, resolved.State);
                 }
             }
             catch (VimFaultException fault) when (fault.FaultType == "ManagedObjectNotFound")
@@ -231,6 +231,19 @@ internal sealed partial class PowerStateWatcher(VimClient client, ManagedObjectR
     }
 
     private void Publish(Guid id, InstanceEventKind kind, PowerState state) => hub.Publish(new InstanceEvent(id, kind, state, time.GetUtcNow()));
+
+    /// <summary>
+    /// A VM seen for the first time: Created (a new VM is shut down), then the change to the state it is already in
+    /// when the watch saw it late (created and powered on between two updates).
+    /// </summary>
+    private void PublishCreated(Guid id, PowerState state)
+    {
+        Publish(id, InstanceEventKind.Created, PowerState.Shutdown);
+        if (state != PowerState.Shutdown)
+        {
+            Publish(id, PowerStateMapping.EventOf(state), state);
+        }
+    }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The vSphere power-state watch failed; subscribing again.")]
     private static partial void LogWatchFailed(ILogger logger, Exception exception);
