@@ -34,4 +34,7 @@ public sealed class XenApiSimulatorOptions
 
     /// <summary>Guests ignore clean shutdown requests: Async.VM.clean_shutdown stays pending until cancelled.</summary>
     public bool CleanShutdownHangs { get; set; }
+
+    /// <summary>Test controls beyond XenAPI (slow methods, a full host); see <see cref="XenApiSimulatorControl"/>.</summary>
+    public XenApiSimulatorControl Control { get; } = new();
 }

@@ -43,6 +43,13 @@ public abstract class DriverFixture : IAsyncLifetime
     /// </summary>
     public virtual bool HostResourcesAreExclusive => false;
 
+    /// <summary>
+    /// With <see cref="HostResourcesAreExclusive"/>: whether <see cref="HostInfo.LocalDiskGiBUsed"/> moves by exactly
+    /// the disks the driver creates (false where it is the real file system's usage, which others share and sparse
+    /// files do not move). True by default.
+    /// </summary>
+    public virtual bool HostDiskUsageIsExclusive => HostResourcesAreExclusive;
+
     /// <summary>How long the kit waits for an expected event or state; raise it for slow hypervisors.</summary>
     public virtual TimeSpan EventTimeout => TimeSpan.FromSeconds(10);
 
@@ -85,6 +92,77 @@ public abstract class DriverFixture : IAsyncLifetime
 
     /// <summary>The network that interfaces made by the kit plug into.</summary>
     public virtual string NetworkName => "default";
+
+    /// <summary>
+    /// Hooks this fixture cannot implement against its driver's peer, each with the reason (for example "vcsim has
+    /// no way to crash a guest"). <see cref="ComplianceTests"/> fails a fixture that neither overrides a hook nor
+    /// names it here with a reason, or that does both. The kit skips a test whose hook is declared missing, naming
+    /// the reason.
+    /// </summary>
+    public virtual IReadOnlyDictionary<FixtureHook, string> MissingHooks => new Dictionary<FixtureHook, string>();
+
+    /// <summary>
+    /// <see cref="FixtureHook.CrashInstance"/>: makes the running instance <paramref name="instanceId"/> crash the
+    /// way a guest kernel panic or a killed hypervisor process would, so the driver reports it
+    /// <see cref="PowerState.Crashed"/> (the kit waits up to <see cref="EventTimeout"/> for it).
+    /// </summary>
+    public virtual Task CrashInstanceAsync(Guid instanceId, CancellationToken cancellationToken) =>
+        throw new NotSupportedException(HookNotImplemented(FixtureHook.CrashInstance));
+
+    /// <summary>
+    /// <see cref="FixtureHook.SlowOperation"/>: makes the driver's peer take much longer than
+    /// <see cref="EventTimeout"/> over <paramref name="operation"/> (at least 30 s, or until the returned handle is
+    /// disposed), so the kit can cancel the call while it is in progress. Returns null for an operation the fixture
+    /// cannot slow down; the kit then leaves that operation out.
+    /// </summary>
+    public virtual Task<IAsyncDisposable?> SlowDownAsync(InstanceOperation operation, CancellationToken cancellationToken) =>
+        throw new NotSupportedException(HookNotImplemented(FixtureHook.SlowOperation));
+
+    /// <summary>
+    /// <see cref="FixtureHook.FillHost"/>: takes the host's free vCPUs and memory away (another tenant, a reservation,
+    /// smaller totals) until the returned handle is disposed, so that no instance the kit makes can start or resume.
+    /// Instances already holding resources keep them.
+    /// </summary>
+    public virtual Task<IAsyncDisposable> FillHostAsync(CancellationToken cancellationToken) =>
+        throw new NotSupportedException(HookNotImplemented(FixtureHook.FillHost));
+
+    /// <summary>
+    /// <see cref="FixtureHook.WriteConsole"/>: makes the running instance <paramref name="instanceId"/> write
+    /// <paramref name="text"/> to its serial console, as the guest would.
+    /// </summary>
+    public virtual Task WriteConsoleAsync(Guid instanceId, string text, CancellationToken cancellationToken) =>
+        throw new NotSupportedException(HookNotImplemented(FixtureHook.WriteConsole));
+
+    /// <summary>
+    /// With <see cref="FixtureHook.WriteConsole"/>: how many characters of console output the driver keeps; the kit
+    /// writes more than that and expects the newest text with <see cref="ConsoleOutput.Truncated"/> set.
+    /// </summary>
+    public virtual int ConsoleBufferCharacters => 64 * 1024;
+
+    /// <summary>
+    /// <see cref="FixtureHook.OwnDriver"/>: a second driver on the same host that the calling test owns and
+    /// disposes (the kit disposes it while watches run). The fixture's <see cref="Driver"/> stays untouched.
+    /// </summary>
+    public virtual Task<IHypervisorDriver> CreateOwnDriverAsync(CancellationToken cancellationToken) =>
+        throw new NotSupportedException(HookNotImplemented(FixtureHook.OwnDriver));
+
+    /// <summary>
+    /// Whether this fixture's driver promises exactly one event per transition (no repeats, nothing extra), so
+    /// the kit checks the event stream strictly. False by default: many hypervisors report a transition in steps.
+    /// </summary>
+    public virtual bool EmitsExactlyOneEventPerTransition => false;
+
+    /// <summary>Skips the calling test when <paramref name="hook"/> is declared missing.</summary>
+    public void SkipUnlessHook(FixtureHook hook)
+    {
+        if (MissingHooks.TryGetValue(hook, out var reason))
+        {
+            Assert.Skip($"The fixture declares the {hook} hook missing: {reason}");
+        }
+    }
+
+    private string HookNotImplemented(FixtureHook hook) =>
+        $"{GetType().Name} neither implements the {hook} hook nor declares it in MissingHooks.";
 
     /// <summary>Initializes the driver.</summary>
     public virtual async ValueTask InitializeAsync()

@@ -502,7 +502,7 @@ public sealed class HyperVHost : IDisposable
         if (final == 2 && current is 3 or 6)
         {
             var used = _vms.Values.Where(v => v != vm && v.System.GetInt64("EnabledState") is 2 or 9 or 10 or 4).Sum(MemoryOf);
-            if (used + MemoryOf(vm) > Options.MemoryMiB - 2048)
+            if (used + MemoryOf(vm) > Options.MemoryMiB - 2048 - Behavior.ReservedMemoryMiB)
             {
                 var job0 = StartJob("RequestStateChange", "Starting virtual machine", () => (32778, "Not enough memory in the system to start the virtual machine."), null);
                 return new MethodResult(4096, [new("Job", CimReference.To(job0))]);
@@ -912,7 +912,7 @@ public sealed class HyperVHost : IDisposable
             vm.System.Set("OnTimeInMilliseconds", vm.RunningSince is { } since ? (long)(now - since).TotalMilliseconds : 0);
         }
 
-        var used = _vms.Values.Where(v => v.System.GetInt64("EnabledState") is 2 or 9 or 10 or 4).Sum(MemoryOf) + 2048;
+        var used = _vms.Values.Where(v => v.System.GetInt64("EnabledState") is 2 or 9 or 10 or 4).Sum(MemoryOf) + 2048 + Behavior.ReservedMemoryMiB;
         foreach (var os in AllOf("Win32_OperatingSystem"))
         {
             os.Set("FreePhysicalMemory", Math.Max(0, Options.MemoryMiB - used) * 1024);

@@ -9,7 +9,7 @@ namespace HyperVSimulator.Virtualization;
 public sealed record InjectedJobFailure(string Method, ushort ErrorCode, string Description);
 
 /// <summary>Knobs tests turn at run time: job duration, guest behaviour, injected failures.</summary>
-public sealed class SimulatorBehavior
+public sealed partial class SimulatorBehavior
 {
     private readonly ConcurrentQueue<InjectedJobFailure> _failures = new();
     private long _jobDurationTicks = TimeSpan.FromMilliseconds(20).Ticks;

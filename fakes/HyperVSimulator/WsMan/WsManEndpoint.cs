@@ -59,6 +59,7 @@ public sealed class WsManEndpoint(HyperVHost host)
             var body = await ReadBoundedAsync(context.Request, host.Options.MaxEnvelopeSize, context.RequestAborted);
             var request = WsManRequest.Parse(body);
             relatesTo = request.MessageId;
+            await host.Behavior.HoldAsync(request.Action, context.RequestAborted);
             response = Dispatch(request);
         }
         catch (WsManFaultException fault)

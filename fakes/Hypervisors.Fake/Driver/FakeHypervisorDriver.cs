@@ -86,6 +86,26 @@ public sealed class FakeHypervisorDriver : HypervisorDriverBase
         }
     }
 
+    /// <summary>
+    /// Appends <paramref name="text"/> to a running or paused instance's serial console, as its guest would write it;
+    /// the console keeps the newest <see cref="FakeHypervisorOptions.ConsoleOutputLimit"/> characters.
+    /// </summary>
+    /// <exception cref="InstanceNotFoundException">No instance has this id.</exception>
+    public void SimulateConsoleOutput(Guid instanceId, string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        lock (_gate)
+        {
+            var instance = Find(instanceId);
+            if (!instance.HoldsResources)
+            {
+                throw new InvalidOperationException($"Only a running or paused instance writes to its console; {instanceId} is {instance.State}.");
+            }
+
+            instance.AppendConsole(text, _options.ConsoleOutputLimit);
+        }
+    }
+
     /// <inheritdoc />
     public override object? GetService(Type serviceType, object? serviceKey = null)
     {

@@ -106,7 +106,13 @@ internal sealed class FakeInstance(InstanceSpec spec, string nativeId)
 
         log.Append(CultureInfo.InvariantCulture, $"[    1.000000] systemd[1]: Hostname set to <{Spec.Name}>.\n");
         log.Append(CultureInfo.InvariantCulture, $"\n{Spec.Name} login: ");
-        _console.Append(log);
+        AppendConsole(log.ToString(), consoleLimit);
+    }
+
+    /// <summary>Appends guest console output, keeping the newest <paramref name="consoleLimit"/> characters.</summary>
+    public void AppendConsole(string text, int consoleLimit)
+    {
+        _console.Append(text);
         if (_console.Length > consoleLimit)
         {
             _console.Remove(0, _console.Length - consoleLimit);

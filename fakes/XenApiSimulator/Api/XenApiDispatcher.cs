@@ -61,6 +61,7 @@ public sealed class XenApiDispatcher
                 [method, expected.ToString(CultureInfo.InvariantCulture), parameters.Length.ToString(CultureInfo.InvariantCulture)]);
         }
 
+        await _options.Control.DelayAsync(target, cancellationToken).ConfigureAwait(false);
         var args = new SimArgs(method, entry.TakesSession ? parameters[1..] : parameters);
         if (entry.TakesSession)
         {

@@ -75,7 +75,16 @@ public sealed partial class HyperVDriver
 
             if (spec.StartAfterCreate)
             {
-                await StartInstanceCoreAsync(spec.Id, cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    await StartInstanceCoreAsync(spec.Id, cancellationToken).ConfigureAwait(false);
+                }
+                catch (HypervisorException)
+                {
+                    // A refused create changes nothing: remove the VM this call defined (a full host refuses the start).
+                    await DeleteInstanceCoreAsync(spec.Id, CancellationToken.None).ConfigureAwait(false);
+                    throw;
+                }
             }
 
             return await GetInstanceCoreAsync(spec.Id, cancellationToken).ConfigureAwait(false);

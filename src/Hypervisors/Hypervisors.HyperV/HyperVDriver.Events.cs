@@ -45,7 +45,8 @@ public sealed partial class HyperVDriver
     /// pass no <paramref name="expectedGeneration"/>; the poll passes the generation it saw before reading, and
     /// <paramref name="silent"/> on its first round, which learns the instances that existed before anyone watched.
     /// </summary>
-    private void Observe(Guid instanceId, PowerState? state, long? expectedGeneration = null, bool created = false, bool silent = false)
+    /// <param name="restarted">A reboot: the instance began running again even though its state did not change.</param>
+    private void Observe(Guid instanceId, PowerState? state, long? expectedGeneration = null, bool created = false, bool silent = false, bool restarted = false)
     {
         lock (_eventGate)
         {
@@ -67,7 +68,7 @@ public sealed partial class HyperVDriver
             }
 
             _known[instanceId] = (now, (known ? previous.Generation : 0) + 1);
-            if ((known && previous.State == now) || (!known && silent))
+            if ((known && previous.State == now && !restarted) || (!known && silent))
             {
                 return;
             }
@@ -75,7 +76,7 @@ public sealed partial class HyperVDriver
             var polledNew = !known && expectedGeneration is not null;
             InstanceEventKind? kind = created || polledNew ? InstanceEventKind.Created : now switch
             {
-                PowerState.Running => previous.State == PowerState.Paused ? InstanceEventKind.Resumed : InstanceEventKind.Started,
+                PowerState.Running => previous.State == PowerState.Paused && !restarted ? InstanceEventKind.Resumed : InstanceEventKind.Started,
                 PowerState.Paused => InstanceEventKind.Paused,
                 PowerState.Shutdown => InstanceEventKind.Stopped,
                 PowerState.Suspended => InstanceEventKind.Suspended,

@@ -151,7 +151,7 @@ public sealed partial class HyperVDriver
         {
             await _wmi.InvokeAsync(SystemReference(entry.VmGuid), "RequestStateChange",
                 [new("RequestedState", requestedState.ToString(CultureInfo.InvariantCulture))], cancellationToken).ConfigureAwait(false);
-            Observe(instanceId, PowerStateRules.ResultOf(operation) ?? state);
+            Observe(instanceId, PowerStateRules.ResultOf(operation) ?? state, restarted: operation is InstanceOperation.SoftReboot or InstanceOperation.HardReboot);
         }
         catch (HypervisorException ex) when (ex.Kind == HypervisorErrorKind.InvalidPowerState && ex is not InvalidPowerStateException)
         {

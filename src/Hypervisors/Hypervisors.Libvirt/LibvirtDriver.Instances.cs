@@ -230,10 +230,11 @@ public sealed partial class LibvirtDriver
         NativeActionAsync(InstanceOperation.PowerOff, instanceId, session => Check(LibvirtNative.DomainDestroy(session.Domain(instanceId)), "virDomainDestroy"), cancellationToken);
 
     /// <inheritdoc />
-    protected override Task RebootInstanceCoreAsync(Guid instanceId, RebootKind kind, CancellationToken cancellationToken)
+    protected override async Task RebootInstanceCoreAsync(Guid instanceId, RebootKind kind, CancellationToken cancellationToken)
     {
         var operation = kind == RebootKind.Soft ? InstanceOperation.SoftReboot : InstanceOperation.HardReboot;
-        return NativeActionAsync(operation, instanceId, session =>
+        var restarted = false;
+        await NativeActionAsync(operation, instanceId, session =>
         {
             var domain = session.Domain(instanceId);
             var state = EnsureState(domain, instanceId, operation);
@@ -248,6 +249,7 @@ public sealed partial class LibvirtDriver
                 // A crashed domain has no CPU to reset: Nova's hard reboot, destroy and start again.
                 Check(LibvirtNative.DomainDestroy(domain), "virDomainDestroy");
                 Check(LibvirtNative.DomainCreate(domain), "virDomainCreate");
+                restarted = true;
                 return;
             }
 
@@ -256,7 +258,14 @@ public sealed partial class LibvirtDriver
             {
                 Check(LibvirtNative.DomainResume(domain), "virDomainResume");
             }
-        }, cancellationToken);
+        }, cancellationToken).ConfigureAwait(false);
+
+        // A reset or guest reboot keeps the domain running, so libvirt reports no lifecycle event for it (only its
+        // separate reboot event); the contract's watchers still learn the instance began running again.
+        if (!restarted)
+        {
+            PublishOwnEvent(new InstanceEvent(instanceId, InstanceEventKind.Started, PowerState.Running, TimeProvider.GetUtcNow()));
+        }
     }
 
     /// <inheritdoc />

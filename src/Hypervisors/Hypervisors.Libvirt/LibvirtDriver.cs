@@ -487,6 +487,17 @@ public sealed partial class LibvirtDriver : HypervisorDriverBase, ILibvirtEventS
         }
     }
 
+    /// <summary>Publishes an event (libvirt's or one the driver derives itself), tracked and counted alike (see WatchEventsCoreAsync).</summary>
+    private void PublishOwnEvent(InstanceEvent instanceEvent)
+    {
+        lock (_publishGate)
+        {
+            _states.Observe(instanceEvent.InstanceId, instanceEvent.Kind == InstanceEventKind.Deleted ? null : instanceEvent.PowerState, instanceEvent.Timestamp);
+            _published++;
+            _events.Publish(instanceEvent);
+        }
+    }
+
     void ILibvirtEventSink.OnLifecycleEvent(Guid domainId, int eventType, int detail)
     {
         if (DomainStateMap.ToEvent(eventType, detail) is not { } mapped)
@@ -499,13 +510,7 @@ public sealed partial class LibvirtDriver : HypervisorDriverBase, ILibvirtEventS
             _records.TryRemove(domainId, out _);
         }
 
-        lock (_publishGate)
-        {
-            var now = TimeProvider.GetUtcNow();
-            _states.Observe(domainId, mapped.Kind == InstanceEventKind.Deleted ? null : mapped.State, now);
-            _published++;
-            _events.Publish(new InstanceEvent(domainId, mapped.Kind, mapped.State, now));
-        }
+        PublishOwnEvent(new InstanceEvent(domainId, mapped.Kind, mapped.State, TimeProvider.GetUtcNow()));
     }
 
     void ILibvirtEventSink.OnConnectionClosed(LibvirtSession session, int reason)

@@ -238,10 +238,19 @@ public sealed partial class XenDriver : HypervisorDriverBase
         }, cancellationToken);
 
     /// <inheritdoc />
-    protected override Task RebootInstanceCoreAsync(Guid instanceId, RebootKind kind, CancellationToken cancellationToken) =>
-        kind == RebootKind.Soft
+    protected override async Task RebootInstanceCoreAsync(Guid instanceId, RebootKind kind, CancellationToken cancellationToken)
+    {
+        await (kind == RebootKind.Soft
             ? VmTaskAsync(InstanceOperation.SoftReboot, instanceId, "VM.clean_reboot", cancellationToken)
-            : VmTaskAsync(InstanceOperation.HardReboot, instanceId, "VM.hard_reboot", cancellationToken);
+            : VmTaskAsync(InstanceOperation.HardReboot, instanceId, "VM.hard_reboot", cancellationToken)).ConfigureAwait(false);
+
+        // The VM stays Running across a reboot, so its records show no power-state change; watchers still learn
+        // the instance began running again.
+        lock (_watchLock)
+        {
+            _hub.Publish(new InstanceEvent(instanceId, InstanceEventKind.Started, PowerState.Running, TimeProvider.GetUtcNow()));
+        }
+    }
 
     /// <inheritdoc />
     protected override Task PauseInstanceCoreAsync(Guid instanceId, CancellationToken cancellationToken) =>

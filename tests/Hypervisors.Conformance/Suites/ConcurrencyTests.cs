@@ -35,6 +35,22 @@ public abstract class ConcurrencyTests<TFixture>(TFixture fixture) : DriverSuite
     }
 
     [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
+    public virtual async Task A_start_among_racing_duplicate_creates_of_one_id_is_not_lost()
+    {
+        var spec = NewSpec();
+        await using var instance = CleanupGuard(spec);
+        await Driver.CreateInstanceAsync(spec, Ct);
+        var duplicates = Enumerable.Range(0, Fixture.Parallelism).Select(_ => Task.Run(() => Driver.CreateInstanceAsync(spec, Ct), Ct)).ToList();
+        await Driver.StartInstanceAsync(spec.Id, Ct);
+        var results = await Task.WhenAll(duplicates);
+        Assert.All(results, r => Assert.Equal(spec.Id, r.Id));
+        await KitAssert.PowerStateIsAsync(Driver, spec.Id, PowerState.Running, "a start among racing duplicate creates", Ct);
+        var again = await Driver.CreateInstanceAsync(spec, Ct);
+        Assert.True(again.PowerState == PowerState.Running, $"Repeating create of a running instance returned {again.PowerState}; it must return the instance as it is.");
+        await KitAssert.PowerStateIsAsync(Driver, spec.Id, PowerState.Running, "repeating the create of a running instance", Ct);
+    }
+
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task Parallel_deletes_leave_none_of_the_instances()
     {
         var specs = Enumerable.Range(0, Fixture.ConcurrentInstanceCount).Select(_ => NewSpec()).ToList();

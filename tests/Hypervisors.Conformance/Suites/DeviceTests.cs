@@ -122,6 +122,96 @@ public abstract class DeviceTests<TFixture>(TFixture fixture) : DriverSuite<TFix
         await KitAssert.ThrowsAsync<DeviceNotFoundException>(() => Driver.DeleteSnapshotAsync(instance.Id, "kit-no-such-snapshot", Ct), "deleting a snapshot that does not exist");
     }
 
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
+    public virtual async Task Detaching_one_of_two_volumes_leaves_the_other()
+    {
+        RequireVolumes();
+        await using var instance = await CreateInstanceAsync();
+        var first = await Driver.AttachVolumeAsync(instance.Id, Fixture.CreateVolumeSpec("kit-vol-pair-1"), Ct);
+        var second = await Driver.AttachVolumeAsync(instance.Id, Fixture.CreateVolumeSpec("kit-vol-pair-2"), Ct);
+        Assert.True(first.Device != second.Device, $"Two volumes were given the same guest device {first.Device}.");
+        await Driver.DetachVolumeAsync(instance.Id, first.VolumeId, Ct);
+        var volumes = (await Driver.GetDevicesAsync(instance.Id, Ct)).Volumes;
+        Assert.DoesNotContain(volumes, v => v.VolumeId == first.VolumeId);
+        var kept = Assert.Single(volumes, v => v.VolumeId == second.VolumeId);
+        Assert.Equal(second.Device, kept.Device);
+    }
+
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
+    public virtual async Task Detaching_one_of_two_interfaces_leaves_the_other()
+    {
+        RequireCapability(Capabilities.SupportsInterfaceAttach, nameof(DriverCapabilities.SupportsInterfaceAttach));
+        RequireCapability(Capabilities.SupportsDeviceListing, nameof(DriverCapabilities.SupportsDeviceListing));
+        await using var instance = await CreateInstanceAsync();
+        var first = await Driver.AttachInterfaceAsync(instance.Id, new NetworkInterfaceSpec(Fixture.NetworkName, NewMacAddress()), Ct);
+        var second = await Driver.AttachInterfaceAsync(instance.Id, new NetworkInterfaceSpec(Fixture.NetworkName, NewMacAddress()), Ct);
+        await Driver.DetachInterfaceAsync(instance.Id, first.MacAddress, Ct);
+        var nics = (await Driver.GetDevicesAsync(instance.Id, Ct)).NetworkInterfaces;
+        Assert.DoesNotContain(nics, n => n.MacAddress == first.MacAddress);
+        Assert.Single(nics, n => n.MacAddress == second.MacAddress);
+        Assert.Equal(instance.Spec.NetworkInterfaces.Count + 1, nics.Count);
+    }
+
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
+    public virtual async Task Devices_attached_to_one_instance_do_not_show_on_another()
+    {
+        RequireCapability(Capabilities.SupportsDeviceListing, nameof(DriverCapabilities.SupportsDeviceListing));
+        RequireCapability(Capabilities.SupportsVolumeAttach || Capabilities.SupportsInterfaceAttach, "SupportsVolumeAttach or SupportsInterfaceAttach");
+        await using var first = await CreateInstanceAsync();
+        await using var second = await CreateInstanceAsync();
+        var before = await Driver.GetDevicesAsync(second.Id, Ct);
+        if (Capabilities.SupportsVolumeAttach)
+        {
+            var volume = await Driver.AttachVolumeAsync(first.Id, Fixture.CreateVolumeSpec("kit-vol-apart"), Ct);
+            Assert.DoesNotContain((await Driver.GetDevicesAsync(second.Id, Ct)).Volumes, v => v.VolumeId == volume.VolumeId);
+            await KitAssert.ThrowsAsync<DeviceNotFoundException>(() => Driver.DetachVolumeAsync(second.Id, volume.VolumeId, Ct), "detaching another instance's volume");
+            Assert.Single((await Driver.GetDevicesAsync(first.Id, Ct)).Volumes, v => v.VolumeId == volume.VolumeId);
+        }
+
+        if (Capabilities.SupportsInterfaceAttach)
+        {
+            var nic = await Driver.AttachInterfaceAsync(first.Id, new NetworkInterfaceSpec(Fixture.NetworkName, NewMacAddress()), Ct);
+            Assert.DoesNotContain((await Driver.GetDevicesAsync(second.Id, Ct)).NetworkInterfaces, n => n.MacAddress == nic.MacAddress);
+            await KitAssert.ThrowsAsync<DeviceNotFoundException>(() => Driver.DetachInterfaceAsync(second.Id, nic.MacAddress, Ct), "detaching another instance's interface");
+            Assert.Single((await Driver.GetDevicesAsync(first.Id, Ct)).NetworkInterfaces, n => n.MacAddress == nic.MacAddress);
+        }
+
+        var after = await Driver.GetDevicesAsync(second.Id, Ct);
+        Assert.Equal(before.Disks.Count, after.Disks.Count);
+        Assert.Equal(before.Volumes.Count, after.Volumes.Count);
+        Assert.Equal(before.NetworkInterfaces.Count, after.NetworkInterfaces.Count);
+    }
+
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
+    public virtual async Task Snapshots_of_two_instances_are_kept_apart()
+    {
+        RequireCapability(Capabilities.SupportsSnapshots, nameof(DriverCapabilities.SupportsSnapshots));
+        await using var first = await CreateInstanceAsync();
+        await using var second = await CreateInstanceAsync();
+        var mine = await Driver.CreateSnapshotAsync(first.Id, "kit-snap-mine", Ct);
+        var theirs = await Driver.CreateSnapshotAsync(second.Id, "kit-snap-theirs", Ct);
+        Assert.Equal([mine.SnapshotId], (await Driver.ListSnapshotsAsync(first.Id, Ct)).Select(s => s.SnapshotId));
+        Assert.Equal([theirs.SnapshotId], (await Driver.ListSnapshotsAsync(second.Id, Ct)).Select(s => s.SnapshotId));
+        await KitAssert.ThrowsAsync<DeviceNotFoundException>(() => Driver.DeleteSnapshotAsync(second.Id, mine.SnapshotId, Ct), "deleting another instance's snapshot");
+        Assert.Equal([mine.SnapshotId], (await Driver.ListSnapshotsAsync(first.Id, Ct)).Select(s => s.SnapshotId));
+
+        await Driver.DeleteInstanceAsync(first.Id, Ct);
+        Assert.Equal([theirs.SnapshotId], (await Driver.ListSnapshotsAsync(second.Id, Ct)).Select(s => s.SnapshotId));
+    }
+
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
+    public virtual async Task A_snapshot_records_the_power_state_it_was_taken_in()
+    {
+        RequireCapability(Capabilities.SupportsSnapshots, nameof(DriverCapabilities.SupportsSnapshots));
+        await using var instance = await CreateInstanceInStateAsync(PowerState.Running);
+        var snapshot = await Driver.CreateSnapshotAsync(instance.Id, "kit-snap-running", Ct);
+        Assert.Equal(PowerState.Running, snapshot.PowerStateAtSnapshot);
+        var listed = Assert.Single(await Driver.ListSnapshotsAsync(instance.Id, Ct));
+        Assert.Equal(PowerState.Running, listed.PowerStateAtSnapshot);
+        Assert.Equal(snapshot.SnapshotId, listed.SnapshotId);
+        await KitAssert.PowerStateIsAsync(Driver, instance.Id, PowerState.Running, "taking a snapshot of a running instance", Ct);
+    }
+
     private void RequireVolumes()
     {
         RequireCapability(Capabilities.SupportsVolumeAttach, nameof(DriverCapabilities.SupportsVolumeAttach));

@@ -46,10 +46,10 @@ public abstract class DriverSuite<TFixture>(TFixture fixture) : IClassFixture<TF
     /// Creates an instance and brings it to <paramref name="state"/> through the contract's own operations
     /// (start, then pause or suspend), skipping the test when the driver cannot reach that state.
     /// </summary>
-    protected async Task<KitInstance> CreateInstanceInStateAsync(PowerState state)
+    protected async Task<KitInstance> CreateInstanceInStateAsync(PowerState state, Func<InstanceSpec, InstanceSpec>? adjust = null)
     {
         SkipUnlessReachable(state);
-        var instance = await CreateInstanceAsync();
+        var instance = await CreateInstanceAsync(adjust);
         try
         {
             if (state != PowerState.Shutdown)
@@ -72,6 +72,39 @@ public abstract class DriverSuite<TFixture>(TFixture fixture) : IClassFixture<TF
         catch
         {
             await instance.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Subscribes to events first, then creates and starts an instance and waits for its Created and Started events,
+    /// so whatever the recorder sees next is caused by the test (a driver whose watch lags still reports the
+    /// instance's earlier life before it). Dispose both.
+    /// </summary>
+    protected async Task<(KitInstance Instance, EventRecorder Recorder)> CreateRunningInstanceWatchedAsync()
+    {
+        var recorder = EventRecorder.Start(Driver, Ct, Fixture.EventTimeout);
+        try
+        {
+            var spec = NewSpec();
+            recorder.Track(spec.Id);
+            var instance = new KitInstance(Driver, spec, await Driver.CreateInstanceAsync(spec, Ct));
+            try
+            {
+                await recorder.ExpectAsync(InstanceEventKind.Created, PowerState.Shutdown, "create", Fixture.EventTimeout, Ct);
+                await Driver.StartInstanceAsync(spec.Id, Ct);
+                await recorder.ExpectAsync(InstanceEventKind.Started, PowerState.Running, "start", Fixture.EventTimeout, Ct);
+                return (instance, recorder);
+            }
+            catch
+            {
+                await instance.DisposeAsync();
+                throw;
+            }
+        }
+        catch
+        {
+            await recorder.DisposeAsync();
             throw;
         }
     }
@@ -145,6 +178,95 @@ public abstract class DriverSuite<TFixture>(TFixture fixture) : IClassFixture<TF
         InstanceOperation.WatchEvents => nameof(DriverCapabilities.SupportsEvents),
         _ => "a mandatory operation",
     };
+
+    /// <summary>Brings an existing shut-down instance to <paramref name="state"/> through start, then pause or suspend.</summary>
+    protected async Task BringToStateAsync(Guid instanceId, PowerState state)
+    {
+        SkipUnlessReachable(state);
+        if (state == PowerState.Shutdown)
+        {
+            return;
+        }
+
+        await Driver.StartInstanceAsync(instanceId, Ct);
+        if (state == PowerState.Paused)
+        {
+            await Driver.PauseInstanceAsync(instanceId, Ct);
+        }
+        else if (state == PowerState.Suspended)
+        {
+            await Driver.SuspendInstanceAsync(instanceId, Ct);
+        }
+    }
+
+    /// <summary>
+    /// Polls get until the instance reports <paramref name="state"/>, failing after <see cref="DriverFixture.EventTimeout"/>.
+    /// </summary>
+    protected async Task WaitForStateAsync(Guid instanceId, PowerState state, string after)
+    {
+        var deadline = DateTime.UtcNow + Fixture.EventTimeout;
+        var last = PowerState.NoState;
+        while (DateTime.UtcNow < deadline)
+        {
+            last = (await Driver.GetInstanceAsync(instanceId, Ct)).PowerState;
+            if (last == state)
+            {
+                return;
+            }
+
+            await Task.Delay(50, Ct);
+        }
+
+        Assert.Fail($"After {after}, the instance was still {last} {Fixture.EventTimeout} later; expected {state}.");
+    }
+
+    /// <summary>Calls any operation that takes an instance id, with arguments that would be valid for an existing instance.</summary>
+    protected async Task InvokeAnyAsync(InstanceOperation operation, Guid id, CancellationToken token)
+    {
+        switch (operation)
+        {
+            case InstanceOperation.GetInstance:
+                await Driver.GetInstanceAsync(id, token);
+                break;
+            case InstanceOperation.GetConsoleOutput:
+                await Driver.GetConsoleOutputAsync(id, token);
+                break;
+            case InstanceOperation.GetDevices:
+                await Driver.GetDevicesAsync(id, token);
+                break;
+            case InstanceOperation.AttachVolume:
+                await Driver.AttachVolumeAsync(id, Fixture.CreateVolumeSpec("kit-vol-any"), token);
+                break;
+            case InstanceOperation.DetachVolume:
+                await Driver.DetachVolumeAsync(id, "kit-vol-any", token);
+                break;
+            case InstanceOperation.AttachInterface:
+                await Driver.AttachInterfaceAsync(id, new NetworkInterfaceSpec(Fixture.NetworkName, NewMacAddress()), token);
+                break;
+            case InstanceOperation.DetachInterface:
+                await Driver.DetachInterfaceAsync(id, NewMacAddress(), token);
+                break;
+            case InstanceOperation.CreateSnapshot:
+                await Driver.CreateSnapshotAsync(id, "kit-snap-any", token);
+                break;
+            case InstanceOperation.ListSnapshots:
+                await Driver.ListSnapshotsAsync(id, token);
+                break;
+            case InstanceOperation.DeleteSnapshot:
+                await Driver.DeleteSnapshotAsync(id, "kit-snap-any", token);
+                break;
+            case InstanceOperation.WatchEvents:
+                await using (var events = Driver.WatchEventsAsync(token).GetAsyncEnumerator(token))
+                {
+                    await events.MoveNextAsync();
+                }
+
+                break;
+            default:
+                await InvokeAsync(operation, id, token);
+                break;
+        }
+    }
 
     /// <summary>A locally administered unicast MAC address, fresh for each call.</summary>
     protected static string NewMacAddress()

@@ -93,4 +93,59 @@ public abstract class HostTests<TFixture>(TFixture fixture) : DriverSuite<TFixtu
             Assert.True(suspended.MemoryMiBUsed == before.MemoryMiBUsed, $"A suspended instance left MemoryMiBUsed at {suspended.MemoryMiBUsed}; it was {before.MemoryMiBUsed} before.");
         }
     }
+
+    [Theory(Timeout = KitLimits.TestTimeoutMilliseconds)]
+    [InlineData(PowerState.Shutdown)]
+    [InlineData(PowerState.Running)]
+    [InlineData(PowerState.Paused)]
+    [InlineData(PowerState.Suspended)]
+    public virtual async Task Host_usage_follows_an_instance_through_create_each_state_and_delete(PowerState state)
+    {
+        SkipUnlessExclusive();
+        SkipUnlessReachable(state);
+        var before = await Driver.GetHostInfoAsync(Ct);
+        await using var instance = await CreateInstanceAsync(s => s with { VCpus = 2, MemoryMiB = s.MemoryMiB * 2, Disks = [.. s.Disks, new DiskSpec(2)] });
+        var diskGiB = Fixture.HostDiskUsageIsExclusive ? instance.Spec.Disks.Sum(d => d.SizeGiB) : (long?)null;
+        var created = await Driver.GetHostInfoAsync(Ct);
+        AssertUsage(before, created, 0, 0, diskGiB, "creating a stopped instance");
+
+        await BringToStateAsync(instance.Id, state);
+        var holds = state is PowerState.Running or PowerState.Paused;
+        var inState = await Driver.GetHostInfoAsync(Ct);
+        AssertUsage(before, inState, holds ? instance.Spec.VCpus : 0, holds ? instance.Spec.MemoryMiB : 0, diskGiB, $"bringing the instance to {state}");
+
+        await Driver.DeleteInstanceAsync(instance.Id, Ct);
+        var deleted = await Driver.GetHostInfoAsync(Ct);
+        AssertUsage(before, deleted, 0, 0, diskGiB is null ? null : 0, $"deleting the instance from {state}");
+    }
+
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
+    public virtual async Task Usage_of_two_instances_adds_up_and_deleting_one_leaves_the_others_share()
+    {
+        SkipUnlessExclusive();
+        var before = await Driver.GetHostInfoAsync(Ct);
+        await using var first = await CreateInstanceInStateAsync(PowerState.Running, s => s with { VCpus = 2 });
+        await using var second = await CreateInstanceInStateAsync(PowerState.Running, s => s with { MemoryMiB = s.MemoryMiB * 2 });
+        var both = await Driver.GetHostInfoAsync(Ct);
+        AssertUsage(before, both, first.Spec.VCpus + second.Spec.VCpus, first.Spec.MemoryMiB + second.Spec.MemoryMiB,
+            Fixture.HostDiskUsageIsExclusive ? first.Spec.Disks.Sum(d => d.SizeGiB) + second.Spec.Disks.Sum(d => d.SizeGiB) : null, "running two instances");
+        await Driver.DeleteInstanceAsync(first.Id, Ct);
+        var one = await Driver.GetHostInfoAsync(Ct);
+        AssertUsage(before, one, second.Spec.VCpus, second.Spec.MemoryMiB, Fixture.HostDiskUsageIsExclusive ? second.Spec.Disks.Sum(d => d.SizeGiB) : null, "deleting one of two running instances");
+    }
+
+    private void SkipUnlessExclusive()
+    {
+        if (!Fixture.HostResourcesAreExclusive)
+        {
+            Assert.Skip("The fixture declares HostResourcesAreExclusive = false: other guests share the host.");
+        }
+    }
+
+    private static void AssertUsage(HostInfo before, HostInfo after, int vcpus, long memoryMiB, long? diskGiB, string what)
+    {
+        Assert.True(after.VCpusUsed - before.VCpusUsed == vcpus, $"After {what}, VCpusUsed moved from {before.VCpusUsed} to {after.VCpusUsed}; expected +{vcpus}.");
+        Assert.True(after.MemoryMiBUsed - before.MemoryMiBUsed == memoryMiB, $"After {what}, MemoryMiBUsed moved from {before.MemoryMiBUsed} to {after.MemoryMiBUsed}; expected +{memoryMiB}.");
+        Assert.True(diskGiB is null || after.LocalDiskGiBUsed - before.LocalDiskGiBUsed == diskGiB, $"After {what}, LocalDiskGiBUsed moved from {before.LocalDiskGiBUsed} to {after.LocalDiskGiBUsed}; expected +{diskGiB}.");
+    }
 }

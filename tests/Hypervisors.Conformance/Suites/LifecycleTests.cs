@@ -20,6 +20,7 @@ public abstract class LifecycleTests<TFixture>(TFixture fixture) : DriverSuite<T
     public virtual async Task Creating_with_start_after_create_leaves_it_running()
     {
         await using var instance = await CreateInstanceAsync(s => s with { StartAfterCreate = true });
+        Assert.True(instance.Created.PowerState == PowerState.Running, $"Create with StartAfterCreate returned {instance.Created.PowerState}; expected Running.");
         await KitAssert.PowerStateIsAsync(Driver, instance.Id, PowerState.Running, "create with StartAfterCreate", Ct);
     }
 
@@ -160,6 +161,38 @@ public abstract class LifecycleTests<TFixture>(TFixture fixture) : DriverSuite<T
         }
     }
 
+    [Theory(Timeout = KitLimits.TestTimeoutMilliseconds)]
+    [InlineData(InstanceOperation.GetInstance)]
+    [InlineData(InstanceOperation.Start)]
+    [InlineData(InstanceOperation.Stop)]
+    [InlineData(InstanceOperation.PowerOff)]
+    [InlineData(InstanceOperation.SoftReboot)]
+    [InlineData(InstanceOperation.HardReboot)]
+    [InlineData(InstanceOperation.Pause)]
+    [InlineData(InstanceOperation.Unpause)]
+    [InlineData(InstanceOperation.Suspend)]
+    [InlineData(InstanceOperation.Resume)]
+    [InlineData(InstanceOperation.Delete)]
+    [InlineData(InstanceOperation.GetConsoleOutput)]
+    [InlineData(InstanceOperation.GetDevices)]
+    [InlineData(InstanceOperation.AttachVolume)]
+    [InlineData(InstanceOperation.DetachVolume)]
+    [InlineData(InstanceOperation.AttachInterface)]
+    [InlineData(InstanceOperation.DetachInterface)]
+    [InlineData(InstanceOperation.CreateSnapshot)]
+    [InlineData(InstanceOperation.ListSnapshots)]
+    [InlineData(InstanceOperation.DeleteSnapshot)]
+    public virtual async Task Every_operation_on_an_unknown_instance_throws_instance_not_found_naming_it(InstanceOperation operation)
+    {
+        RequireCapability(Capabilities.Supports(operation), CapabilityOf(operation));
+        var id = Guid.NewGuid();
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        bounded.CancelAfter(Fixture.EventTimeout * 3);
+        var ex = await KitAssert.ThrowsAsync<InstanceNotFoundException>(() => InvokeAnyAsync(operation, id, bounded.Token), $"{operation} of an unknown id");
+        Assert.True(ex.MissingInstanceId == id, $"{operation} of unknown id {id} threw InstanceNotFoundException with MissingInstanceId {ex.MissingInstanceId}.");
+        Assert.True(ex.InstanceId == id, $"{operation} of unknown id {id} threw InstanceNotFoundException with InstanceId {ex.InstanceId?.ToString() ?? "null"}.");
+    }
+
     [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task Invalid_arguments_throw_invalid_spec_and_change_nothing()
     {
@@ -184,7 +217,9 @@ public abstract class LifecycleTests<TFixture>(TFixture fixture) : DriverSuite<T
         await using var instance = await CreateInstanceAsync();
         foreach (var operation in unsupported)
         {
-            await KitAssert.NotSupportedAsync(() => InvokeAnyAsync(operation, instance.Id), CapabilityOf(operation), operation);
+            using var bounded = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+            bounded.CancelAfter(Fixture.EventTimeout);
+            await KitAssert.NotSupportedAsync(() => InvokeAnyAsync(operation, instance.Id, bounded.Token), CapabilityOf(operation), operation);
         }
     }
 
@@ -204,53 +239,5 @@ public abstract class LifecycleTests<TFixture>(TFixture fixture) : DriverSuite<T
         await using var instance = await CreateInstanceInStateAsync(from);
         await KitAssert.InvalidPowerStateAsync(() => InvokeAsync(operation, instance.Id, Ct), operation, from);
         await KitAssert.PowerStateIsAsync(Driver, instance.Id, from, $"a refused {operation}", Ct);
-    }
-
-    private async Task InvokeAnyAsync(InstanceOperation operation, Guid id)
-    {
-        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-        bounded.CancelAfter(Fixture.EventTimeout);
-        var token = bounded.Token;
-        switch (operation)
-        {
-            case InstanceOperation.GetConsoleOutput:
-                await Driver.GetConsoleOutputAsync(id, token);
-                break;
-            case InstanceOperation.GetDevices:
-                await Driver.GetDevicesAsync(id, token);
-                break;
-            case InstanceOperation.AttachVolume:
-                await Driver.AttachVolumeAsync(id, Fixture.CreateVolumeSpec("kit-unsupported"), token);
-                break;
-            case InstanceOperation.DetachVolume:
-                await Driver.DetachVolumeAsync(id, "kit-unsupported", token);
-                break;
-            case InstanceOperation.AttachInterface:
-                await Driver.AttachInterfaceAsync(id, new NetworkInterfaceSpec(Fixture.NetworkName, NewMacAddress()), token);
-                break;
-            case InstanceOperation.DetachInterface:
-                await Driver.DetachInterfaceAsync(id, NewMacAddress(), token);
-                break;
-            case InstanceOperation.CreateSnapshot:
-                await Driver.CreateSnapshotAsync(id, "kit-unsupported", token);
-                break;
-            case InstanceOperation.ListSnapshots:
-                await Driver.ListSnapshotsAsync(id, token);
-                break;
-            case InstanceOperation.DeleteSnapshot:
-                await Driver.DeleteSnapshotAsync(id, "kit-unsupported", token);
-                break;
-            case InstanceOperation.WatchEvents:
-                await using (var events = Driver.WatchEventsAsync(token).GetAsyncEnumerator(token))
-                {
-                    await events.MoveNextAsync();
-                }
-
-                break;
-            default:
-                // A power operation from Shutdown: an unsupported one must be refused before the state is checked.
-                await InvokeAsync(operation, id, token);
-                break;
-        }
     }
 }

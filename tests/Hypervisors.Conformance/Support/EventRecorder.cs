@@ -37,6 +37,9 @@ public sealed class EventRecorder : IAsyncDisposable
     /// <summary>The events seen so far for the instance, for failure messages.</summary>
     public IReadOnlyList<InstanceEvent> Seen => _seen;
 
+    /// <summary>Treats <paramref name="state"/> as reached already, so repeats of it are tolerated.</summary>
+    public void AssumeReached(PowerState state) => _reached = state;
+
     /// <summary>Sets the instance whose events count; events of every other instance are ignored.</summary>
     public void Track(Guid instanceId) => _instanceId = instanceId;
 
@@ -73,6 +76,95 @@ public sealed class EventRecorder : IAsyncDisposable
         catch (ChannelClosedException ex)
         {
             Assert.Fail($"After {after}, the event stream ended before an event with {state} ({ex.InnerException?.GetType().Name}: {ex.InnerException?.Message}; events so far: {Describe()}).");
+        }
+    }
+
+    /// <summary>
+    /// Waits until an event of <paramref name="kind"/> with <paramref name="state"/> arrives for the tracked
+    /// instance. Before it, repeats of the state already reached are tolerated; with
+    /// <paramref name="anyStateBefore"/> (a reboot may pass through other states) every event is.
+    /// </summary>
+    public async Task ExpectAsync(InstanceEventKind kind, PowerState state, string after, TimeSpan timeout, CancellationToken cancellationToken, bool anyStateBefore = false)
+    {
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        bounded.CancelAfter(timeout);
+        try
+        {
+            while (true)
+            {
+                var next = await NextAsync(bounded.Token);
+                if (next.PowerState == state && next.Kind == kind)
+                {
+                    _reached = state;
+                    return;
+                }
+
+                Assert.True(anyStateBefore || next.PowerState == _reached,
+                    $"After {after}, expected a {kind} event with {state} but got {next.Kind}/{next.PowerState} (events so far: {Describe()}).");
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            Assert.Fail($"After {after}, no {kind} event with {state} arrived within {timeout} (events so far: {Describe()}).");
+        }
+        catch (ChannelClosedException ex)
+        {
+            Assert.Fail($"After {after}, the event stream ended before a {kind} event with {state} ({ex.InnerException?.GetType().Name}; events so far: {Describe()}).");
+        }
+    }
+
+    /// <summary>Strict: the next event for the tracked instance is exactly <paramref name="kind"/> with <paramref name="state"/>.</summary>
+    public async Task ExpectExactlyAsync(InstanceEventKind kind, PowerState state, string after, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        bounded.CancelAfter(timeout);
+        try
+        {
+            var next = await NextAsync(bounded.Token);
+            Assert.True(next.Kind == kind && next.PowerState == state,
+                $"After {after}, the driver declares one event per transition, so the next event should be {kind}/{state}, but it was {next.Kind}/{next.PowerState} (events so far: {Describe()}).");
+            _reached = state;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            Assert.Fail($"After {after}, no event arrived within {timeout}; expected {kind}/{state} (events so far: {Describe()}).");
+        }
+        catch (ChannelClosedException ex)
+        {
+            Assert.Fail($"After {after}, the event stream ended before {kind}/{state} ({ex.InnerException?.GetType().Name}; events so far: {Describe()}).");
+        }
+    }
+
+    /// <summary>Strict: no further event arrives for the tracked instance within <paramref name="quiet"/>.</summary>
+    public async Task ExpectNoMoreAsync(string after, TimeSpan quiet, CancellationToken cancellationToken)
+    {
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        bounded.CancelAfter(quiet);
+        try
+        {
+            var extra = await NextAsync(bounded.Token);
+            Assert.Fail($"After {after}, the driver declares one event per transition, but an extra {extra.Kind}/{extra.PowerState} arrived (events so far: {Describe()}).");
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Quiet, as promised.
+        }
+        catch (ChannelClosedException)
+        {
+            // The stream ended; nothing extra.
+        }
+    }
+
+    private async Task<InstanceEvent> NextAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var next = await _events.Reader.ReadAsync(cancellationToken);
+            if (next.InstanceId == _instanceId)
+            {
+                _seen.Add(next);
+                return next;
+            }
         }
     }
 

@@ -42,6 +42,21 @@ public abstract class EsxFixture(bool vcenter, bool tls) : DriverFixture
         GC.SuppressFinalize(this);
     }
 
+    public override IReadOnlyDictionary<FixtureHook, string> MissingHooks => new Dictionary<FixtureHook, string>
+    {
+        [FixtureHook.CrashInstance] = "vcsim runs no guests and vSphere has no crashed power state to set (a crashed guest stays poweredOn).",
+        [FixtureHook.WriteConsole] = "The ESX driver declares SupportsConsoleOutput = false.",
+        [FixtureHook.SlowOperation] = "vcsim's method delays (DelayConfig) are fixed when it starts, so one operation cannot be slowed for one test.",
+        [FixtureHook.FillHost] = "vcsim does not refuse power-on for lack of host memory or CPU (it does no admission control).",
+    };
+
+    public override async Task<IHypervisorDriver> CreateOwnDriverAsync(CancellationToken cancellationToken)
+    {
+        var driver = new EsxDriver(Server.CreateOptions());
+        await driver.ConnectAsync(cancellationToken);
+        return driver;
+    }
+
     protected override async Task<IHypervisorDriver> CreateDriverAsync()
     {
         var driver = new EsxDriver(Server.CreateOptions());

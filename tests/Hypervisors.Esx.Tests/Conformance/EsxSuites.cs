@@ -6,6 +6,7 @@ namespace Hypervisors.Esx.Tests.Conformance;
 
 // standalone ESX over HTTP
 public sealed class EsxHttpCancellationTests(EsxHttpFixture f) : CancellationTests<EsxHttpFixture>(f);
+public sealed class EsxHttpFaultTests(EsxHttpFixture f) : FaultTests<EsxHttpFixture>(f);
 public sealed class EsxHttpConcurrencyTests(EsxHttpFixture f) : ConcurrencyTests<EsxHttpFixture>(f);
 public sealed class EsxHttpCreateTests(EsxHttpFixture f) : CreateTests<EsxHttpFixture>(f);
 public sealed class EsxHttpDeviceTests(EsxHttpFixture f) : DeviceTests<EsxHttpFixture>(f);
@@ -16,6 +17,7 @@ public sealed class EsxHttpListTests(EsxHttpFixture f) : ListTests<EsxHttpFixtur
 
 // standalone ESX over HTTPS with a pinned thumbprint
 public sealed class EsxHttpsCancellationTests(EsxHttpsFixture f) : CancellationTests<EsxHttpsFixture>(f);
+public sealed class EsxHttpsFaultTests(EsxHttpsFixture f) : FaultTests<EsxHttpsFixture>(f);
 public sealed class EsxHttpsConcurrencyTests(EsxHttpsFixture f) : ConcurrencyTests<EsxHttpsFixture>(f);
 public sealed class EsxHttpsCreateTests(EsxHttpsFixture f) : CreateTests<EsxHttpsFixture>(f);
 public sealed class EsxHttpsDeviceTests(EsxHttpsFixture f) : DeviceTests<EsxHttpsFixture>(f);
@@ -26,6 +28,7 @@ public sealed class EsxHttpsListTests(EsxHttpsFixture f) : ListTests<EsxHttpsFix
 
 // vCenter over HTTP
 public sealed class VCenterHttpCancellationTests(VCenterHttpFixture f) : CancellationTests<VCenterHttpFixture>(f);
+public sealed class VCenterHttpFaultTests(VCenterHttpFixture f) : FaultTests<VCenterHttpFixture>(f);
 public sealed class VCenterHttpConcurrencyTests(VCenterHttpFixture f) : ConcurrencyTests<VCenterHttpFixture>(f);
 public sealed class VCenterHttpCreateTests(VCenterHttpFixture f) : CreateTests<VCenterHttpFixture>(f);
 public sealed class VCenterHttpDeviceTests(VCenterHttpFixture f) : DeviceTests<VCenterHttpFixture>(f);
@@ -36,6 +39,7 @@ public sealed class VCenterHttpListTests(VCenterHttpFixture f) : ListTests<VCent
 
 // vCenter over HTTPS with a pinned thumbprint
 public sealed class VCenterHttpsCancellationTests(VCenterHttpsFixture f) : CancellationTests<VCenterHttpsFixture>(f);
+public sealed class VCenterHttpsFaultTests(VCenterHttpsFixture f) : FaultTests<VCenterHttpsFixture>(f);
 public sealed class VCenterHttpsConcurrencyTests(VCenterHttpsFixture f) : ConcurrencyTests<VCenterHttpsFixture>(f);
 public sealed class VCenterHttpsCreateTests(VCenterHttpsFixture f) : CreateTests<VCenterHttpsFixture>(f);
 public sealed class VCenterHttpsDeviceTests(VCenterHttpsFixture f) : DeviceTests<VCenterHttpsFixture>(f);

@@ -6,8 +6,8 @@ namespace Hypervisors.Fake.Tests;
 /// <summary>The fake behind the logging and telemetry decorators: they must keep the whole contract intact.</summary>
 public sealed class DecoratedFakeFixture : FakeFixture
 {
-    protected override IHypervisorDriver MakeDriver() =>
-        new OpenTelemetryHypervisorDriver(new LoggingHypervisorDriver(base.MakeDriver(), NullLogger.Instance, "decorated"), "decorated");
+    protected override IHypervisorDriver Wrap(FakeHypervisorDriver fake) =>
+        new OpenTelemetryHypervisorDriver(new LoggingHypervisorDriver(fake, NullLogger.Instance, "decorated"), "decorated");
 }
 
 public sealed class DecoratedFakeHostTests(DecoratedFakeFixture fixture) : HostTests<DecoratedFakeFixture>(fixture);
@@ -23,5 +23,7 @@ public sealed class DecoratedFakeDeviceTests(DecoratedFakeFixture fixture) : Dev
 public sealed class DecoratedFakeEventTests(DecoratedFakeFixture fixture) : EventTests<DecoratedFakeFixture>(fixture);
 
 public sealed class DecoratedFakeConcurrencyTests(DecoratedFakeFixture fixture) : ConcurrencyTests<DecoratedFakeFixture>(fixture);
+
+public sealed class DecoratedFakeFaultTests(DecoratedFakeFixture fixture) : FaultTests<DecoratedFakeFixture>(fixture);
 
 public sealed class DecoratedFakeCancellationTests(DecoratedFakeFixture fixture) : CancellationTests<DecoratedFakeFixture>(fixture);

@@ -11,20 +11,21 @@ internal static class KitRunner
     public static IReadOnlyList<Type> SuiteClasses { get; } =
     [
         typeof(FakeHostTests), typeof(FakeLifecycleTests), typeof(FakeCreateTests), typeof(FakeListTests),
-        typeof(FakeDeviceTests), typeof(FakeEventTests), typeof(FakeConcurrencyTests), typeof(FakeCancellationTests),
+        typeof(FakeDeviceTests), typeof(FakeEventTests), typeof(FakeConcurrencyTests), typeof(FakeCancellationTests), typeof(FakeFaultConformanceTests),
     ];
 
-    public static async Task<KitRun> RunAsync(Func<FakeFixture> makeFixture)
+    /// <summary>Runs every kit test, or only the test method <paramref name="onlyTest"/> (all its rows) when given.</summary>
+    public static async Task<KitRun> RunAsync(Func<FakeFixture> makeFixture, string? onlyTest = null)
     {
         var run = new KitRun();
-        foreach (var suiteClass in SuiteClasses)
+        foreach (var suiteClass in SuiteClasses.Where(c => onlyTest is null || TestMethods(c).Any(m => m.Name == onlyTest)))
         {
             var fixture = makeFixture();
             await fixture.InitializeAsync();
             try
             {
                 var suite = Activator.CreateInstance(suiteClass, fixture)!;
-                foreach (var method in TestMethods(suiteClass))
+                foreach (var method in TestMethods(suiteClass).Where(m => onlyTest is null || m.Name == onlyTest))
                 {
                     foreach (var arguments in ArgumentRows(method))
                     {

@@ -44,6 +44,42 @@ public class HyperVFixture : DriverFixture
     };
 
     /// <inheritdoc />
+    public override IReadOnlyDictionary<FixtureHook, string> MissingHooks => new Dictionary<FixtureHook, string>
+    {
+        [FixtureHook.CrashInstance] = "Hyper-V has no EnabledState for a crashed guest: a bugcheck leaves the VM Running or restarts it per its AutomaticRecoveryAction.",
+        [FixtureHook.WriteConsole] = "The Hyper-V driver declares SupportsConsoleOutput = false: WMI exposes no serial console output.",
+    };
+
+    /// <inheritdoc />
+    /// <remarks>Holds the WMI method the driver invokes for <paramref name="operation"/> in the simulator.</remarks>
+    public override Task<IAsyncDisposable?> SlowDownAsync(InstanceOperation operation, CancellationToken cancellationToken)
+    {
+        var method = operation switch
+        {
+            InstanceOperation.Create => "DefineSystem",
+            InstanceOperation.Start or InstanceOperation.PowerOff or InstanceOperation.Pause => "RequestStateChange",
+            InstanceOperation.Stop => "InitiateShutdown",
+            InstanceOperation.Delete => "DestroySystem",
+            _ => null,
+        };
+        return Task.FromResult<IAsyncDisposable?>(method is null ? null : new Release(Server.Host.Behavior.Hold(method, TimeSpan.FromMinutes(1))));
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Reserves all of the simulated host's memory for another workload.</remarks>
+    public override Task<IAsyncDisposable> FillHostAsync(CancellationToken cancellationToken)
+    {
+        var behavior = Server.Host.Behavior;
+        var saved = behavior.ReservedMemoryMiB;
+        behavior.ReservedMemoryMiB = Server.Host.Options.MemoryMiB;
+        return Task.FromResult<IAsyncDisposable>(new Release(new Restore(() => behavior.ReservedMemoryMiB = saved)));
+    }
+
+    /// <inheritdoc />
+    public override Task<IHypervisorDriver> CreateOwnDriverAsync(CancellationToken cancellationToken) =>
+        Task.FromResult<IHypervisorDriver>(new HyperVDriver(OptionsFor(Server)));
+
+    /// <inheritdoc />
     protected override async Task<IHypervisorDriver> CreateDriverAsync()
     {
         _server = await HyperVSimulatorServer.StartAsync();
@@ -61,4 +97,20 @@ public class HyperVFixture : DriverFixture
 
         GC.SuppressFinalize(this);
     }
+}
+
+/// <summary>Ends a simulator control when the kit disposes it.</summary>
+internal sealed class Release(IDisposable control) : IAsyncDisposable
+{
+    public ValueTask DisposeAsync()
+    {
+        control.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}
+
+/// <summary>Runs an action once on dispose.</summary>
+internal sealed class Restore(Action restore) : IDisposable
+{
+    public void Dispose() => restore();
 }

@@ -20,7 +20,13 @@ public sealed class LibvirtConcurrencyTests(LibvirtTestDriverFixture fixture) : 
 
 public sealed class LibvirtCancellationTests(LibvirtTestDriverFixture fixture) : CancellationTests<LibvirtTestDriverFixture>(fixture);
 
+public sealed class LibvirtFaultTests(LibvirtTestDriverFixture fixture) : FaultTests<LibvirtTestDriverFixture>(fixture);
+
 public sealed class LibvirtComplianceTests : ComplianceTests
 {
     protected override Assembly TargetAssembly => typeof(LibvirtComplianceTests).Assembly;
 }
+
+/// <summary>The fault suite once more on real QEMU guests, for the console hook; serialized with the other libvirtd users.</summary>
+[Collection(RealGuest.LibvirtdCollection.Name)]
+public sealed class LibvirtQemuFaultTests(LibvirtQemuFixture fixture) : FaultTests<LibvirtQemuFixture>(fixture);

@@ -18,6 +18,9 @@ public sealed class LibvirtTestDriverFixture : DriverFixture
     /// <inheritdoc />
     public override bool HostResourcesAreExclusive => true;
 
+    /// <summary>The driver reports the instance directory's real file system, shared with the machine.</summary>
+    public override bool HostDiskUsageIsExclusive => false;
+
     /// <inheritdoc />
     public override TimeSpan GracefulStopTimeout => TimeSpan.FromSeconds(1);
 
@@ -50,6 +53,23 @@ public sealed class LibvirtTestDriverFixture : DriverFixture
             Directory.Delete(_directory, recursive: true);
         }
     }
+
+    /// <inheritdoc />
+    public override IReadOnlyDictionary<FixtureHook, string> MissingHooks => new Dictionary<FixtureHook, string>
+    {
+        [FixtureHook.CrashInstance] = "libvirt's test driver runs no guest process to kill and has no API that crashes a domain.",
+        [FixtureHook.WriteConsole] = "The driver declares SupportsConsoleOutput = false for test: URIs (no guest runs).",
+        [FixtureHook.SlowOperation] = "libvirt's test driver answers every call at once in-process; nothing can hold a call in progress.",
+        [FixtureHook.FillHost] = "libvirt's test driver does not account host memory against running domains, so no host can be full.",
+    };
+
+    /// <inheritdoc />
+    public override async Task<IHypervisorDriver> CreateOwnDriverAsync(CancellationToken cancellationToken) =>
+        new LibvirtDriver(new LibvirtDriverOptions
+        {
+            Uri = await TestHost.WriteNodeAsync(Path.Combine(_directory, "own-" + Guid.NewGuid().ToString("N")[..8])),
+            InstanceDirectory = Path.Combine(_directory, "instances"),
+        });
 
     /// <inheritdoc />
     protected override async Task<IHypervisorDriver> CreateDriverAsync()

@@ -20,6 +20,8 @@ public sealed class XenXmlRpcConcurrencyTests(XenXmlRpcFixture fixture) : Concur
 
 public sealed class XenXmlRpcCancellationTests(XenXmlRpcFixture fixture) : CancellationTests<XenXmlRpcFixture>(fixture);
 
+public sealed class XenXmlRpcFaultTests(XenXmlRpcFixture fixture) : FaultTests<XenXmlRpcFixture>(fixture);
+
 // ... and over JSON-RPC.
 public sealed class XenJsonRpcHostTests(XenJsonRpcFixture fixture) : HostTests<XenJsonRpcFixture>(fixture);
 
@@ -36,6 +38,8 @@ public sealed class XenJsonRpcEventTests(XenJsonRpcFixture fixture) : EventTests
 public sealed class XenJsonRpcConcurrencyTests(XenJsonRpcFixture fixture) : ConcurrencyTests<XenJsonRpcFixture>(fixture);
 
 public sealed class XenJsonRpcCancellationTests(XenJsonRpcFixture fixture) : CancellationTests<XenJsonRpcFixture>(fixture);
+
+public sealed class XenJsonRpcFaultTests(XenJsonRpcFixture fixture) : FaultTests<XenJsonRpcFixture>(fixture);
 
 public sealed class XenComplianceTests : ComplianceTests
 {

@@ -32,12 +32,43 @@ public abstract class XenFixture : DriverFixture
 
     public override VolumeSpec CreateVolumeSpec(string volumeId) => new(volumeId, Simulator.CreateVdi(volumeId, 1L << 30));
 
+    public override IReadOnlyDictionary<FixtureHook, string> MissingHooks => new Dictionary<FixtureHook, string>
+    {
+        [FixtureHook.CrashInstance] = "XenAPI has no crashed power state: xapi applies actions_after_crash (destroy leaves the VM Halted, restart Running), so a crash is never observable as a state.",
+        [FixtureHook.WriteConsole] = "The Xen driver declares SupportsConsoleOutput = false.",
+    };
+
+    /// <summary>Slows the XenAPI method the driver calls for <paramref name="operation"/> in the simulator.</summary>
+    public override Task<IAsyncDisposable?> SlowDownAsync(InstanceOperation operation, CancellationToken cancellationToken)
+    {
+        var method = operation switch
+        {
+            InstanceOperation.Create => "VM.create",
+            InstanceOperation.Start => "VM.start",
+            InstanceOperation.Stop => "VM.clean_shutdown",
+            InstanceOperation.PowerOff => "VM.hard_shutdown",
+            InstanceOperation.Pause => "VM.pause",
+            InstanceOperation.Delete => "VM.destroy",
+            _ => null,
+        };
+        return Task.FromResult<IAsyncDisposable?>(method is null ? null : new Release(Simulator.Options.Control.SlowDown(method, TimeSpan.FromMinutes(1))));
+    }
+
+    /// <summary>Leaves the simulated host no free memory.</summary>
+    public override Task<IAsyncDisposable> FillHostAsync(CancellationToken cancellationToken) =>
+        Task.FromResult<IAsyncDisposable>(new Release(XenApiSimulatorControl.FillHost(Simulator.Database)));
+
+    public override Task<IHypervisorDriver> CreateOwnDriverAsync(CancellationToken cancellationToken) =>
+        Task.FromResult<IHypervisorDriver>(NewDriver());
+
     protected override async Task<IHypervisorDriver> CreateDriverAsync()
     {
         _simulator = await XenApiSimulatorHost.StartAsync();
         _simulator.CreateVdi("kit-base-image", 1L << 30);
-        return new XenDriver(new XenDriverOptions { Url = _simulator.Url, Transport = Transport }.UseCredentials("root", "xenroot"));
+        return NewDriver();
     }
+
+    private XenDriver NewDriver() => new(new XenDriverOptions { Url = Simulator.Url, Transport = Transport }.UseCredentials("root", "xenroot"));
 
     public override async ValueTask DisposeAsync()
     {
@@ -61,4 +92,14 @@ public sealed class XenXmlRpcFixture : XenFixture
 public sealed class XenJsonRpcFixture : XenFixture
 {
     protected override XenApiTransport Transport => XenApiTransport.JsonRpc;
+}
+
+/// <summary>Ends a simulator control when the kit disposes it.</summary>
+internal sealed class Release(IDisposable control) : IAsyncDisposable
+{
+    public ValueTask DisposeAsync()
+    {
+        control.Dispose();
+        return ValueTask.CompletedTask;
+    }
 }

@@ -120,7 +120,7 @@ internal sealed partial class PowerStateWatcher : IAsyncDisposable
                 if (Decode(update.Changes) is { } entered)
                 {
                     _ids[update.Obj] = entered.Id;
-                    Publish(entered.Id, entered.State);
+                    PublishCreated(entered.Id, entered.State);
                 }
                 else
                 {
@@ -147,7 +147,7 @@ internal sealed partial class PowerStateWatcher : IAsyncDisposable
                 if (Decode(content.Properties.Select(p => new KeyValuePair<string, XElement?>(p.Key, p.Value)).ToList()) is { } resolved)
                 {
                     _ids[vm] = resolved.Id;
-                    Publish(resolved.Id, resolved.State);
+                    PublishCreated(resolved.Id, resolved.State);
                 }
             }
             catch (VimFaultException fault) when (fault.FaultType == "ManagedObjectNotFound")
@@ -206,4 +206,17 @@ internal sealed partial class PowerStateWatcher : IAsyncDisposable
 
     [LoggerMessage(EventId = 3020, EventName = "EsxCollectorLeft", Level = LogLevel.Debug, Message = "Could not destroy property collector {Collector}; it goes with its session.")]
     private static partial void LogCollectorLeft(ILogger logger, string collector);
+
+    /// <summary>
+    /// A VM seen for the first time: Created (a new VM is shut down), then the change to the state it is already in
+    /// when the watch saw it late (created and powered on between two updates).
+    /// </summary>
+    private void PublishCreated(Guid id, PowerState state)
+    {
+        Publish(id, PowerState.Shutdown);
+        if (state != PowerState.Shutdown)
+        {
+            Publish(id, state);
+        }
+    }
 }

@@ -1,0 +1,73 @@
+using System.Collections.Concurrent;
+using XenApiSimulator.Model;
+
+namespace XenApiSimulator;
+
+/// <summary>
+/// Test controls beyond XenAPI: make a method slow (so a client can cancel it while it is in progress) and take the
+/// host's free memory away (so starts and resumes fail with HOST_NOT_ENOUGH_FREE_MEMORY). Reached through
+/// <see cref="XenApiSimulatorOptions.Control"/>; nothing here is part of the XenAPI surface.
+/// </summary>
+public sealed class XenApiSimulatorControl
+{
+    private readonly ConcurrentDictionary<string, TimeSpan> _delays = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Holds every call of <paramref name="method"/> (for example <c>VM.start</c>, also when called as
+    /// <c>Async.VM.start</c>) for <paramref name="delay"/> before it runs, until the returned handle is disposed. A
+    /// call whose client goes away while it is held never runs.
+    /// </summary>
+    public IDisposable SlowDown(string method, TimeSpan delay)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(method);
+        _delays[method] = delay;
+        return new Undo(() => _delays.TryRemove(method, out _));
+    }
+
+    /// <summary>
+    /// Sets the host's memory total to what running and paused VMs use, so none is free, until the returned handle
+    /// is disposed (then the total is restored and the free memory recomputed).
+    /// </summary>
+    public static IDisposable FillHost(SimDatabase database)
+    {
+        ArgumentNullException.ThrowIfNull(database);
+        long savedTotal;
+        lock (database.Gate)
+        {
+            var metrics = Metrics(database);
+            savedTotal = metrics.Long("memory_total");
+            SetTotal(database, metrics, UsedMemory(database));
+        }
+
+        return new Undo(() =>
+        {
+            lock (database.Gate)
+            {
+                SetTotal(database, Metrics(database), savedTotal);
+            }
+        });
+    }
+
+    /// <summary>Waits out the delay set for <paramref name="method"/>, if any.</summary>
+    internal Task DelayAsync(string method, CancellationToken cancellationToken) =>
+        _delays.TryGetValue(method, out var delay) ? Task.Delay(delay, cancellationToken) : Task.CompletedTask;
+
+    private static SimObject Metrics(SimDatabase database) => database.Get("host_metrics", database.First("host").Text("metrics"));
+
+    private static long UsedMemory(SimDatabase database) =>
+        database.All("VM").Where(v => v.Text("power_state") is "Running" or "Paused").Sum(v => v.Long("memory_static_max"));
+
+    private static void SetTotal(SimDatabase database, SimObject metrics, long total)
+    {
+        metrics["memory_total"] = total;
+        metrics["memory_free"] = Math.Max(0, total - UsedMemory(database));
+        database.Modified(metrics);
+    }
+
+    private sealed class Undo(Action undo) : IDisposable
+    {
+        private Action? _undo = undo;
+
+        public void Dispose() => Interlocked.Exchange(ref _undo, null)?.Invoke();
+    }
+}
