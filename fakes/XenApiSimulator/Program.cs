@@ -1,13 +1,27 @@
 using System.Globalization;
 using XenApiSimulator;
 
-// Runs the simulator as its own process: `XenApiSimulator [--port N] [--url-file PATH] [--user U] [--password P]`.
+// Runs the simulator as its own process:
+// `XenApiSimulator [--port N] [--url-file PATH] [--user U] [--password P] [--guests-have-pv-drivers]`.
 // Prints the URL on stdout (and writes it to --url-file), then serves until Ctrl+C or SIGTERM.
 var options = new XenApiSimulatorOptions();
 var port = 0;
 string? urlFile = null;
-for (var i = 0; i + 1 < args.Length; i += 2)
+for (var i = 0; i < args.Length; i += 2)
 {
+    if (args[i] == "--guests-have-pv-drivers")
+    {
+        options.GuestsHavePvDrivers = true;
+        i--;
+        continue;
+    }
+
+    if (i + 1 >= args.Length)
+    {
+        await Console.Error.WriteLineAsync($"option {args[i]} needs a value");
+        return 2;
+    }
+
     switch (args[i])
     {
         case "--port":

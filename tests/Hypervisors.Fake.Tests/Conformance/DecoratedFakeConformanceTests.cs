@@ -25,3 +25,5 @@ public sealed class DecoratedFakeEventTests(DecoratedFakeFixture fixture) : Even
 public sealed class DecoratedFakeConcurrencyTests(DecoratedFakeFixture fixture) : ConcurrencyTests<DecoratedFakeFixture>(fixture);
 
 public sealed class DecoratedFakeCancellationTests(DecoratedFakeFixture fixture) : CancellationTests<DecoratedFakeFixture>(fixture);
+
+public sealed class DecoratedFakeGuestCooperationTests(DecoratedFakeFixture fixture) : GuestCooperationTests<DecoratedFakeFixture>(fixture);

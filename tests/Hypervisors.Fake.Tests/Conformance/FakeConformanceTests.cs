@@ -20,6 +20,8 @@ public sealed class FakeConcurrencyTests(FakeFixture fixture) : ConcurrencyTests
 
 public sealed class FakeCancellationTests(FakeFixture fixture) : CancellationTests<FakeFixture>(fixture);
 
+public sealed class FakeGuestCooperationTests(FakeFixture fixture) : GuestCooperationTests<FakeFixture>(fixture);
+
 public sealed class FakeComplianceTests : ComplianceTests
 {
     protected override Assembly TargetAssembly => typeof(FakeComplianceTests).Assembly;

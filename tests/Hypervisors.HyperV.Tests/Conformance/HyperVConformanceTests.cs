@@ -20,6 +20,8 @@ public sealed class HyperVConcurrencyTests(HyperVFixture fixture) : ConcurrencyT
 
 public sealed class HyperVCancellationTests(HyperVFixture fixture) : CancellationTests<HyperVFixture>(fixture);
 
+public sealed class HyperVGuestCooperationTests(HyperVFixture fixture) : GuestCooperationTests<HyperVFixture>(fixture);
+
 public sealed class HyperVComplianceTests : ComplianceTests
 {
     protected override Assembly TargetAssembly => typeof(HyperVComplianceTests).Assembly;

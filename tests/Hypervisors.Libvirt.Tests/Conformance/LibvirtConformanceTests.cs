@@ -20,6 +20,8 @@ public sealed class LibvirtConcurrencyTests(LibvirtTestDriverFixture fixture) : 
 
 public sealed class LibvirtCancellationTests(LibvirtTestDriverFixture fixture) : CancellationTests<LibvirtTestDriverFixture>(fixture);
 
+public sealed class LibvirtGuestCooperationTests(LibvirtTestDriverFixture fixture) : GuestCooperationTests<LibvirtTestDriverFixture>(fixture);
+
 public sealed class LibvirtComplianceTests : ComplianceTests
 {
     protected override Assembly TargetAssembly => typeof(LibvirtComplianceTests).Assembly;
