@@ -3,7 +3,7 @@ using XenApiSimulator;
 
 // Runs the simulator as its own process:
 // `XenApiSimulator [--port N] [--url-file PATH] [--user U] [--password P] [--guests-have-pv-drivers]`.
-// Prints the URL on stdout (and writes it to --url-file), then serves until Ctrl+C or SIGTERM.
+// Prints the URL on stdout (and writes it to --url-file), then serves until SIGTERM, SIGINT (Ctrl+C) or SIGQUIT.
 var options = new XenApiSimulatorOptions();
 var port = 0;
 string? urlFile = null;
@@ -42,13 +42,7 @@ for (var i = 0; i < args.Length; i += 2)
     }
 }
 
-using var stop = new CancellationTokenSource();
-Console.CancelKeyPress += (_, e) =>
-{
-    e.Cancel = true;
-    stop.Cancel();
-};
-AppDomain.CurrentDomain.ProcessExit += (_, _) => stop.Cancel();
+using var signals = new Hypervisors.Fakes.SimulatorSignals();
 await using var host = await XenApiSimulatorHost.StartAsync(options, port);
 if (urlFile is not null)
 {
@@ -56,13 +50,6 @@ if (urlFile is not null)
 }
 
 Console.WriteLine(host.Url);
-try
-{
-    await Task.Delay(Timeout.Infinite, stop.Token);
-}
-catch (OperationCanceledException)
-{
-    // Stopping.
-}
+await signals.WaitAsync();
 
 return 0;

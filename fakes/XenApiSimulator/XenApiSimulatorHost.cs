@@ -58,6 +58,7 @@ public sealed class XenApiSimulatorHost : IAsyncDisposable
         var dispatcher = new XenApiDispatcher(database, options, stopping.Token);
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
+        builder.Services.AddSingleton<Microsoft.Extensions.Hosting.IHostLifetime, Hypervisors.Fakes.HostedWithoutSignals>();
         builder.WebHost.UseKestrel(k =>
         {
             k.Listen(IPAddress.Loopback, port, listen =>
