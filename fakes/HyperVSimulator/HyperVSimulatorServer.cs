@@ -3,6 +3,7 @@ using HyperVSimulator.Virtualization;
 using HyperVSimulator.WsMan;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace HyperVSimulator;
 
@@ -33,6 +34,7 @@ public sealed class HyperVSimulatorServer : IAsyncDisposable
         options ??= new HyperVSimulatorOptions();
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
+        builder.Services.AddSingleton<Microsoft.Extensions.Hosting.IHostLifetime, Hypervisors.Fakes.HostedWithoutSignals>();
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.Listen(IPAddress.Loopback, port, listen =>

@@ -2,7 +2,7 @@ using System.Globalization;
 using HyperVSimulator;
 
 // hyperv-simulator [--port N] [--user U] [--password P] [--url-file PATH] [--job-ms N]
-// Serves WS-Management on http://127.0.0.1:N/wsman until stopped; writes the URL to --url-file when given.
+// Serves WS-Management on http://127.0.0.1:N/wsman until SIGTERM, SIGINT or SIGQUIT; writes the URL to --url-file when given.
 var values = new Dictionary<string, string>(StringComparer.Ordinal);
 for (var i = 0; i + 1 < args.Length; i += 2)
 {
@@ -16,6 +16,7 @@ var options = defaults with
     Password = values.GetValueOrDefault("password", Environment.GetEnvironmentVariable("HYPERV_SIM_PASSWORD") ?? defaults.Password),
 };
 var port = int.Parse(values.GetValueOrDefault("port", "5985"), CultureInfo.InvariantCulture);
+using var signals = new Hypervisors.Fakes.SimulatorSignals();
 await using var server = await HyperVSimulatorServer.StartAsync(options, port);
 if (values.TryGetValue("job-ms", out var jobMs))
 {
@@ -28,18 +29,4 @@ if (values.TryGetValue("url-file", out var urlFile))
 }
 
 Console.WriteLine($"Hyper-V simulator listening on {server.Endpoint}");
-using var stop = new CancellationTokenSource();
-Console.CancelKeyPress += (_, e) =>
-{
-    e.Cancel = true;
-    stop.Cancel();
-};
-AppDomain.CurrentDomain.ProcessExit += (_, _) => stop.Cancel();
-try
-{
-    await Task.Delay(Timeout.Infinite, stop.Token);
-}
-catch (OperationCanceledException)
-{
-    // Stopped.
-}
+await signals.WaitAsync();

@@ -1,13 +1,27 @@
 using System.Globalization;
 using XenApiSimulator;
 
-// Runs the simulator as its own process: `XenApiSimulator [--port N] [--url-file PATH] [--user U] [--password P]`.
-// Prints the URL on stdout (and writes it to --url-file), then serves until Ctrl+C or SIGTERM.
+// Runs the simulator as its own process:
+// `XenApiSimulator [--port N] [--url-file PATH] [--user U] [--password P] [--guests-have-pv-drivers]`.
+// Prints the URL on stdout (and writes it to --url-file), then serves until SIGTERM, SIGINT (Ctrl+C) or SIGQUIT.
 var options = new XenApiSimulatorOptions();
 var port = 0;
 string? urlFile = null;
-for (var i = 0; i + 1 < args.Length; i += 2)
+for (var i = 0; i < args.Length; i += 2)
 {
+    if (args[i] == "--guests-have-pv-drivers")
+    {
+        options.GuestsHavePvDrivers = true;
+        i--;
+        continue;
+    }
+
+    if (i + 1 >= args.Length)
+    {
+        await Console.Error.WriteLineAsync($"option {args[i]} needs a value");
+        return 2;
+    }
+
     switch (args[i])
     {
         case "--port":
@@ -28,13 +42,7 @@ for (var i = 0; i + 1 < args.Length; i += 2)
     }
 }
 
-using var stop = new CancellationTokenSource();
-Console.CancelKeyPress += (_, e) =>
-{
-    e.Cancel = true;
-    stop.Cancel();
-};
-AppDomain.CurrentDomain.ProcessExit += (_, _) => stop.Cancel();
+using var signals = new Hypervisors.Fakes.SimulatorSignals();
 await using var host = await XenApiSimulatorHost.StartAsync(options, port);
 if (urlFile is not null)
 {
@@ -42,13 +50,6 @@ if (urlFile is not null)
 }
 
 Console.WriteLine(host.Url);
-try
-{
-    await Task.Delay(Timeout.Infinite, stop.Token);
-}
-catch (OperationCanceledException)
-{
-    // Stopping.
-}
+await signals.WaitAsync();
 
 return 0;

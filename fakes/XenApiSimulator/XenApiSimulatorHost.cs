@@ -58,6 +58,7 @@ public sealed class XenApiSimulatorHost : IAsyncDisposable
         var dispatcher = new XenApiDispatcher(database, options, stopping.Token);
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
+        builder.Services.AddSingleton<Microsoft.Extensions.Hosting.IHostLifetime, Hypervisors.Fakes.HostedWithoutSignals>();
         builder.WebHost.UseKestrel(k =>
         {
             k.Listen(IPAddress.Loopback, port, listen =>
@@ -98,6 +99,22 @@ public sealed class XenApiSimulatorHost : IAsyncDisposable
             sr["VDIs"] = SimMethodTable.Append(sr.Refs("VDIs"), vdi.Ref);
             Database.Modified(sr);
             return vdi.Uuid;
+        }
+    }
+
+    /// <summary>
+    /// Installs PV drivers in the guest of the VM with this reference or <c>name_label</c> (a control for tests: what a
+    /// user installing the guest tools does). From now on the guest reports them whenever it runs; a running guest
+    /// reports them at once, so clean shutdown, clean reboot, suspend and hot-plug work on it.
+    /// </summary>
+    public void InstallPvDrivers(string vmRefOrName)
+    {
+        ArgumentNullException.ThrowIfNull(vmRefOrName);
+        lock (Database.Gate)
+        {
+            var vm = Database.All("VM").FirstOrDefault(v => v.Ref == vmRefOrName || v.Text("name_label") == vmRefOrName)
+                ?? throw new XenApiFailureException("HANDLE_INVALID", ["VM", vmRefOrName]);
+            SimGuests.InstallPvDrivers(Database, vm);
         }
     }
 

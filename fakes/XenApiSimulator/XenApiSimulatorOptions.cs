@@ -32,6 +32,13 @@ public sealed class XenApiSimulatorOptions
     /// <summary>Serve HTTPS with this certificate (it must carry its private key); null serves plain HTTP.</summary>
     public System.Security.Cryptography.X509Certificates.X509Certificate2? Certificate { get; set; }
 
+    /// <summary>
+    /// Every VM created has PV drivers in its guest, which reports them (with feature-shutdown, feature-reboot and
+    /// feature-suspend) whenever it runs. False (the default) models xapi with a new HVM guest: no drivers until a
+    /// test installs them with <see cref="XenApiSimulatorHost.InstallPvDrivers"/>.
+    /// </summary>
+    public bool GuestsHavePvDrivers { get; set; }
+
     /// <summary>Guests ignore clean shutdown requests: Async.VM.clean_shutdown stays pending until cancelled.</summary>
     public bool CleanShutdownHangs { get; set; }
 

@@ -50,6 +50,15 @@ public abstract class DriverFixture : IAsyncLifetime
     /// </summary>
     public virtual bool HostDiskUsageIsExclusive => HostResourcesAreExclusive;
 
+    /// Whether the guests of the instances the kit creates can act on requests that need them: a soft reboot, and a
+    /// suspend or a device hot-plug where the hypervisor needs the guest for it. True (the default) when they run a
+    /// guest agent, PV drivers or integration services, or the hypervisor needs none. False for a fixture whose
+    /// guests lack them, like a new Xen HVM guest: the kit then expects soft reboot to be refused with
+    /// <see cref="GuestFeatureUnavailableException"/> (changing nothing), lets suspend and hot-plug be refused the
+    /// same way, and does not rely on them to reach a state.
+    /// </summary>
+    public virtual bool GuestsCooperate => true;
+
     /// <summary>How long the kit waits for an expected event or state; raise it for slow hypervisors.</summary>
     public virtual TimeSpan EventTimeout => TimeSpan.FromSeconds(10);
 

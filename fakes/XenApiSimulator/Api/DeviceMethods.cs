@@ -198,7 +198,8 @@ internal static class DeviceMethods
     private static object Plug(SimDatabase db, string cls, string reference, bool plug)
     {
         var device = db.Get(cls, reference);
-        VmMethods.Require(db.Get("VM", device.Text("VM")), "running", "Running");
+        var vm = VmMethods.Require(db.Get("VM", device.Text("VM")), "running", "Running");
+        SimGuests.CheckHotplug(db, vm, cls);
         if (device.Bool("currently_attached") == plug)
         {
             throw new XenApiFailureException(plug ? "DEVICE_ALREADY_ATTACHED" : "DEVICE_ALREADY_DETACHED", [device.Ref]);

@@ -28,7 +28,14 @@ internal static class VmMethods
             var record = SimMethodTable.Merge(SimRecords.Vm(), a.Struct(0), VmRequired, VmReadOnly);
             CheckMemory(record["memory_static_min"], record["memory_dynamic_min"], record["memory_dynamic_max"], record["memory_static_max"]);
             CheckVcpus((long)record["VCPUs_at_startup"]!, (long)record["VCPUs_max"]!);
-            return db.Add("VM", record).Ref;
+            SimGuests.AddMetrics(db, record);
+            var vm = db.Add("VM", record);
+            if (options.GuestsHavePvDrivers)
+            {
+                db.GuestsWithPvDrivers.Add(vm.Ref);
+            }
+
+            return vm.Ref;
         });
         table.Add("VM.destroy", 1, a =>
         {
@@ -56,10 +63,21 @@ internal static class VmMethods
                 SimMethodTable.Unlink(db, "VM", vm.Text("snapshot_of"), "snapshots", vm.Ref);
             }
 
+            SimGuests.RemoveMetrics(db, vm);
+            db.GuestsWithPvDrivers.Remove(vm.Ref);
             db.Remove(vm);
             return string.Empty;
         });
-        table.Add("VM.clone", 2, a => Clone(db, db.Get("VM", a.Text(0)), a.Text(1), snapshot: false));
+        table.Add("VM.clone", 2, a =>
+        {
+            var clone = Clone(db, db.Get("VM", a.Text(0)), a.Text(1), snapshot: false);
+            if (options.GuestsHavePvDrivers)
+            {
+                db.GuestsWithPvDrivers.Add(clone);
+            }
+
+            return clone;
+        });
         table.Add("VM.snapshot", 2, a => Clone(db, db.Get("VM", a.Text(0)), a.Text(1), snapshot: true));
         table.Add("VM.provision", 1, a =>
         {
@@ -105,14 +123,25 @@ internal static class VmMethods
         table.Add("VM.clean_shutdown", 1, a =>
         {
             var vm = Require(db.Get("VM", a.Text(0)), "running", "Running");
+            SimGuests.CheckFeature(db, vm, "clean_shutdown");
             return options.CleanShutdownHangs ? SimPending.Instance : SetPower(db, vm, "Halted");
         });
         table.Add("VM.hard_shutdown", 1, a => SetPower(db, Require(db.Get("VM", a.Text(0)), "running", "Running", "Paused", "Suspended"), "Halted"));
-        table.Add("VM.clean_reboot", 1, a => Reboot(db, Require(db.Get("VM", a.Text(0)), "running", "Running")));
+        table.Add("VM.clean_reboot", 1, a =>
+        {
+            var vm = Require(db.Get("VM", a.Text(0)), "running", "Running");
+            SimGuests.CheckFeature(db, vm, "clean_reboot");
+            return Reboot(db, vm);
+        });
         table.Add("VM.hard_reboot", 1, a => Reboot(db, Require(db.Get("VM", a.Text(0)), "running", "Running", "Paused")));
         table.Add("VM.pause", 1, a => SetPower(db, Require(db.Get("VM", a.Text(0)), "running", "Running"), "Paused"));
         table.Add("VM.unpause", 1, a => SetPower(db, Require(db.Get("VM", a.Text(0)), "paused", "Paused"), "Running"));
-        table.Add("VM.suspend", 1, a => SetPower(db, Require(db.Get("VM", a.Text(0)), "running", "Running"), "Suspended"));
+        table.Add("VM.suspend", 1, a =>
+        {
+            var vm = Require(db.Get("VM", a.Text(0)), "running", "Running");
+            SimGuests.CheckFeature(db, vm, "suspend");
+            return SetPower(db, vm, "Suspended");
+        });
         table.Add("VM.resume", 3, a =>
         {
             var vm = Require(db.Get("VM", a.Text(0)), "suspended", "Suspended");
@@ -166,12 +195,14 @@ internal static class VmMethods
             vm["domid"] = db.Generation;
             vm["resident_on"] = host.Ref;
             SimMethodTable.Link(db, host, "resident_VMs", vm.Ref);
+            SimGuests.DomainStarted(db, vm);
         }
         else if (!active && wasActive)
         {
             vm["domid"] = -1L;
             vm["resident_on"] = SimRecords.NullRef;
             SimMethodTable.Unlink(db, "host", host.Ref, "resident_VMs", vm.Ref);
+            SimGuests.DomainStopped(db, vm);
         }
 
         foreach (var (cls, field) in new[] { ("VBD", "VBDs"), ("VIF", "VIFs") })
@@ -196,6 +227,7 @@ internal static class VmMethods
         vm["power_state"] = "Running";
         vm["domid"] = db.Generation;
         db.Modified(vm);
+        SimGuests.DomainStarted(db, vm);
         RecomputeFreeMemory(db);
         return string.Empty;
     }
@@ -232,6 +264,7 @@ internal static class VmMethods
         record["VBDs"] = Array.Empty<string>();
         record["VIFs"] = Array.Empty<string>();
         record["snapshots"] = Array.Empty<string>();
+        SimGuests.AddMetrics(db, record);
         if (snapshot)
         {
             record["is_a_snapshot"] = true;

@@ -15,8 +15,11 @@ public sealed class XenApiDispatcher
 {
     private static readonly HashSet<string> Classes = new(StringComparer.Ordinal)
     {
-        "VM", "VDI", "VBD", "VIF", "SR", "network", "host", "host_metrics", "host_cpu", "pool", "task",
+        "VM", "VM_metrics", "VM_guest_metrics", "VDI", "VBD", "VIF", "SR", "network", "host", "host_metrics", "host_cpu", "pool", "task",
     };
+
+    /// <summary>Classes whose fields xapi alone writes (DynamicRO), except <c>other_config</c>.</summary>
+    private static readonly HashSet<string> ServerWrittenClasses = new(StringComparer.Ordinal) { "VM_metrics", "VM_guest_metrics" };
 
     private static readonly HashSet<string> ReadOnlyFields = new(StringComparer.Ordinal)
     {
@@ -199,6 +202,9 @@ public sealed class XenApiDispatcher
         return generic is not null;
     }
 
+    private static bool IsWritable(string cls, string field) =>
+        !ReadOnlyFields.Contains(field) && (!ServerWrittenClasses.Contains(cls) || field == "other_config");
+
     private object? GetField(string cls, SimArgs a, string field)
     {
         var item = _db.Get(cls, a.Text(0));
@@ -208,7 +214,7 @@ public sealed class XenApiDispatcher
     private object? SetField(string cls, SimArgs a, string field)
     {
         var item = _db.Get(cls, a.Text(0));
-        if (!item.Fields.TryGetValue(field, out var current) || ReadOnlyFields.Contains(field))
+        if (!item.Fields.TryGetValue(field, out var current) || !IsWritable(cls, field))
         {
             throw new XenApiFailureException("MESSAGE_METHOD_UNKNOWN", [a.Method]);
         }
@@ -221,7 +227,7 @@ public sealed class XenApiDispatcher
     private object? AddToMap(string cls, SimArgs a, string field)
     {
         var item = _db.Get(cls, a.Text(0));
-        if (item.Fields.GetValueOrDefault(field) is not Dictionary<string, string> map || ReadOnlyFields.Contains(field))
+        if (item.Fields.GetValueOrDefault(field) is not Dictionary<string, string> map || !IsWritable(cls, field))
         {
             throw new XenApiFailureException("MESSAGE_METHOD_UNKNOWN", [a.Method]);
         }
@@ -239,7 +245,7 @@ public sealed class XenApiDispatcher
     private object? RemoveFromMap(string cls, SimArgs a, string field)
     {
         var item = _db.Get(cls, a.Text(0));
-        if (item.Fields.GetValueOrDefault(field) is not Dictionary<string, string> map || ReadOnlyFields.Contains(field))
+        if (item.Fields.GetValueOrDefault(field) is not Dictionary<string, string> map || !IsWritable(cls, field))
         {
             throw new XenApiFailureException("MESSAGE_METHOD_UNKNOWN", [a.Method]);
         }

@@ -31,6 +31,9 @@ public sealed class SimDatabase
     /// <summary>Sessions currently valid.</summary>
     public int SessionCount => _sessions.Count;
 
+    /// <summary>The VMs whose guests have PV drivers installed (they report them whenever they run); see <see cref="SimGuests"/>.</summary>
+    public HashSet<string> GuestsWithPvDrivers { get; } = new(StringComparer.Ordinal);
+
     /// <summary>The time source for timestamps.</summary>
     public TimeProvider Clock { get; init; } = TimeProvider.System;
 

@@ -116,6 +116,54 @@ public static class SimRecords
         return record;
     }
 
+    /// <summary>A VM_metrics record as VM.create makes it (datamodel.ml, VM_metrics), for a VM without a domain.</summary>
+    public static Dictionary<string, object?> VmMetrics(DateTime now) => new(StringComparer.Ordinal)
+    {
+        ["uuid"] = Guid.NewGuid().ToString("D"),
+        ["memory_actual"] = 0L,
+        ["VCPUs_number"] = 0L,
+        ["VCPUs_utilisation"] = new Dictionary<string, string>(),
+        ["VCPUs_CPU"] = new Dictionary<string, string>(),
+        ["VCPUs_params"] = new Dictionary<string, string>(),
+        ["VCPUs_flags"] = new Dictionary<string, string>(),
+        ["state"] = Array.Empty<string>(),
+        ["start_time"] = Epoch,
+        ["install_time"] = now,
+        ["last_updated"] = Epoch,
+        ["other_config"] = new Dictionary<string, string>(),
+        ["hvm"] = false,
+        ["nested_virt"] = false,
+        ["nomigrate"] = false,
+        ["current_domain_type"] = "unspecified",
+        ["numa_optimised"] = false,
+        ["numa_nodes"] = 0L,
+        ["numa_node_memory"] = new Dictionary<string, string>(),
+    };
+
+    /// <summary>
+    /// A VM_guest_metrics record (datamodel.ml, VM_guest_metrics) as xapi creates it for a running guest: empty
+    /// driver version and features for a guest without PV drivers.
+    /// </summary>
+    public static Dictionary<string, object?> VmGuestMetrics(DateTime now, Dictionary<string, string> driversVersion, Dictionary<string, string> other, bool driversDetected) => new(StringComparer.Ordinal)
+    {
+        ["uuid"] = Guid.NewGuid().ToString("D"),
+        ["os_version"] = driversDetected ? new Dictionary<string, string> { ["distro"] = "debian", ["major"] = "12", ["name"] = "Debian GNU/Linux 12" } : new Dictionary<string, string>(),
+        ["netbios_name"] = new Dictionary<string, string>(),
+        ["PV_drivers_version"] = driversVersion,
+        ["PV_drivers_up_to_date"] = driversDetected,
+        ["memory"] = new Dictionary<string, string>(),
+        ["disks"] = new Dictionary<string, string>(),
+        ["networks"] = new Dictionary<string, string>(),
+        ["other"] = other,
+        ["last_updated"] = now,
+        ["other_config"] = new Dictionary<string, string>(),
+        ["live"] = driversDetected,
+        ["can_use_hotplug_vbd"] = "unspecified",
+        ["can_use_hotplug_vif"] = "unspecified",
+        ["PV_drivers_detected"] = driversDetected,
+        ["services"] = new Dictionary<string, string>(),
+    };
+
     public static Dictionary<string, object?> Vdi(string sr, string name, long virtualSize) => new(StringComparer.Ordinal)
     {
         ["uuid"] = Guid.NewGuid().ToString("D"),

@@ -85,7 +85,7 @@ internal static class SimSeed
             ["tags"] = Array.Empty<string>(),
             ["default_locking_mode"] = "unlocked",
         });
-        var dom0 = db.Add("VM", SimRecords.Vm(new Dictionary<string, object?>
+        var dom0Record = SimRecords.Vm(new Dictionary<string, object?>
         {
             ["name_label"] = "Control domain on host: " + options.HostName,
             ["is_control_domain"] = true,
@@ -99,15 +99,19 @@ internal static class SimSeed
             ["domid"] = 0L,
             ["resident_on"] = hostRef,
             ["domain_type"] = "pv",
-        }));
-        db.Add("VM", SimRecords.Vm(new Dictionary<string, object?>
+        });
+        SimGuests.AddMetrics(db, dom0Record);
+        var dom0 = db.Add("VM", dom0Record);
+        var templateRecord = SimRecords.Vm(new Dictionary<string, object?>
         {
             ["name_label"] = options.TemplateName,
             ["name_description"] = "A template for installing from install media",
             ["is_a_template"] = true,
             ["is_default_template"] = true,
             ["other_config"] = new Dictionary<string, string> { ["install-methods"] = "cdrom", ["linux_template"] = "false" },
-        }));
+        });
+        SimGuests.AddMetrics(db, templateRecord);
+        db.Add("VM", templateRecord);
         db.Add("host", new Dictionary<string, object?>
         {
             ["name_label"] = options.HostName,

@@ -493,6 +493,32 @@ public sealed partial class XenDriver
         }
     }
 
+    /// <summary>
+    /// Plugs a VBD or VIF the caller has just created into a running guest; when the plug fails (a guest without PV
+    /// drivers: VM_MISSING_PV_DRIVERS), destroys the record again so the refused attach changes nothing.
+    /// </summary>
+    private async Task PlugOrRemoveAsync(string deviceClass, string deviceRef, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await RunTaskAsync(deviceClass + ".plug", cancellationToken, deviceRef);
+        }
+        catch (Exception ex) when (ex is HypervisorException or OperationCanceledException)
+        {
+            try
+            {
+                using var timeout = new CancellationTokenSource(_options.RequestTimeout);
+                await CallAsync(deviceClass + ".destroy", timeout.Token, deviceRef);
+            }
+            catch (Exception cleanup) when (cleanup is HypervisorException or OperationCanceledException)
+            {
+                LogHotplugCleanupFailed(_logger, cleanup, deviceClass, deviceRef);
+            }
+
+            throw;
+        }
+    }
+
     private async Task<bool> TryCleanShutdownAsync(string vmRef, TimeSpan timeout, CancellationToken cancellationToken)
     {
         try
@@ -504,7 +530,7 @@ public sealed partial class XenDriver
         {
             return XenPowerStates.Parse(ex.Parameters[2]) == PowerState.Shutdown;
         }
-        catch (XenApiFailureException ex) when (ex.Code is "VM_MISSING_PV_DRIVERS" or "VM_LACKS_FEATURE_SHUTDOWN" or "TASK_CANCELLED" or "VM_SHUTDOWN_TIMEOUT")
+        catch (XenApiFailureException ex) when (ex.Code is "VM_LACKS_FEATURE" or "VM_MISSING_PV_DRIVERS" or "VM_LACKS_FEATURE_SHUTDOWN" or "TASK_CANCELLED" or "VM_SHUTDOWN_TIMEOUT")
         {
             return false;
         }

@@ -360,7 +360,7 @@ public sealed partial class XenDriver : HypervisorDriverBase
             var newVbd = XenValue.ToText(await CallAsync("VBD.create", ct, vbdRecord));
             if (VmRecords.PowerStateOf(record) == PowerState.Running)
             {
-                await RunTaskAsync("VBD.plug", ct, newVbd);
+                await PlugOrRemoveAsync("VBD", newVbd, ct);
             }
 
             var uuid = XenValue.ToText(await CallAsync("VDI.get_uuid", ct, vdiRef));
@@ -414,7 +414,7 @@ public sealed partial class XenDriver : HypervisorDriverBase
             var vifNew = await CreateVifAsync(vmRef, networkInterface, device, ct);
             if (VmRecords.PowerStateOf(record) == PowerState.Running)
             {
-                await RunTaskAsync("VIF.plug", ct, vifNew);
+                await PlugOrRemoveAsync("VIF", vifNew, ct);
             }
 
             var created = XenValue.ToStruct(await CallAsync("VIF.get_record", ct, vifNew));
@@ -603,4 +603,7 @@ public sealed partial class XenDriver : HypervisorDriverBase
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Rolling back a failed create of instance {InstanceId}")]
     private static partial void LogRollback(ILogger logger, Exception exception, Guid instanceId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not remove {DeviceClass} {DeviceRef} after its hot-plug failed")]
+    private static partial void LogHotplugCleanupFailed(ILogger logger, Exception exception, string deviceClass, string deviceRef);
 }

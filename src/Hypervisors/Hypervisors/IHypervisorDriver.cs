@@ -44,14 +44,21 @@ public interface IHypervisorDriver : IAsyncDisposable
 
     /// <summary>
     /// Asks the guest to shut down (ACPI or guest tools) and waits up to <paramref name="gracefulTimeout"/>;
-    /// if it is still on, powers it off hard. <see cref="TimeSpan.Zero"/> powers off at once.
+    /// if it is still on, powers it off hard. <see cref="TimeSpan.Zero"/> powers off at once, and so does a guest
+    /// the hypervisor reports cannot be asked (no guest agent or PV drivers): a stop never fails for want of the
+    /// guest's cooperation.
     /// </summary>
     Task StopInstanceAsync(Guid instanceId, TimeSpan gracefulTimeout, CancellationToken cancellationToken = default);
 
     /// <summary>Powers the instance off at once, like pulling the plug.</summary>
     Task PowerOffInstanceAsync(Guid instanceId, CancellationToken cancellationToken = default);
 
-    /// <summary>Reboots: <see cref="RebootKind.Soft"/> asks the guest, <see cref="RebootKind.Hard"/> resets.</summary>
+    /// <summary>
+    /// Reboots: <see cref="RebootKind.Soft"/> asks the guest, <see cref="RebootKind.Hard"/> resets. A soft reboot of a
+    /// guest the hypervisor reports cannot act on it (no guest agent, PV drivers or integration services) throws
+    /// <see cref="GuestFeatureUnavailableException"/> and changes nothing; the driver never falls back to a hard
+    /// reset on its own, since that loses the guest's unsaved state.
+    /// </summary>
     Task RebootInstanceAsync(Guid instanceId, RebootKind kind, CancellationToken cancellationToken = default);
 
     /// <summary>Freezes the instance's vCPUs, keeping its memory resident.</summary>
@@ -60,7 +67,11 @@ public interface IHypervisorDriver : IAsyncDisposable
     /// <summary>Continues a paused instance.</summary>
     Task UnpauseInstanceAsync(Guid instanceId, CancellationToken cancellationToken = default);
 
-    /// <summary>Saves the instance's memory to storage and releases its host resources.</summary>
+    /// <summary>
+    /// Saves the instance's memory to storage and releases its host resources. Where the hypervisor needs the guest's
+    /// cooperation to suspend (Xen HVM guests without PV drivers) and the guest lacks it, throws
+    /// <see cref="GuestFeatureUnavailableException"/> and changes nothing: the instance stays running.
+    /// </summary>
     Task SuspendInstanceAsync(Guid instanceId, CancellationToken cancellationToken = default);
 
     /// <summary>Restores a suspended instance.</summary>
@@ -78,14 +89,21 @@ public interface IHypervisorDriver : IAsyncDisposable
     /// <summary>Lists the instance's disks, attached volumes and network interfaces.</summary>
     Task<InstanceDevices> GetDevicesAsync(Guid instanceId, CancellationToken cancellationToken = default);
 
-    /// <summary>Attaches a volume; attaching the same volume id again throws <see cref="InstanceAlreadyExistsException"/>.</summary>
+    /// <summary>
+    /// Attaches a volume; attaching the same volume id again throws <see cref="InstanceAlreadyExistsException"/>.
+    /// Hot-plugging into a running guest that cannot take it (no PV drivers) throws
+    /// <see cref="GuestFeatureUnavailableException"/> and leaves the instance's devices as they were.
+    /// </summary>
     Task<VolumeAttachment> AttachVolumeAsync(Guid instanceId, VolumeSpec volume, CancellationToken cancellationToken = default);
 
     /// <summary>Detaches a volume by its id.</summary>
     /// <exception cref="DeviceNotFoundException">The volume is not attached.</exception>
     Task DetachVolumeAsync(Guid instanceId, string volumeId, CancellationToken cancellationToken = default);
 
-    /// <summary>Adds a network interface.</summary>
+    /// <summary>
+    /// Adds a network interface. Hot-plugging into a running guest that cannot take it throws
+    /// <see cref="GuestFeatureUnavailableException"/> and leaves the instance's devices as they were.
+    /// </summary>
     Task<NetworkInterfaceInfo> AttachInterfaceAsync(Guid instanceId, NetworkInterfaceSpec networkInterface, CancellationToken cancellationToken = default);
 
     /// <summary>Removes the network interface with this MAC address.</summary>

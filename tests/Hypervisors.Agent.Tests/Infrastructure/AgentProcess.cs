@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
 using Hypervisors.Agent.Hosting;
+using Hypervisors.Testing;
 
 namespace Hypervisors.Agent.Tests.Infrastructure;
 
@@ -8,11 +9,13 @@ namespace Hypervisors.Agent.Tests.Infrastructure;
 internal sealed partial class AgentProcess : IAsyncDisposable
 {
     private readonly Process _process;
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _output;
 
-    private AgentProcess(Process process, Uri baseAddress)
+    private AgentProcess(Process process, Uri baseAddress, System.Collections.Concurrent.ConcurrentQueue<string> output)
     {
         _process = process;
         BaseAddress = baseAddress;
+        _output = output;
     }
 
     public Uri BaseAddress { get; }
@@ -22,14 +25,8 @@ internal sealed partial class AgentProcess : IAsyncDisposable
     public static async Task<AgentProcess> StartAsync(string dataDirectory, IReadOnlyDictionary<string, string> settings, CancellationToken cancellationToken)
     {
         var agentDll = typeof(AgentApplication).Assembly.Location;
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = Path.GetDirectoryName(agentDll)!,
-        };
-        start.ArgumentList.Add(agentDll);
+        var start = ProcessSignals.StartInfo("dotnet", agentDll);
+        start.WorkingDirectory = Path.GetDirectoryName(agentDll)!;
         start.ArgumentList.Add("--Agent:Listen:0=http://127.0.0.1:0");
         start.ArgumentList.Add($"--Agent:DataDirectory={dataDirectory}");
         start.ArgumentList.Add("--Logging:LogLevel:Default=Information");
@@ -67,7 +64,7 @@ internal sealed partial class AgentProcess : IAsyncDisposable
         try
         {
             var uri = await listening.Task.WaitAsync(TimeSpan.FromSeconds(60), cancellationToken);
-            return new AgentProcess(process, uri);
+            return new AgentProcess(process, uri, output);
         }
         catch
         {
@@ -118,6 +115,12 @@ internal sealed partial class AgentProcess : IAsyncDisposable
         await _process.WaitForExitAsync(CancellationToken.None).WaitAsync(timeout);
         return _process.ExitCode;
     }
+
+    /// <summary>What the agent wrote to standard output and error so far.</summary>
+    public string Output => string.Join('\n', _output);
+
+    /// <summary>Sends SIGTERM or SIGINT (<paramref name="signal"/> "TERM" or "INT") and waits for the agent to exit; see <see cref="ProcessSignals"/>.</summary>
+    public Task<(TimeSpan Elapsed, int ExitCode)> SignalAndWaitAsync(string signal) => ProcessSignals.SignalAndWaitAsync(_process, signal);
 
     /// <summary>SIGKILL: no shutdown code runs.</summary>
     public async Task KillAsync()

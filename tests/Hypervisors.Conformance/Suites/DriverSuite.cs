@@ -124,6 +124,7 @@ public abstract class DriverSuite<TFixture>(TFixture fixture) : IClassFixture<TF
         else if (state == PowerState.Suspended)
         {
             RequireCapability(Capabilities.SupportsSuspend, nameof(DriverCapabilities.SupportsSuspend));
+            RequireCooperatingGuests("suspend");
         }
         else
         {
@@ -139,6 +140,18 @@ public abstract class DriverSuite<TFixture>(TFixture fixture) : IClassFixture<TF
             Assert.Skip($"The driver declares {capability} = false.");
         }
     }
+
+    /// <summary>Skips the test when the fixture's guests cannot do <paramref name="what"/> (<see cref="DriverFixture.GuestsCooperate"/>).</summary>
+    protected void RequireCooperatingGuests(string what)
+    {
+        if (!Fixture.GuestsCooperate)
+        {
+            Assert.Skip($"The fixture's guests cannot cooperate, so {what} may be refused; GuestCooperationTests checks the refusal.");
+        }
+    }
+
+    /// <summary>Whether <paramref name="operation"/> needs the guest's cooperation on some hypervisors.</summary>
+    protected static bool NeedsGuest(InstanceOperation operation) => operation is InstanceOperation.SoftReboot or InstanceOperation.Suspend;
 
     /// <summary>Calls the power operation <paramref name="operation"/> on <paramref name="instanceId"/>.</summary>
     protected Task InvokeAsync(InstanceOperation operation, Guid instanceId, CancellationToken cancellationToken) => operation switch

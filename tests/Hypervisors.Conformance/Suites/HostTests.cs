@@ -85,7 +85,7 @@ public abstract class HostTests<TFixture>(TFixture fixture) : DriverSuite<TFixtu
             await Driver.UnpauseInstanceAsync(instance.Id, Ct);
         }
 
-        if (Capabilities.SupportsSuspend)
+        if (Capabilities.SupportsSuspend && Fixture.GuestsCooperate)
         {
             await Driver.SuspendInstanceAsync(instance.Id, Ct);
             var suspended = await Driver.GetHostInfoAsync(Ct);

@@ -14,6 +14,7 @@ public sealed class EsxHttpEventTests(EsxHttpFixture f) : EventTests<EsxHttpFixt
 public sealed class EsxHttpHostTests(EsxHttpFixture f) : HostTests<EsxHttpFixture>(f);
 public sealed class EsxHttpLifecycleTests(EsxHttpFixture f) : LifecycleTests<EsxHttpFixture>(f);
 public sealed class EsxHttpListTests(EsxHttpFixture f) : ListTests<EsxHttpFixture>(f);
+public sealed class EsxHttpGuestCooperationTests(EsxHttpFixture f) : GuestCooperationTests<EsxHttpFixture>(f);
 
 // standalone ESX over HTTPS with a pinned thumbprint
 public sealed class EsxHttpsCancellationTests(EsxHttpsFixture f) : CancellationTests<EsxHttpsFixture>(f);
@@ -25,6 +26,7 @@ public sealed class EsxHttpsEventTests(EsxHttpsFixture f) : EventTests<EsxHttpsF
 public sealed class EsxHttpsHostTests(EsxHttpsFixture f) : HostTests<EsxHttpsFixture>(f);
 public sealed class EsxHttpsLifecycleTests(EsxHttpsFixture f) : LifecycleTests<EsxHttpsFixture>(f);
 public sealed class EsxHttpsListTests(EsxHttpsFixture f) : ListTests<EsxHttpsFixture>(f);
+public sealed class EsxHttpsGuestCooperationTests(EsxHttpsFixture f) : GuestCooperationTests<EsxHttpsFixture>(f);
 
 // vCenter over HTTP
 public sealed class VCenterHttpCancellationTests(VCenterHttpFixture f) : CancellationTests<VCenterHttpFixture>(f);
@@ -36,6 +38,7 @@ public sealed class VCenterHttpEventTests(VCenterHttpFixture f) : EventTests<VCe
 public sealed class VCenterHttpHostTests(VCenterHttpFixture f) : HostTests<VCenterHttpFixture>(f);
 public sealed class VCenterHttpLifecycleTests(VCenterHttpFixture f) : LifecycleTests<VCenterHttpFixture>(f);
 public sealed class VCenterHttpListTests(VCenterHttpFixture f) : ListTests<VCenterHttpFixture>(f);
+public sealed class VCenterHttpGuestCooperationTests(VCenterHttpFixture f) : GuestCooperationTests<VCenterHttpFixture>(f);
 
 // vCenter over HTTPS with a pinned thumbprint
 public sealed class VCenterHttpsCancellationTests(VCenterHttpsFixture f) : CancellationTests<VCenterHttpsFixture>(f);
@@ -47,6 +50,7 @@ public sealed class VCenterHttpsEventTests(VCenterHttpsFixture f) : EventTests<V
 public sealed class VCenterHttpsHostTests(VCenterHttpsFixture f) : HostTests<VCenterHttpsFixture>(f);
 public sealed class VCenterHttpsLifecycleTests(VCenterHttpsFixture f) : LifecycleTests<VCenterHttpsFixture>(f);
 public sealed class VCenterHttpsListTests(VCenterHttpsFixture f) : ListTests<VCenterHttpsFixture>(f);
+public sealed class VCenterHttpsGuestCooperationTests(VCenterHttpsFixture f) : GuestCooperationTests<VCenterHttpsFixture>(f);
 
 public sealed class EsxCompliance : ComplianceTests
 {

@@ -27,3 +27,5 @@ public sealed class DecoratedFakeConcurrencyTests(DecoratedFakeFixture fixture) 
 public sealed class DecoratedFakeFaultTests(DecoratedFakeFixture fixture) : FaultTests<DecoratedFakeFixture>(fixture);
 
 public sealed class DecoratedFakeCancellationTests(DecoratedFakeFixture fixture) : CancellationTests<DecoratedFakeFixture>(fixture);
+
+public sealed class DecoratedFakeGuestCooperationTests(DecoratedFakeFixture fixture) : GuestCooperationTests<DecoratedFakeFixture>(fixture);

@@ -22,6 +22,8 @@ public sealed class FakeCancellationTests(FakeFixture fixture) : CancellationTes
 
 public sealed class FakeFaultConformanceTests(FakeFixture fixture) : FaultTests<FakeFixture>(fixture);
 
+public sealed class FakeGuestCooperationTests(FakeFixture fixture) : GuestCooperationTests<FakeFixture>(fixture);
+
 public sealed class FakeComplianceTests : ComplianceTests
 {
     protected override Assembly TargetAssembly => typeof(FakeComplianceTests).Assembly;

@@ -22,6 +22,8 @@ public sealed class HyperVCancellationTests(HyperVFixture fixture) : Cancellatio
 
 public sealed class HyperVFaultTests(HyperVFixture fixture) : FaultTests<HyperVFixture>(fixture);
 
+public sealed class HyperVGuestCooperationTests(HyperVFixture fixture) : GuestCooperationTests<HyperVFixture>(fixture);
+
 public sealed class HyperVComplianceTests : ComplianceTests
 {
     protected override Assembly TargetAssembly => typeof(HyperVComplianceTests).Assembly;

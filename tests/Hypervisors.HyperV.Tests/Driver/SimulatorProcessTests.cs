@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net;
+using Hypervisors.Testing;
 
 namespace Hypervisors.HyperV.Tests;
 
@@ -55,4 +56,11 @@ public sealed class SimulatorProcessTests
             File.Delete(urlFile);
         }
     }
+
+    [Theory]
+    [InlineData("TERM")]
+    [InlineData("INT")]
+    public Task The_simulator_process_exits_with_code_0_within_5_s_of_a_signal(string signal) =>
+        ProcessSignals.AssertStopsCleanlyAsync(ProcessSignals.StartInfo("dotnet", Path.Combine(AppContext.BaseDirectory, "HyperVSimulator.dll"), "--port", "0"),
+            "Hyper-V simulator listening on http://127.0.0.1:", signal, whileRunning: null, TestContext.Current.CancellationToken);
 }

@@ -22,6 +22,8 @@ public sealed class LibvirtCancellationTests(LibvirtTestDriverFixture fixture) :
 
 public sealed class LibvirtFaultTests(LibvirtTestDriverFixture fixture) : FaultTests<LibvirtTestDriverFixture>(fixture);
 
+public sealed class LibvirtGuestCooperationTests(LibvirtTestDriverFixture fixture) : GuestCooperationTests<LibvirtTestDriverFixture>(fixture);
+
 public sealed class LibvirtComplianceTests : ComplianceTests
 {
     protected override Assembly TargetAssembly => typeof(LibvirtComplianceTests).Assembly;

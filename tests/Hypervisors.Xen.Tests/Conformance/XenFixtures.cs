@@ -7,15 +7,18 @@ namespace Hypervisors.Xen.Tests.Conformance;
 /// <summary>
 /// The kit's fixture for the Xen driver: each fixture starts its own XenAPI simulator in-process on a loopback
 /// port, so the host's resources belong to that fixture alone. Specs carry one disk and one interface, so create,
-/// list, devices and delete go through VDI, VBD and VIF too.
+/// list, devices and delete go through VDI, VBD and VIF too. The guests either have no PV drivers, as every new
+/// HVM guest under xapi (clean shutdown, clean reboot, suspend and hot-plug are refused), or have them.
 /// </summary>
-public abstract class XenFixture : DriverFixture
+/// <param name="transport">XML-RPC or JSON-RPC.</param>
+/// <param name="guestsHavePvDrivers">Whether the simulated guests have PV drivers (and so can shut down, reboot, suspend and hot-plug cleanly).</param>
+public abstract class XenFixture(XenApiTransport transport, bool guestsHavePvDrivers) : DriverFixture
 {
     private XenApiSimulatorHost? _simulator;
 
     public XenApiSimulatorHost Simulator => _simulator ?? throw new InvalidOperationException("The fixture has not been initialized.");
 
-    protected abstract XenApiTransport Transport { get; }
+    public override bool GuestsCooperate => guestsHavePvDrivers;
 
     public override bool HostResourcesAreExclusive => true;
 
@@ -63,12 +66,12 @@ public abstract class XenFixture : DriverFixture
 
     protected override async Task<IHypervisorDriver> CreateDriverAsync()
     {
-        _simulator = await XenApiSimulatorHost.StartAsync();
+        _simulator = await XenApiSimulatorHost.StartAsync(new XenApiSimulatorOptions { GuestsHavePvDrivers = guestsHavePvDrivers });
         _simulator.CreateVdi("kit-base-image", 1L << 30);
         return NewDriver();
     }
 
-    private XenDriver NewDriver() => new(new XenDriverOptions { Url = Simulator.Url, Transport = Transport }.UseCredentials("root", "xenroot"));
+    private XenDriver NewDriver() => new(new XenDriverOptions { Url = Simulator.Url, Transport = transport }.UseCredentials("root", "xenroot"));
 
     public override async ValueTask DisposeAsync()
     {
@@ -82,17 +85,17 @@ public abstract class XenFixture : DriverFixture
     }
 }
 
-/// <summary>The driver over XML-RPC.</summary>
-public sealed class XenXmlRpcFixture : XenFixture
-{
-    protected override XenApiTransport Transport => XenApiTransport.XmlRpc;
-}
+/// <summary>The driver over XML-RPC; new guests without PV drivers.</summary>
+public sealed class XenXmlRpcFixture() : XenFixture(XenApiTransport.XmlRpc, guestsHavePvDrivers: false);
 
-/// <summary>The driver over JSON-RPC.</summary>
-public sealed class XenJsonRpcFixture : XenFixture
-{
-    protected override XenApiTransport Transport => XenApiTransport.JsonRpc;
-}
+/// <summary>The driver over JSON-RPC; new guests without PV drivers.</summary>
+public sealed class XenJsonRpcFixture() : XenFixture(XenApiTransport.JsonRpc, guestsHavePvDrivers: false);
+
+/// <summary>The driver over XML-RPC; guests with PV drivers.</summary>
+public sealed class XenXmlRpcPvDriversFixture() : XenFixture(XenApiTransport.XmlRpc, guestsHavePvDrivers: true);
+
+/// <summary>The driver over JSON-RPC; guests with PV drivers.</summary>
+public sealed class XenJsonRpcPvDriversFixture() : XenFixture(XenApiTransport.JsonRpc, guestsHavePvDrivers: true);
 
 /// <summary>Ends a simulator control when the kit disposes it.</summary>
 internal sealed class Release(IDisposable control) : IAsyncDisposable

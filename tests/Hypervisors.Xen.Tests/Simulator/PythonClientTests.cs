@@ -11,12 +11,15 @@ namespace Hypervisors.Xen.Tests.Simulator;
 /// </summary>
 public sealed class PythonClientTests
 {
-    [Fact]
-    public async Task Python_xmlrpc_client_agrees_with_the_simulator()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Python_xmlrpc_client_agrees_with_the_simulator(bool guestsHavePvDrivers)
     {
         var python = FindOnPath("python3");
         ExternalParts.Require(python is not null, "python3");
-        await using var simulator = await XenApiSimulatorHost.StartAsync(cancellationToken: TestContext.Current.CancellationToken);
+        await using var simulator = await XenApiSimulatorHost.StartAsync(new XenApiSimulatorOptions { GuestsHavePvDrivers = guestsHavePvDrivers },
+            cancellationToken: TestContext.Current.CancellationToken);
         var script = Path.Combine(AppContext.BaseDirectory, "python", "xenapi_wire_check.py");
         Assert.True(File.Exists(script), $"{script} was not copied to the output.");
 
@@ -30,6 +33,7 @@ public sealed class PythonClientTests
         start.ArgumentList.Add(simulator.Url.ToString());
         start.ArgumentList.Add(simulator.Options.UserName);
         start.ArgumentList.Add(simulator.Options.Password);
+        start.ArgumentList.Add(guestsHavePvDrivers ? "with-pv-drivers" : "without-pv-drivers");
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
         var stderr = process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);

@@ -2,7 +2,9 @@
 """Drives a XenAPI server with Python's standard xmlrpc.client, an XML-RPC implementation independent of the
 project's own, and checks the envelopes byte for byte where XenAPI fixes them.
 
-usage: xenapi_wire_check.py URL USER PASSWORD
+usage: xenapi_wire_check.py URL USER PASSWORD [with-pv-drivers|without-pv-drivers]
+The mode says whether the server's guests have PV drivers (default: with). Without them, xapi refuses the clean
+operations and hot-plug on a running HVM guest (VM_LACKS_FEATURE, VM_MISSING_PV_DRIVERS).
 Prints one line per check and 'ALL CHECKS PASSED' at the end; exits 1 on the first failed check.
 """
 import http.client
@@ -12,6 +14,7 @@ import urllib.parse
 import xmlrpc.client
 
 URL, USER, PASSWORD = sys.argv[1], sys.argv[2], sys.argv[3]
+WITH_DRIVERS = (sys.argv[4] if len(sys.argv) > 4 else "with-pv-drivers") == "with-pv-drivers"
 PARTS = urllib.parse.urlparse(URL)
 HEAD = b'<?xml version="1.0"?><methodResponse><params><param><value><struct>'
 TAIL = b'</struct></value></param></params></methodResponse>'
@@ -103,13 +106,38 @@ check(value(server.VBD.get_currently_attached(session, vbd)) is True, "the VBD i
 check(raw_call("VM.start", session, vm, False, False) == failure_bytes("VM_BAD_POWER_STATE", vm, "halted", "running"),
       "starting a running VM is VM_BAD_POWER_STATE [vm, halted, running], byte-exact")
 
-for method, state in (("pause", "Paused"), ("unpause", "Running"), ("suspend", "Suspended")):
+# What the guest reports: VM_metrics from creation, VM_guest_metrics while it runs.
+metrics = value(server.VM_metrics.get_record(session, value(server.VM.get_metrics(session, vm))))
+check(metrics["current_domain_type"] == "hvm" and metrics["hvm"] is True, "VM_metrics says the running domain is HVM")
+guest = value(server.VM_guest_metrics.get_record(session, value(server.VM.get_guest_metrics(session, vm))))
+if WITH_DRIVERS:
+    check(guest["PV_drivers_detected"] is True and int(guest["PV_drivers_version"]["major"]) >= 0
+          and guest["other"].get("feature-suspend") == "1", "a guest with PV drivers reports them and its features")
+else:
+    check(guest["PV_drivers_detected"] is False and guest["PV_drivers_version"] == {} and guest["other"] == {},
+          "a new HVM guest reports no PV drivers and no features")
+    for method in ("clean_shutdown", "clean_reboot", "suspend"):
+        check(raw_call("VM." + method, session, vm) == failure_bytes("VM_LACKS_FEATURE", vm),
+              "VM.%s of a guest without PV drivers is VM_LACKS_FEATURE [vm], byte-exact" % method)
+    check(value(server.VM.get_power_state(session, vm)) == "Running", "the refused calls left the VM Running")
+    vif2 = value(server.VIF.create(session, {"device": "1", "network": network, "VM": vm, "MAC": "", "MTU": "1500",
+                                             "other_config": {}, "qos_algorithm_type": "", "qos_algorithm_params": {}}))
+    check(raw_call("VIF.plug", session, vif2) == failure_bytes("VM_MISSING_PV_DRIVERS", vm),
+          "VIF.plug into a running guest without PV drivers is VM_MISSING_PV_DRIVERS [vm], byte-exact")
+    value(server.VIF.destroy(session, vif2))
+    # Only the guest reports its drivers: the field is read-only to clients.
+    failure(server.VM_guest_metrics.set_PV_drivers_detected(session, value(server.VM.get_guest_metrics(session, vm)), True),
+            "MESSAGE_METHOD_UNKNOWN")
+
+for method, state in (("pause", "Paused"), ("unpause", "Running")) + ((("suspend", "Suspended"),) if WITH_DRIVERS else ()):
     value(getattr(server.VM, method)(session, vm))
     check(value(server.VM.get_power_state(session, vm)) == state, method + " -> " + state)
-failure(server.VM.unpause(session, vm), "VM_BAD_POWER_STATE")
-value(server.VM.resume(session, vm, False, False))
-check(value(server.VM.get_power_state(session, vm)) == "Running", "resume -> Running")
-value(server.VM.clean_reboot(session, vm))
+if WITH_DRIVERS:
+    check(value(server.VM.get_guest_metrics(session, vm)) == "OpaqueRef:NULL", "a suspended VM has no guest metrics")
+    failure(server.VM.unpause(session, vm), "VM_BAD_POWER_STATE")
+    value(server.VM.resume(session, vm, False, False))
+    check(value(server.VM.get_power_state(session, vm)) == "Running", "resume -> Running")
+    value(server.VM.clean_reboot(session, vm))
 value(server.VM.hard_reboot(session, vm))
 check(value(server.VM.get_power_state(session, vm)) == "Running", "reboots stay Running")
 
@@ -124,12 +152,18 @@ while status == "pending" and time.time() < deadline:
     for event in batch["events"]:
         if event["ref"] == task and event["operation"] in ("add", "mod"):
             status = event["snapshot"]["status"]
-check(status == "success", "Async.VM.clean_shutdown finished as success, seen through event.from")
 record = value(server.task.get_record(session, task))
-check(record["progress"] == 1.0 and record["error_info"] == [], "the task record has progress 1.0 and no error")
+if WITH_DRIVERS:
+    check(status == "success", "Async.VM.clean_shutdown finished as success, seen through event.from")
+    check(record["progress"] == 1.0 and record["error_info"] == [], "the task record has progress 1.0 and no error")
+else:
+    check(status == "failure", "Async.VM.clean_shutdown of a guest without PV drivers failed, seen through event.from")
+    check(record["error_info"] == ["VM_LACKS_FEATURE", vm], "the task carries VM_LACKS_FEATURE [vm] in error_info")
+    value(server.VM.hard_shutdown(session, vm))
 value(server.task.destroy(session, task))
 failure(server.task.get_record(session, task), "HANDLE_INVALID")
-check(value(server.VM.get_power_state(session, vm)) == "Halted", "clean_shutdown -> Halted")
+check(value(server.VM.get_power_state(session, vm)) == "Halted", "the VM is Halted")
+check(value(server.VM.get_guest_metrics(session, vm)) == "OpaqueRef:NULL", "a halted VM has no guest metrics")
 
 failed = value(getattr(server, "Async").VM.pause(session, vm))
 deadline = time.time() + 20

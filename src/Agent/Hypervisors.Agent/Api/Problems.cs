@@ -15,6 +15,7 @@ internal static class Problems
         HypervisorErrorKind.DeviceNotFound => (404, "device-not-found", "Device not found"),
         HypervisorErrorKind.InvalidPowerState => (409, "invalid-power-state", "Invalid power state"),
         HypervisorErrorKind.AlreadyExists => (409, "already-exists", "Already exists"),
+        HypervisorErrorKind.GuestFeatureUnavailable => (409, "guest-feature-unavailable", "The guest cannot do this"),
         HypervisorErrorKind.InvalidSpec => (400, "invalid-spec", "Invalid request"),
         HypervisorErrorKind.NotSupported => (501, "not-supported", "Not supported by the driver"),
         HypervisorErrorKind.InsufficientResources => (422, "insufficient-resources", "Insufficient resources"),

@@ -38,17 +38,41 @@ internal static class XenErrorMap
             ["SR_FULL"] = Insufficient,
             ["NO_HOSTS_AVAILABLE"] = Insufficient,
             ["MESSAGE_METHOD_UNKNOWN"] = (e, c) => new OperationNotSupportedException("Xen", c.Operation, $"the server has no method {Param(e, 0)}."),
-            ["VM_LACKS_FEATURE_SHUTDOWN"] = (e, c) => new OperationNotSupportedException("Xen", c.Operation, "the guest cannot shut down cleanly."),
-            ["VM_MISSING_PV_DRIVERS"] = (e, c) => new OperationNotSupportedException("Xen", c.Operation, "the guest has no PV drivers."),
+
+            // [vm]: a live HVM guest without PV drivers or the feature flag (xapi_vm_lifecycle.ml check_op_for_feature).
+            ["VM_LACKS_FEATURE"] = (e, c) => Guest(e, c, "the guest has no PV drivers and does not report the feature."),
+
+            // The codes older xapi releases used for the same refusal.
+            ["VM_LACKS_FEATURE_SHUTDOWN"] = (e, c) => Guest(e, c, "the guest cannot shut down cleanly."),
+            ["VM_LACKS_FEATURE_SUSPEND"] = (e, c) => Guest(e, c, "the guest cannot suspend."),
+
+            // [vm, reason]: the guest says it cannot be suspended (data/cant_suspend_reason).
+            ["VM_NON_SUSPENDABLE"] = (e, c) => Guest(e, c, $"the guest cannot be suspended: {Param(e, 1)}"),
+
+            // [vm]: VBD/VIF plug and unplug on a running HVM guest without PV drivers (xapi_vbd_helpers.ml).
+            ["VM_MISSING_PV_DRIVERS"] = (e, c) => Guest(e, c, "the guest has no PV drivers."),
+
+            // [reason]; the guest's "no" to hot-plug comes as this generic code.
+            ["OPERATION_NOT_ALLOWED"] = (e, c) => c.Operation is InstanceOperation.AttachVolume or InstanceOperation.DetachVolume
+                    or InstanceOperation.AttachInterface or InstanceOperation.DetachInterface
+                && Param(e, 0).Contains("hotplug", StringComparison.OrdinalIgnoreCase)
+                    ? Guest(e, c, Param(e, 0))
+                    : Unclassified(e, c),
             ["MAP_DUPLICATE_KEY"] = (e, _) => new InstanceAlreadyExistsException($"XenAPI: key '{Param(e, 2)}' already exists.", e),
             ["TASK_CANCELLED"] = (e, c) => new HypervisorTimeoutException($"The XenAPI task for {c.Operation} was cancelled.", e),
         }.ToFrozenDictionary(StringComparer.Ordinal);
 
     /// <summary>Maps a failure to the contract's typed error; the failure is kept as the inner exception.</summary>
     public static HypervisorException Map(XenApiFailureException failure, XenCallContext context) =>
-        Table.TryGetValue(failure.Code, out var factory)
-            ? factory(failure, context)
-            : new HypervisorException(failure.Message, failure) { NativeCode = failure.Code, InstanceId = context.InstanceId };
+        Table.TryGetValue(failure.Code, out var factory) ? factory(failure, context) : Unclassified(failure, context);
+
+    private static HypervisorException Unclassified(XenApiFailureException e, XenCallContext c) =>
+        new(e.Message, e) { NativeCode = e.Code, InstanceId = c.InstanceId };
+
+    private static HypervisorException Guest(XenApiFailureException e, XenCallContext c, string detail) =>
+        c.InstanceId is { } id
+            ? new GuestFeatureUnavailableException(id, c.Operation, detail, e) { NativeCode = e.Code }
+            : new HypervisorException(HypervisorErrorKind.GuestFeatureUnavailable, $"Cannot {c.Operation}: {detail}", e) { NativeCode = e.Code };
 
     private static HypervisorException NotFound(XenApiFailureException e, XenCallContext c)
     {

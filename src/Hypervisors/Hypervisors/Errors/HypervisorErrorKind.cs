@@ -35,4 +35,10 @@ public enum HypervisorErrorKind
 
     /// <summary>The operation did not finish in time on the hypervisor's side.</summary>
     Timeout,
+
+    /// <summary>
+    /// The operation needs the guest's cooperation (guest agent, PV drivers, integration services) and the guest
+    /// lacks it; nothing was changed.
+    /// </summary>
+    GuestFeatureUnavailable,
 }
