@@ -71,7 +71,8 @@ public static partial class OvaReader
     {
         var names = new List<string>();
         long total = 0;
-        var reader = new TarReader(ova, leaveOpen: true);
+        // Read forward only, as from a download: the reader never seeks on a size taken from a header.
+        var reader = new TarReader(new ForwardOnlyStream(ova), leaveOpen: true);
         await using (reader.ConfigureAwait(false))
         {
             TarEntry? entry;
@@ -79,7 +80,7 @@ public static partial class OvaReader
             {
                 entry = await reader.GetNextEntryAsync(copyData: false, cancellationToken).ConfigureAwait(false);
             }
-            catch (InvalidDataException ex)
+            catch (Exception ex) when (ex is InvalidDataException or EndOfStreamException or FormatException)
             {
                 throw new OvfFormatException("package", 0, $"not a tar archive: {ex.Message}", ex);
             }
@@ -151,7 +152,7 @@ public static partial class OvaReader
                 {
                     entry = await reader.GetNextEntryAsync(copyData: false, cancellationToken).ConfigureAwait(false);
                 }
-                catch (Exception ex) when (ex is InvalidDataException or EndOfStreamException)
+                catch (Exception ex) when (ex is InvalidDataException or EndOfStreamException or FormatException)
                 {
                     throw new OvfFormatException(name, 0, $"the package is damaged after this entry: {ex.Message}", ex);
                 }
@@ -249,4 +250,34 @@ public static partial class OvaReader
             throw new OvfFormatException(manifest, 0, $"the manifest lists '{listed.Keys.First()}', which the package does not hold.");
         }
     }
+}
+
+/// <summary>A read-only view of a stream that cannot seek, so readers treat it as a download.</summary>
+internal sealed class ForwardOnlyStream(Stream inner) : Stream
+{
+    public override bool CanRead => true;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => false;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
+
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => inner.ReadAsync(buffer, cancellationToken);
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => inner.ReadAsync(buffer, offset, count, cancellationToken);
+
+    public override void Flush()
+    {
+    }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }

@@ -53,19 +53,42 @@ public static partial class OvfReader
             IgnoreComments = true,
             IgnoreProcessingInstructions = true,
         };
+        // Descriptors are small: read whole (bounded) so an error the XML reader reports without a position (a
+        // prohibited DTD) can still name its line.
+        var text = ReadBounded(stream, options.MaxDescriptorCharacters);
         XDocument document;
+        using var reader = XmlReader.Create(new StringReader(text), settings);
         try
         {
-            using var reader = XmlReader.Create(stream, settings);
             document = XDocument.Load(reader, LoadOptions.SetLineInfo);
         }
         catch (XmlException ex)
         {
-            var dtd = ex.Message.Contains("DTD", StringComparison.OrdinalIgnoreCase) || ex.Message.Contains("DOCTYPE", StringComparison.OrdinalIgnoreCase);
-            throw new OvfFormatException(dtd ? "!DOCTYPE" : "xml", ex.LineNumber, dtd ? "a DTD is not allowed in an OVF descriptor." : ex.Message, ex);
+            var doctype = text.IndexOf("<!DOCTYPE", StringComparison.Ordinal);
+            var dtd = doctype >= 0 && (ex.Message.Contains("DTD", StringComparison.OrdinalIgnoreCase) || ex.Message.Contains("DOCTYPE", StringComparison.OrdinalIgnoreCase));
+            var line = dtd ? text.AsSpan(0, doctype).Count('\n') + 1 : ex.LineNumber;
+            throw new OvfFormatException(dtd ? "!DOCTYPE" : "xml", line, dtd ? "a DTD is not allowed in an OVF descriptor." : ex.Message, ex);
         }
 
         return new Parser(options).Envelope(document.Root!);
+    }
+
+    private static string ReadBounded(Stream stream, long maxCharacters)
+    {
+        using var reader = new StreamReader(stream, leaveOpen: true);
+        var buffer = new char[81920];
+        var text = new System.Text.StringBuilder();
+        int read;
+        while ((read = reader.Read(buffer, 0, buffer.Length)) > 0)
+        {
+            text.Append(buffer, 0, read);
+            if (text.Length > maxCharacters)
+            {
+                throw new OvfFormatException("Envelope", 0, $"the descriptor is longer than {maxCharacters} characters.");
+            }
+        }
+
+        return text.ToString();
     }
 
     [GeneratedRegex(@"^byte(\*(\d+)\^(\d+)|\*(\d+))?$", RegexOptions.CultureInvariant)]
