@@ -121,16 +121,41 @@ public sealed partial class ImageCache : IDisposable
                 entry = resolved.Entry!;
             }
 
-            var leases = Path.Combine(_leases, entry.Name);
-            System.IO.Directory.CreateDirectory(leases);
-            await File.WriteAllBytesAsync(Path.Combine(leases, instanceId.ToString("D")), [], cancellationToken).ConfigureAwait(false);
-            Touch(entry.Name);
+            await WriteLeaseAsync(entry.Name, instanceId, cancellationToken).ConfigureAwait(false);
             return resolved with { Entry = Read(entry.Name) ?? entry };
         }
         finally
         {
             _entryLock.Release();
         }
+    }
+
+    /// <summary>Records that <paramref name="instanceId"/> uses the existing <paramref name="entry"/>.</summary>
+    public async Task LeaseAsync(CachedImage entry, Guid instanceId, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        await _entryLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (!File.Exists(entry.Path))
+            {
+                throw new InvalidImageReferenceException(entry.Name, "the cached image was removed; import it again.");
+            }
+
+            await WriteLeaseAsync(entry.Name, instanceId, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _entryLock.Release();
+        }
+    }
+
+    private async Task WriteLeaseAsync(string name, Guid instanceId, CancellationToken cancellationToken)
+    {
+        var leases = Path.Combine(_leases, name);
+        System.IO.Directory.CreateDirectory(leases);
+        await File.WriteAllBytesAsync(Path.Combine(leases, instanceId.ToString("D")), [], cancellationToken).ConfigureAwait(false);
+        Touch(name);
     }
 
     /// <summary>Fetches <paramref name="reference"/> into the cache in <paramref name="format"/> ahead of any instance (pre-cache).</summary>
@@ -301,6 +326,18 @@ public sealed partial class ImageCache : IDisposable
         }
 
         // Another format: converted into the cache under the file's SHA-256.
+        return await ImportLocalFileAsync(path, reference, format, info.Format, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Brings a file this process made or checked itself (a disk unpacked from a verified OVA) into the cache in
+    /// <paramref name="format"/>, keyed by its SHA-256; probed and checked like any download.
+    /// </summary>
+    internal Task<ResolvedImage> ImportFileAsync(string path, string source, string format, CancellationToken cancellationToken) =>
+        ImportLocalFileAsync(path, new HostFileImageReference(source), format, null, cancellationToken);
+
+    private async Task<ResolvedImage> ImportLocalFileAsync(string path, ImageReference reference, string format, string? probedFormat, CancellationToken cancellationToken)
+    {
         ImageDigest digest;
         var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, useAsync: true);
         await using (stream.ConfigureAwait(false))
@@ -309,7 +346,7 @@ public sealed partial class ImageCache : IDisposable
             ImageDigest.TryCreate("sha256", Convert.ToHexStringLower(sha), out digest!);
         }
 
-        return await GetOrFetchAsync(reference, digest, format, info.Format, null,
+        return await GetOrFetchAsync(reference, digest, format, probedFormat, null,
             async (file, ct) =>
             {
                 var source = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, useAsync: true);
@@ -322,6 +359,80 @@ public sealed partial class ImageCache : IDisposable
             },
             cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>The cache entry whose file is <paramref name="path"/>, or null.</summary>
+    public CachedImage? FindByPath(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        var full = Path.GetFullPath(path);
+        return string.Equals(Path.GetDirectoryName(full), _images, StringComparison.Ordinal) && IsEntryName(Path.GetFileName(full))
+            ? Read(Path.GetFileName(full))
+            : null;
+    }
+
+    /// <summary>
+    /// Fetches a package (an OVA) named by <paramref name="reference"/> as verified bytes, without probing it as a
+    /// disk: a Glance image must have container_format "ova". A host file is used in place; a download goes to a
+    /// temporary file the returned handle deletes.
+    /// </summary>
+    public async Task<FetchedPackage> FetchPackageAsync(ImageReference reference, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(reference);
+        if (reference is HostFileImageReference file)
+        {
+            return new FetchedPackage(_paths.ResolveImageFile(file.Text), temporary: false);
+        }
+
+        var path = Path.Combine(_temporary, Guid.NewGuid().ToString("N") + ".ova");
+        try
+        {
+            var stream = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16, useAsync: true);
+            await using (stream.ConfigureAwait(false))
+            {
+                switch (reference)
+                {
+                    case GlanceImageReference glance:
+                    {
+                        var client = _glance ?? throw new InvalidImageReferenceException(reference.Text, "no Glance endpoint is configured on this host.");
+                        var image = await client.GetImageAsync(glance.ImageId, cancellationToken).ConfigureAwait(false);
+                        GlanceClient.ExpectedDigest(image);
+                        if (!string.Equals(image.ContainerFormat, "ova", StringComparison.Ordinal))
+                        {
+                            throw new InvalidImageReferenceException(reference.Text, $"the image's container format is '{image.ContainerFormat}', not 'ova'.");
+                        }
+
+                        EnsureFreeSpace(reference.Text, image.Size ?? 0);
+                        await client.DownloadAsync(image, stream, cancellationToken).ConfigureAwait(false);
+                        break;
+                    }
+
+                    case DownloadImageReference download:
+                    {
+                        var http = _http ?? throw new InvalidImageReferenceException(reference.Text, "downloads over https are not enabled on this host.");
+                        var downloader = new VerifiedDownload(http, 5, TimeSpan.FromMilliseconds(200), _options.MaxDownloadBytes, _logger);
+                        await downloader.CopyAsync(download.Text, _ => ValueTask.FromResult(new HttpRequestMessage(HttpMethod.Get, download.Location)), download.Digest, null, stream, cancellationToken)
+                            .ConfigureAwait(false);
+                        break;
+                    }
+
+                    default:
+                        throw new InvalidImageReferenceException(reference.Text, "unsupported package reference.");
+                }
+
+                _bytes.Add(stream.Length);
+            }
+
+            return new FetchedPackage(path, temporary: true);
+        }
+        catch
+        {
+            DeleteQuietly(path);
+            throw;
+        }
+    }
+
+    /// <summary>The folder for temporary files on the cache's file system (unpacked packages go here).</summary>
+    internal string TemporaryDirectory => _temporary;
 
     /// <summary>A hit, or one shared fetch per entry name however many callers ask at once.</summary>
     private async Task<ResolvedImage> GetOrFetchAsync(
@@ -487,6 +598,30 @@ public sealed partial class ImageCache : IDisposable
         catch (IOException)
         {
             // Best effort: a leftover temporary file is never used.
+        }
+    }
+
+    /// <summary>A package fetched for import: its file, deleted on dispose when it was downloaded.</summary>
+    public sealed class FetchedPackage : IDisposable
+    {
+        private readonly bool _temporary;
+
+        internal FetchedPackage(string path, bool temporary)
+        {
+            Path = path;
+            _temporary = temporary;
+        }
+
+        /// <summary>The package file.</summary>
+        public string Path { get; }
+
+        /// <inheritdoc />
+        public void Dispose()
+        {
+            if (_temporary)
+            {
+                DeleteQuietly(Path);
+            }
         }
     }
 

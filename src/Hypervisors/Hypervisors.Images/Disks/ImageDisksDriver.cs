@@ -43,7 +43,7 @@ public sealed partial class ImageDisksDriver : DelegatingHypervisorDriver
         var references = new ImageReference?[spec.Disks.Count];
         for (var i = 0; i < spec.Disks.Count; i++)
         {
-            if (spec.Disks[i].ImageRef is { } text)
+            if (spec.Disks[i].ImageRef is { } text && _cache.FindByPath(text) is null)
             {
                 try
                 {
@@ -62,6 +62,14 @@ public sealed partial class ImageDisksDriver : DelegatingHypervisorDriver
         {
             for (var i = 0; i < spec.Disks.Count; i++)
             {
+                if (spec.Disks[i].ImageRef is { } path && _cache.FindByPath(path) is { } entry)
+                {
+                    // Already a cache entry (an imported package's disk): only the lease is taken.
+                    await _cache.LeaseAsync(entry, spec.Id, cancellationToken).ConfigureAwait(false);
+                    disks.Add(spec.Disks[i]);
+                    continue;
+                }
+
                 if (references[i] is not { } reference)
                 {
                     disks.Add(spec.Disks[i]);
