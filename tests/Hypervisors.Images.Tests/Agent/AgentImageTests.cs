@@ -3,7 +3,6 @@ using System.Net.Http.Json;
 using System.Text;
 using Hypervisors.Agent.Client;
 using Hypervisors.Agent.Hosting;
-using Hypervisors.Agent.Images;
 using Hypervisors.Images.Tests.Ovf;
 using Hypervisors.Images.Tests.Support;
 using Hypervisors.Libvirt;
@@ -55,18 +54,13 @@ public sealed class AgentImageTests
         var created = new List<Guid>();
         try
         {
+            // hvctl create --image glance:<id>: the agent fetches, verifies and caches the image, then boots from it.
             var id = Guid.NewGuid();
             created.Add(id);
-            var operation = await client.CreateInstanceAsync("kvm", id, new CreateInstanceRequest
-            {
-                Name = "agent-glance-" + id.ToString("N")[..8],
-                VCpus = 1,
-                MemoryMiB = 256,
-                Disks = [new DiskSpec(1, "glance:" + image.Id)],
-                StartAfterCreate = true,
-            }, TimeSpan.FromMinutes(2), Ct);
-            operation = await client.WaitForOperationAsync(operation, Ct);
-            Assert.True(operation.State == OperationState.Succeeded, operation.Error?.Detail);
+            var (code, output, error) = await HvctlAsync(http.BaseAddress!, "create", id.ToString(), "-d", "kvm", "-n", "agent-glance-" + id.ToString("N")[..8],
+                "--memory", "256", "--image", "glance:" + image.Id, "--start", "--json");
+            Assert.True(code == 0, output + error);
+            Assert.Contains("\"succeeded\"", output, StringComparison.OrdinalIgnoreCase);
             await WaitForMarkerAsync(client, id);
 
             var cached = await http.GetFromJsonAsync<List<CachedImageView>>("/v1/images", Ct);
@@ -78,13 +72,15 @@ public sealed class AgentImageTests
                 Assert.Equal(HttpStatusCode.BadRequest, inUse.StatusCode);
             }
 
-            using var response = await http.PostAsJsonAsync("/v1/drivers/kvm/imports", new ImportRequest { Package = "small.ova", NamePrefix = "agent-ova-" + id.ToString("N")[..6] + "-" }, Ct);
-            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
-            var imported = Assert.Single((await response.Content.ReadFromJsonAsync<List<ImportedInstance>>(Ct))!);
-            created.Add(imported.InstanceId);
-            var importOperation = await client.WaitForOperationAsync(await client.GetOperationAsync(imported.OperationId, cancellationToken: Ct), Ct);
-            Assert.True(importOperation.State == OperationState.Succeeded, importOperation.Error?.Detail);
-            var instance = await client.GetInstanceAsync("kvm", imported.InstanceId, Ct);
+            // hvctl import: POST /v1/drivers/kvm/imports, one create per VirtualSystem.
+            (code, output, error) = await HvctlAsync(http.BaseAddress!, "import", "small.ova", "-d", "kvm", "--name-prefix", "agent-ova-" + id.ToString("N")[..6] + "-", "--json");
+            Assert.True(code == 0, output + error);
+            using var importedJson = System.Text.Json.JsonDocument.Parse(output);
+            var imported = Assert.Single(importedJson.RootElement.EnumerateArray());
+            var importedId = imported.GetProperty("instanceId").GetGuid();
+            created.Add(importedId);
+            Assert.Equal("Succeeded", imported.GetProperty("state").GetString(), StringComparer.OrdinalIgnoreCase);
+            var instance = await client.GetInstanceAsync("kvm", importedId, Ct);
             Assert.Equal((1, 128L), (instance.VCpus, instance.MemoryMiB));
 
             using var refused = await http.PostAsJsonAsync("/v1/drivers/kvm/imports", new ImportRequest { Package = "/etc/passwd" }, Ct);
@@ -107,6 +103,15 @@ public sealed class AgentImageTests
             await app.DisposeAsync();
             Directory.Delete(root, recursive: true);
         }
+    }
+
+    private static async Task<(int Code, string Output, string Error)> HvctlAsync(Uri agent, params string[] args)
+    {
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        var console = Spectre.Console.AnsiConsole.Create(new Spectre.Console.AnsiConsoleSettings { Out = new Spectre.Console.AnsiConsoleOutput(output) });
+        var code = await Hypervisors.Hvctl.HvctlApp.RunAsync(["--url", agent.ToString(), .. args], new Hypervisors.Hvctl.HvctlOutput(console, output, error), cancellationToken: Ct);
+        return (code, output.ToString(), error.ToString());
     }
 
     private static async Task<byte[]> SmallOvaAsync()

@@ -6,34 +6,6 @@ using Hypervisors.Images.Ovf;
 
 namespace Hypervisors.Agent.Images;
 
-/// <summary>An import request: <c>POST /v1/drivers/{driver}/imports</c>.</summary>
-public sealed record ImportRequest
-{
-    /// <summary>The OVA as an image reference (<c>glance:&lt;id&gt;</c>, <c>https://...#sha256=</c>, or an allowed host file).</summary>
-    public required string Package { get; init; }
-
-    /// <summary>The deployment option; the descriptor's default when null.</summary>
-    public string? DeploymentOption { get; init; }
-
-    /// <summary>The host network for each OVF network.</summary>
-    public Dictionary<string, string>? NetworkMapping { get; init; }
-
-    /// <summary>Values of user-configurable properties.</summary>
-    public Dictionary<string, string>? Properties { get; init; }
-
-    /// <summary>Prefixed to each VirtualSystem's name.</summary>
-    public string? NamePrefix { get; init; }
-
-    /// <summary>Power each instance on once it is created.</summary>
-    public bool StartAfterCreate { get; init; }
-}
-
-/// <summary>One instance an import creates, with the operation creating it.</summary>
-public sealed record ImportedInstance(Guid InstanceId, string Name, string OperationId, string Operation);
-
-/// <summary>A pre-cache request: <c>POST /v1/images</c>.</summary>
-public sealed record PreCacheRequest(string Image);
-
 /// <summary>The image endpoints: pre-cache, list and delete cached images, and OVF/OVA import.</summary>
 internal static class ImageEndpoints
 {
