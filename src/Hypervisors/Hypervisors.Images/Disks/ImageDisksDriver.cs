@@ -56,7 +56,6 @@ public sealed partial class ImageDisksDriver : DelegatingHypervisorDriver
             }
         }
 
-        var existed = await ExistsAsync(spec.Id, cancellationToken).ConfigureAwait(false);
         var disks = new List<DiskSpec>(spec.Disks.Count);
         try
         {
@@ -85,7 +84,8 @@ public sealed partial class ImageDisksDriver : DelegatingHypervisorDriver
         }
         catch
         {
-            if (!existed && !await ExistsAsync(spec.Id, CancellationToken.None).ConfigureAwait(false))
+            // Leases are files named by the instance id: an instance that exists (a repeat, or a conflicting id) keeps its own.
+            if (!await ExistsAsync(spec.Id, CancellationToken.None).ConfigureAwait(false))
             {
                 _cache.Release(spec.Id);
             }

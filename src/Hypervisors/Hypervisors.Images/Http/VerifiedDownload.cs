@@ -13,6 +13,7 @@ namespace Hypervisors.Images.Http;
 internal sealed partial class VerifiedDownload(HttpClient http, int maxResumeAttempts, TimeSpan resumeDelay, long maxBytes, ILogger logger)
 {
     private const int BufferSize = 1 << 20;
+    private const int MinimumChunk = 256 * 1024;
 
     /// <summary>Builds a new request for the resource (headers such as auth included); the range is added here.</summary>
     public delegate ValueTask<HttpRequestMessage> RequestFactory(CancellationToken cancellationToken);
@@ -27,7 +28,7 @@ internal sealed partial class VerifiedDownload(HttpClient http, int maxResumeAtt
         }
 
         using var hash = digest.CreateHash();
-        var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+        byte[][] buffers = [ArrayPool<byte>.Shared.Rent(BufferSize), ArrayPool<byte>.Shared.Rent(BufferSize)];
         long offset = 0;
         var resumes = 0;
         try
@@ -52,7 +53,8 @@ internal sealed partial class VerifiedDownload(HttpClient http, int maxResumeAtt
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            ArrayPool<byte>.Shared.Return(buffers[0]);
+            ArrayPool<byte>.Shared.Return(buffers[1]);
         }
 
         if (expectedSize is { } size && offset != size)
@@ -67,6 +69,21 @@ internal sealed partial class VerifiedDownload(HttpClient http, int maxResumeAtt
 
         await destination.FlushAsync(cancellationToken).ConfigureAwait(false);
         return offset;
+
+        // Hashes and stores one chunk; a failing disk is the host's problem, not a broken download to resume.
+        async Task HashAndWriteAsync(byte[] chunk, int count)
+        {
+            await Task.Yield();
+            hash.AppendData(chunk, 0, count);
+            try
+            {
+                await destination.WriteAsync(chunk.AsMemory(0, count), cancellationToken).ConfigureAwait(false);
+            }
+            catch (IOException ex)
+            {
+                throw new HypervisorException($"Image '{imageRef}': writing the download failed: {ex.Message}", ex);
+            }
+        }
 
         // One request from the current offset. Returns the failure to resume after, or null when the body ended.
         async Task<Exception?> TryCopyOnceAsync()
@@ -113,31 +130,40 @@ internal sealed partial class VerifiedDownload(HttpClient http, int maxResumeAtt
                 }
 
                 destination.Position = offset;
+
+                // Two buffers: the next read from the network overlaps hashing and writing the previous one.
+                var pending = Task.CompletedTask;
+                var current = 0;
                 try
                 {
                     var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
                     await using (body.ConfigureAwait(false))
                     {
                         int read;
-                        while ((read = await body.ReadAsync(buffer.AsMemory(0, BufferSize), cancellationToken).ConfigureAwait(false)) > 0)
+                        while ((read = await body.ReadAtLeastAsync(buffers[current].AsMemory(0, BufferSize), MinimumChunk, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false)) > 0)
                         {
                             if (offset + read > (expectedSize ?? maxBytes))
                             {
                                 throw new ImageIntegrityException(imageRef, $"the source sent more than the {expectedSize ?? maxBytes} bytes it may.");
                             }
 
-                            hash.AppendData(buffer, 0, read);
-                            await destination.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+                            await pending.ConfigureAwait(false);
+                            pending = HashAndWriteAsync(buffers[current], read);
                             offset += read;
+                            current ^= 1;
                         }
                     }
+
+                    await pending.ConfigureAwait(false);
                 }
                 catch (IOException ex)
                 {
+                    await pending.ConfigureAwait(false);
                     return ex;
                 }
                 catch (HttpRequestException ex)
                 {
+                    await pending.ConfigureAwait(false);
                     return ex;
                 }
 
