@@ -17,6 +17,7 @@ namespace Hypervisors.Images.Tests.Agent;
 /// shows): an instance created from <c>glance:&lt;id&gt;</c> boots and prints the guest's marker; an OVA imported
 /// through <c>POST /v1/drivers/{driver}/imports</c> becomes an instance; the cache is listed over the API.
 /// </summary>
+[Collection(LibvirtdImagesCollection.Name)]
 public sealed class AgentImageTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;

@@ -5,6 +5,7 @@ using Hypervisors.Images.Tests.Support;
 namespace Hypervisors.Images.Tests.Libvirt;
 
 /// <summary>A stopped libvirt instance exported to an OVA that imports back to an equal spec, and exported to Glance as a snapshot image.</summary>
+[Collection(LibvirtdImagesCollection.Name)]
 public sealed class ExportTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;

@@ -10,6 +10,7 @@ namespace Hypervisors.Images.Tests.Libvirt;
 /// <c>glance:&lt;id&gt;</c> on libvirtd with QEMU as a qcow2 overlay on the cached image, booted from that disk (no
 /// kernel boot), its marker read from the serial console; a second instance from the same image downloads nothing.
 /// </summary>
+[Collection(LibvirtdImagesCollection.Name)]
 public sealed class GlanceBootTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;

@@ -11,6 +11,7 @@ namespace Hypervisors.Images.Tests.Libvirt;
 /// DSP0243 and a SHA256 manifest), uploaded to Glance as container_format ova, imported from <c>glance:&lt;id&gt;</c>
 /// and booted on libvirtd with QEMU.
 /// </summary>
+[Collection(LibvirtdImagesCollection.Name)]
 public sealed class OvaImportTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;

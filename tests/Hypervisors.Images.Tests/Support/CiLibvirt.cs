@@ -85,3 +85,10 @@ internal sealed class CiLibvirt : IAsyncDisposable
         Directory.Delete(Root, recursive: true);
     }
 }
+
+/// <summary>The tests that boot guests on the shared libvirtd run one at a time (a 2-core CI host emulates each guest in software).</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class LibvirtdImagesCollection
+{
+    public const string Name = "libvirtd-images";
+}
