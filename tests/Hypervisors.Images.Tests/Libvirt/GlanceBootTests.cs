@@ -39,7 +39,7 @@ public sealed class GlanceBootTests
         Assert.Equal(1, proxy.FileRequests);
         var secondDisk = Assert.Single((await host.Driver.GetDevicesAsync(second.Id, Ct)).Disks);
         Assert.Equal(entry.Path, QemuImgTool.ParseInfo(ImageFiles.QemuImg("info", "--output=json", secondDisk.Path!)).BackingFile);
-        Assert.Equal([first.Id, second.Id], Assert.Single(host.Cache.List()).Instances.Order());
+        Assert.Equal(new[] { first.Id, second.Id }.Order(), Assert.Single(host.Cache.List()).Instances.Order());
 
         await host.Driver.PowerOffInstanceAsync(first.Id, Ct);
         await host.Driver.DeleteInstanceAsync(first.Id, Ct);
