@@ -12,7 +12,7 @@ internal static class HvctlApp
         var root = new RootCommand("hvctl: drives a Hypervisors compute agent over its /v1 API.");
         globals.AddTo(root);
         var context = new CommandContext(globals, output, handler);
-        foreach (var command in InstanceCommands.Create(context).Concat(HostCommands.Create(context)).Concat(DeviceCommands.Create(context)).Concat(OperationCommands.Create(context)))
+        foreach (var command in InstanceCommands.Create(context).Concat(HostCommands.Create(context)).Concat(DeviceCommands.Create(context)).Concat(OperationCommands.Create(context)).Concat(ImageCommands.Create(context)))
         {
             root.Subcommands.Add(command);
         }

@@ -12,7 +12,7 @@ namespace Hypervisors.Agent.Client;
 /// A typed client for the agent's /v1 API over an <see cref="HttpClient"/> whose <see cref="HttpClient.BaseAddress"/>
 /// is the agent's URL. Problems come back as <see cref="AgentApiException"/>.
 /// </summary>
-public sealed class AgentClient
+public sealed partial class AgentClient
 {
     private readonly HttpClient _http;
 

@@ -94,7 +94,9 @@ internal static class InstanceCommands
         var networks = new Option<string[]>("--network") { Description = "A network interface on this network (repeatable)." };
         var start = new Option<bool>("--start") { Description = "Power on once created." };
         var noWait = NoWaitOption();
+        var boot = new BootOptions();
         var command = new Command("create", "Create an instance (idempotent on its id).") { id, name, vcpus, memory, disks, networks, start, noWait };
+        boot.AddTo(command);
         command.SetAction((result, _) => context.RunAsync(result, async client =>
         {
             var instanceId = result.GetValue(id) ?? Guid.NewGuid();
@@ -103,7 +105,8 @@ internal static class InstanceCommands
                 Name = result.GetValue(name)!,
                 VCpus = result.GetValue(vcpus),
                 MemoryMiB = result.GetValue(memory),
-                Disks = (result.GetValue(disks) ?? []).Select(size => new DiskSpec(size)).ToList(),
+                Disks = [.. boot.ImageDisks(result), .. (result.GetValue(disks) ?? []).Select(size => new DiskSpec(size))],
+                KernelBoot = boot.KernelBoot(result),
                 NetworkInterfaces = (result.GetValue(networks) ?? []).Select(network => new NetworkInterfaceSpec(network)).ToList(),
                 StartAfterCreate = result.GetValue(start),
             };

@@ -2,6 +2,7 @@ using Hypervisors.Agent.Api;
 using Hypervisors.Agent.Client;
 using Hypervisors.Agent.Configuration;
 using Hypervisors.Agent.Events;
+using Hypervisors.Agent.Images;
 using Hypervisors.Agent.Journal;
 using Hypervisors.Agent.Operations;
 using Hypervisors.Agent.Security;
@@ -102,6 +103,7 @@ public static class AgentApplication
         services.AddHostedService(provider => provider.GetRequiredService<PowerStateSync>());
         services.AddHostedService<DriverEventPump>();
         DriverSetup.Register(services, drivers);
+        services.AddAgentImages(builder.Configuration, drivers);
 
         services.AddHealthChecks()
             .AddCheck<DriversHealthCheck>("drivers", tags: ["ready"])
@@ -160,6 +162,7 @@ public static class AgentApplication
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapInstanceApi();
         app.MapEventApi();
+        app.MapImageApi();
         return app;
     }
 
