@@ -1,3 +1,4 @@
+using Hypervisors.Agent.Amqp;
 using Hypervisors.Agent.Api;
 using Hypervisors.Agent.Client;
 using Hypervisors.Agent.Configuration;
@@ -56,6 +57,7 @@ public static class AgentApplication
         services.AddHostedService(provider => provider.GetRequiredService<PowerStateSync>());
         services.AddHostedService<DriverEventPump>();
         DriverSetup.Register(services, drivers);
+        services.AddAgentAmqp(builder.Configuration, dataDirectory);
 
         services.AddHealthChecks().AddCheck<DriversHealthCheck>("drivers", tags: ["ready"]);
         services.AddOpenApi();
