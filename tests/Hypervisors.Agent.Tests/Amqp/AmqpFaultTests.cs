@@ -61,7 +61,7 @@ public sealed class AmqpFaultTests
     }
 
     [Fact]
-    public async Task A_consumer_cancelled_by_the_broker_turns_readiness_red_and_the_agent_rejoins()
+    public async Task A_consumer_cancelled_by_the_broker_is_noticed_and_the_agent_rejoins_and_answers()
     {
         var ct = TestContext.Current.CancellationToken;
         await using var scope = AmqpTestScope.OnSharedBroker();
