@@ -1,3 +1,4 @@
+using Hypervisors.Agent.Amqp;
 using Hypervisors.Agent.Api;
 using Hypervisors.Agent.Client;
 using Hypervisors.Agent.Configuration;
@@ -104,6 +105,7 @@ public static class AgentApplication
         services.AddHostedService<DriverEventPump>();
         DriverSetup.Register(services, drivers);
         services.AddAgentImages(builder.Configuration, drivers);
+        services.AddAgentAmqp(builder.Configuration, dataDirectory);
 
         services.AddHealthChecks()
             .AddCheck<DriversHealthCheck>("drivers", tags: ["ready"])
