@@ -96,7 +96,7 @@ internal sealed class RefusalReportsWrongState(IHypervisorDriver inner) : Delega
         }
         catch (InvalidPowerStateException ex)
         {
-            throw new InvalidPowerStateException(instanceId, ex.Operation, PowerState.Suspended);
+            throw new InvalidPowerStateException(instanceId, ex.RefusedOperation, PowerState.Suspended);
         }
     }
 }

@@ -435,18 +435,32 @@ internal sealed class AmqpSession : IAsyncDisposable
         return capacities;
     }
 
+    /// <summary>Live lifecycle events that may wait for the broker before the forwarder resumes from the journal.</summary>
+    private const int LifecycleEventBuffer = 4096;
+
     private async Task ForwardLifecycleEventsAsync(CancellationToken cancellationToken)
     {
-        try
+        long? after = null;
+        while (!cancellationToken.IsCancellationRequested)
         {
-            await foreach (var happened in _events.StreamAsync(null, cancellationToken).ConfigureAwait(false))
+            try
             {
-                await PublishEventAsync($"lifecycle.{_options.EffectiveHost}.{happened.Kind.ToString().ToLowerInvariant()}",
-                    JsonSerializer.SerializeToUtf8Bytes(happened, AgentJson.Options), cancellationToken).ConfigureAwait(false);
+                await foreach (var happened in _events.StreamAsync(after, LifecycleEventBuffer, cancellationToken).ConfigureAwait(false))
+                {
+                    await PublishEventAsync($"lifecycle.{_options.EffectiveHost}.{happened.Kind.ToString().ToLowerInvariant()}",
+                        JsonSerializer.SerializeToUtf8Bytes(happened, AgentJson.Options), cancellationToken).ConfigureAwait(false);
+                    after = happened.Id;
+                }
+
+                return;
             }
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
+            catch (EventStreamOverflowException)
+            {
+                // The broker fell behind the bounded live buffer: resume from the journal after the last event sent.
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+            }
         }
     }
 

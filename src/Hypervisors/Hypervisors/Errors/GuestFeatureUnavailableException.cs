@@ -12,10 +12,11 @@ public sealed class GuestFeatureUnavailableException : HypervisorException
     public GuestFeatureUnavailableException(Guid instanceId, InstanceOperation operation, string detail, Exception? innerException = null)
         : base(HypervisorErrorKind.GuestFeatureUnavailable, $"Cannot {operation} instance {instanceId}: {detail}", innerException)
     {
+        RefusedOperation = operation;
         Operation = operation;
         InstanceId = instanceId;
     }
 
-    /// <summary>The operation that was refused.</summary>
-    public InstanceOperation Operation { get; }
+    /// <summary>The operation that was refused (the same as <see cref="HypervisorException.Operation"/>).</summary>
+    public InstanceOperation RefusedOperation { get; }
 }
