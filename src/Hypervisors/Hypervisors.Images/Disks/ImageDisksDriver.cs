@@ -12,6 +12,12 @@ namespace Hypervisors.Images.Disks;
 /// entry until it is deleted, so the cache never ages out an image that backs a disk. A refused image changes
 /// nothing: no instance, no lease, no cache entry.
 /// </summary>
+/// <remarks>
+/// The cache's files are bases the inner driver must accept, though the operator lists only the directories callers
+/// may name: the decorator registers the cache with the inner driver's <see cref="HostPathPolicy"/>
+/// (<see cref="HostPathPolicy.TrustImagesOf"/>), which then accepts the cache's verified entries as disk images, and
+/// still refuses every other host path outside its allowed directories.
+/// </remarks>
 public sealed partial class ImageDisksDriver : DelegatingHypervisorDriver
 {
     private readonly ImageCache _cache;
@@ -23,6 +29,7 @@ public sealed partial class ImageDisksDriver : DelegatingHypervisorDriver
     {
         ArgumentNullException.ThrowIfNull(cache);
         _cache = cache;
+        innerDriver.GetService<HostPathPolicy>()?.TrustImagesOf(cache);
         DiskFormat = diskFormat;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
     }
