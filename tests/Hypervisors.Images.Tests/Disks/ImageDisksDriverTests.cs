@@ -89,6 +89,25 @@ public sealed class ImageDisksDriverTests
         Assert.Contains(direct.Id, (await inner.ListInstancesAsync(Ct)).Select(i => i.Id));
     }
 
+    [Fact]
+    public async Task Around_a_driver_without_image_disks_a_create_from_an_image_throws_not_supported_and_fetches_nothing()
+    {
+        using var files = new ImageFiles();
+        files.Raw("disk.raw", 64 * 1024);
+        using var scope = new CacheScope(null, paths: new ImageDirectoryAllowList([files.Directory]));
+        await using var driver = new ImageDisksDriver(new WithoutImageDisks(new FakeHypervisorDriver()), scope.Cache);
+
+        var refusal = await Assert.ThrowsAsync<OperationNotSupportedException>(() => driver.CreateInstanceAsync(Spec("disk.raw"), Ct));
+
+        Assert.Equal(InstanceOperation.Create, refusal.Operation);
+        Assert.Empty(await driver.ListInstancesAsync(Ct));
+        Assert.Empty(scope.Cache.List());
+        Assert.Equal(0, scope.Metric("misses"));
+        Assert.Empty(scope.AllFiles());
+        var blank = await driver.CreateInstanceAsync(Spec("disk.raw") with { Disks = [new DiskSpec(1)] }, Ct);
+        Assert.Null(Assert.Single((await driver.GetDevicesAsync(blank.Id, Ct)).Disks).ImageRef);
+    }
+
     private static InstanceSpec Spec(string imageRef) => new()
     {
         Id = Guid.NewGuid(),
@@ -97,4 +116,10 @@ public sealed class ImageDisksDriverTests
         MemoryMiB = 64,
         Disks = [new DiskSpec(1, imageRef)],
     };
+
+    /// <summary>A driver that declares no image disks.</summary>
+    private sealed class WithoutImageDisks(IHypervisorDriver inner) : DelegatingHypervisorDriver(inner)
+    {
+        public override DriverCapabilities Capabilities => InnerDriver.Capabilities with { SupportsImageDisks = false };
+    }
 }

@@ -46,6 +46,12 @@ public sealed partial class ImageDisksDriver : DelegatingHypervisorDriver
             return await base.CreateInstanceAsync(spec, cancellationToken).ConfigureAwait(false);
         }
 
+        // A driver that cannot base disks on images refuses before anything is fetched or leased.
+        if (!Capabilities.SupportsImageDisks)
+        {
+            throw new OperationNotSupportedException(Capabilities.HypervisorType, InstanceOperation.Create, "disks from an image are not supported.");
+        }
+
         // Parse every reference before fetching any, so a malformed one refuses the request without a download.
         var references = new ImageReference?[spec.Disks.Count];
         for (var i = 0; i < spec.Disks.Count; i++)
