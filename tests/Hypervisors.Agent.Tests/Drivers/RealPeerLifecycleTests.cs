@@ -2,6 +2,7 @@ using Hypervisors.Agent.Client;
 using Hypervisors.Agent.Tests.Infrastructure;
 using Hypervisors.Esx.Tests.Vcsim;
 using Hypervisors.Libvirt.Tests.RealGuest;
+using Hypervisors.Testing;
 using HyperVSimulator;
 using XenApiSimulator;
 
@@ -158,5 +159,60 @@ public sealed class HyperVSimulatorAgentTests : WithSecretFiles
         });
 
         await DriverLifecycle.RunAsync(agent, "hv1", new CreateInstanceRequest { Name = "agent-hyperv-vm", VCpus = 2, MemoryMiB = 512, Disks = [new DiskSpec(4)] }, ct);
+    }
+}
+
+/// <summary>The <c>uml</c> kind: User Mode Linux guests on this host, booting a busybox root over hostfs.</summary>
+public sealed class UmlAgentTests : IDisposable
+{
+    private const string KernelPath = "/usr/bin/linux.uml";
+
+    // Short: the driver's Unix sockets live under it (at most 107 bytes a path).
+    private readonly DirectoryInfo _root = Directory.CreateDirectory(Path.Combine("/tmp", "hv-agent-uml-" + Guid.NewGuid().ToString("N")[..8]));
+
+    public void Dispose() => _root.Delete(recursive: true);
+
+    [Fact]
+    public async Task A_uml_driver_runs_a_guest_through_the_agent()
+    {
+        ExternalParts.Require(File.Exists(KernelPath) && File.Exists("/bin/busybox"), "User Mode Linux (linux.uml, busybox-static; .ci/setup/70-uml.sh)");
+        var ct = TestContext.Current.CancellationToken;
+        var images = _root.CreateSubdirectory("images");
+        var guestRoot = images.CreateSubdirectory("root");
+        foreach (var folder in new[] { "bin", "proc", "dev" })
+        {
+            guestRoot.CreateSubdirectory(folder);
+        }
+
+        File.Copy("/bin/busybox", Path.Combine(guestRoot.FullName, "bin", "busybox"));
+        var init = Path.Combine(guestRoot.FullName, "init");
+        await File.WriteAllTextAsync(init, "#!/bin/busybox sh\n/bin/busybox mount -t proc proc /proc\nwhile true; do /bin/busybox sleep 1; done\n", ct);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(init, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+        var baseImage = Path.Combine(images.FullName, "base.img");
+        await using (var image = File.Create(baseImage))
+        {
+            image.SetLength(4 * 1024 * 1024);
+        }
+
+        await using var agent = await TestAgent.StartAsync(new Dictionary<string, string>
+        {
+            ["Agent:Drivers:uml1:Kind"] = "uml",
+            ["Agent:Drivers:uml1:StateDirectory"] = Path.Combine(_root.FullName, "state"),
+            ["Agent:Drivers:uml1:KernelPath"] = KernelPath,
+            ["Agent:Drivers:uml1:AllowedImageDirectories:0"] = images.FullName,
+            ["Agent:Drivers:uml1:BootTimeout"] = "00:01:00",
+        });
+
+        await DriverLifecycle.RunAsync(agent, "uml1", new CreateInstanceRequest
+        {
+            Name = "agent-uml-guest",
+            VCpus = 1,
+            MemoryMiB = 64,
+            Disks = [new DiskSpec(1, baseImage)],
+            KernelBoot = new KernelBootSpec(KernelPath, null, "root=/dev/root rootfstype=hostfs rw init=/init quiet hostfs=" + guestRoot.FullName),
+        }, ct);
     }
 }
