@@ -148,32 +148,25 @@ public sealed partial class XenDriver
     /// another client, known before a create decides whether it is new; the token lets a watch started later report
     /// everything since. The event loop itself runs only once somebody watches.
     /// </summary>
-    private async Task EnsureReadyAsync(CancellationToken cancellationToken)
-    {
-        if (_ready)
+    private Task EnsureReadyAsync(CancellationToken cancellationToken) =>
+        OnceAsync(() => _ready, async ct =>
         {
-            return;
-        }
-
-        await _readyGate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            if (!_ready)
-            {
-                Reindex(await _events.PrimeAsync(cancellationToken).ConfigureAwait(false));
-                _ready = true;
-            }
-        }
-        finally
-        {
-            _readyGate.Release();
-        }
-    }
+            Reindex(await _events.PrimeAsync(ct).ConfigureAwait(false));
+            _ready = true;
+        }, cancellationToken);
 
     /// <summary>Starts the event loop once, on the first watch: the driver sends no <c>event.from</c> long poll while nobody watches.</summary>
-    private async Task EnsureWatchingAsync(CancellationToken cancellationToken)
+    private Task EnsureWatchingAsync(CancellationToken cancellationToken) =>
+        OnceAsync(() => _watching, async ct =>
+        {
+            await _events.StartAsync(ct).ConfigureAwait(false);
+            _watching = true;
+        }, cancellationToken);
+
+    /// <summary>Runs <paramref name="action"/> under the driver's one-time gate unless <paramref name="done"/> already says it ran.</summary>
+    private async Task OnceAsync(Func<bool> done, Func<CancellationToken, Task> action, CancellationToken cancellationToken)
     {
-        if (_watching)
+        if (done())
         {
             return;
         }
@@ -181,10 +174,9 @@ public sealed partial class XenDriver
         await _readyGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (!_watching)
+            if (!done())
             {
-                await _events.StartAsync(cancellationToken).ConfigureAwait(false);
-                _watching = true;
+                await action(cancellationToken).ConfigureAwait(false);
             }
         }
         finally
@@ -370,10 +362,14 @@ public sealed partial class XenDriver
             return;
         }
 
+        // A VM made by VM.create has no VBDs yet; only a template's clone brings its own, whose slots stay taken.
         var used = new HashSet<long>();
-        foreach (var vbdRef in XenValue.ToStringArray(await CallAsync("VM.get_VBDs", cancellationToken, vmRef).ConfigureAwait(false)))
+        if (_options.TemplateName is not null)
         {
-            used.Add(XenValue.ToInt64(await CallAsync("VBD.get_userdevice", cancellationToken, vbdRef).ConfigureAwait(false)));
+            foreach (var vbdRef in XenValue.ToStringArray(await CallAsync("VM.get_VBDs", cancellationToken, vmRef).ConfigureAwait(false)))
+            {
+                used.Add(XenValue.ToInt64(await CallAsync("VBD.get_userdevice", cancellationToken, vbdRef).ConfigureAwait(false)));
+            }
         }
 
         var sr = await GetStorageRepositoryAsync(cancellationToken).ConfigureAwait(false);

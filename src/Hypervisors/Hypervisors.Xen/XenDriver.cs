@@ -14,8 +14,9 @@ namespace Hypervisors.Xen;
 
 /// <summary>
 /// The Xen / XCP-ng / XenServer driver, over XenAPI (XML-RPC or JSON-RPC). Instances are VMs tagged with the
-/// caller's id in <c>other_config</c>; power operations run as <c>Async.VM.*</c> tasks whose completion arrives
-/// through one <c>event.from</c> loop, which also feeds lifecycle events.
+/// caller's id in <c>other_config</c>; operations are synchronous XenAPI calls (tasks only where an operation is long
+/// and must be cancellable), and one <c>event.from</c> loop feeds lifecycle events while somebody watches. The README
+/// lists the calls each operation makes.
 /// </summary>
 public sealed partial class XenDriver : HypervisorDriverBase
 {
