@@ -22,15 +22,7 @@ public sealed class RoundTripTests : IAsyncLifetime
     private XenDriver NewDriver(XenApiTransport transport) =>
         new(new XenDriverOptions { Url = _simulator.Url, Transport = transport }.UseCredentials("root", "xenroot"));
 
-    private static InstanceSpec Spec(string name, bool withDevices = false) => new()
-    {
-        Id = Guid.NewGuid(),
-        Name = name,
-        VCpus = 1,
-        MemoryMiB = 64,
-        Disks = withDevices ? [new DiskSpec(1)] : [],
-        NetworkInterfaces = withDevices ? [new NetworkInterfaceSpec(new XenApiSimulatorOptions().NetworkName)] : [],
-    };
+    private static InstanceSpec Spec(string name, bool withDevices = false) => SimulatorDriverScope.Spec(name, withDevices) with { VCpus = 1, MemoryMiB = 64 };
 
     private async Task<Dictionary<string, int>> CountAsync(Func<Task> operation)
     {
