@@ -96,6 +96,11 @@ public sealed class EsxDriverOptions : RemoteHypervisorOptions
         {
             yield return $"{keyPrefix}:{nameof(GuestId)}: is required.";
         }
+
+        foreach (var failure in HostPathPolicy.Validate(AllowedHostDirectories, $"{keyPrefix}:{nameof(AllowedHostDirectories)}"))
+        {
+            yield return failure;
+        }
     }
 
     internal VimClientOptions ToClientOptions() => new()

@@ -73,6 +73,16 @@ public sealed class EsxImageDiskTests : IDisposable
         }
     }
 
+    [Fact]
+    public void Relative_allowed_host_directories_are_refused_by_validation()
+    {
+        var options = new EsxDriverOptions { Url = new Uri("https://vcenter.example/sdk"), UserName = "u", Password = "p" };
+        options.AllowedHostDirectories.Add(_images.FullName);
+        options.AllowedHostDirectories.Add("images");
+
+        Assert.Equal(["Esx:vc:AllowedHostDirectories:1: 'images' is not an absolute path."], options.Validate("Esx:vc"));
+    }
+
     private static InstanceSpec Spec(string image)
     {
         var id = Guid.NewGuid();

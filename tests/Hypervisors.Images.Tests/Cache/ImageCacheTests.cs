@@ -38,6 +38,34 @@ public sealed class ImageCacheTests
     }
 
     [Fact]
+    public async Task Glances_answer_for_an_active_image_is_reused_for_a_short_time_and_asked_again_after_it()
+    {
+        await using var glance = await CiGlance.ConnectAsync(Ct);
+        using var files = new ImageFiles();
+        var image = await glance.UploadAsync(files.Qcow2("disk.qcow2", 512 * 1024), "qcow2", Ct);
+        await using var proxy = await FaultyGlanceProxy.StartAsync(CiGlance.Endpoint, Ct);
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        using var scope = new CacheScope(new Hypervisors.Images.Glance.GlanceClient(glance.Http, new() { Endpoint = proxy.Address }), time: time,
+            configure: o => o.GlanceMetadataReuse = TimeSpan.FromSeconds(30));
+        var reference = ImageReference.Parse("glance:" + image.Id);
+
+        await scope.Cache.AcquireAsync(reference, "qcow2", Guid.NewGuid(), Ct);
+        time.Advance(TimeSpan.FromSeconds(29));
+        await scope.Cache.AcquireAsync(reference, "qcow2", Guid.NewGuid(), Ct);
+        Assert.Equal(1, proxy.ShowRequests);
+        time.Advance(TimeSpan.FromSeconds(2));
+        await scope.Cache.AcquireAsync(reference, "qcow2", Guid.NewGuid(), Ct);
+        Assert.Equal(2, proxy.ShowRequests);
+
+        // An image deleted in Glance stops backing new disks once the reused answer expires.
+        await glance.Client.DeleteImageAsync(image.Id, Ct);
+        time.Advance(TimeSpan.FromSeconds(31));
+        await Assert.ThrowsAnyAsync<HypervisorException>(() => scope.Cache.AcquireAsync(reference, "qcow2", Guid.NewGuid(), Ct));
+        Assert.Equal(3, proxy.ShowRequests);
+        Assert.Equal(1, proxy.FileRequests);
+    }
+
+    [Fact]
     public async Task A_raw_image_is_probed_by_its_bytes_and_converted_to_qcow2()
     {
         await using var glance = await CiGlance.ConnectAsync(Ct);

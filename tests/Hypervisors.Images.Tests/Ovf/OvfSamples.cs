@@ -111,8 +111,12 @@ internal static class OvfSamples
         </Envelope>
         """;
 
-    /// <summary>A descriptor for one system booting from one disk file of <paramref name="diskSize"/> bytes.</summary>
-    public static string Single(string systemName, string diskHref, long diskSize, long capacityBytes) => $"""
+    /// <summary>
+    /// A descriptor for one system booting from one disk file of <paramref name="diskSize"/> bytes; for vSphere
+    /// (<paramref name="vsphere"/>) with a System element naming the hardware family and a SCSI controller subtype,
+    /// which vcsim's CreateImportSpec needs.
+    /// </summary>
+    public static string Single(string systemName, string diskHref, long diskSize, long capacityBytes, bool vsphere = false) => $"""
         <?xml version="1.0" encoding="UTF-8"?>
         <Envelope xmlns="http://schemas.dmtf.org/ovf/envelope/1" xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1"
                   xmlns:rasd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData">
@@ -122,10 +126,10 @@ internal static class OvfSamples
             <Info>One system</Info>
             <Name>{systemName}</Name>
             <VirtualHardwareSection>
-              <Info>Hardware</Info>
+              <Info>Hardware</Info>{(vsphere ? "<System xmlns:vssd=\"http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_VirtualSystemSettingData\"><vssd:ElementName>Virtual Hardware Family</vssd:ElementName><vssd:InstanceID>0</vssd:InstanceID><vssd:VirtualSystemType>vmx-13</vssd:VirtualSystemType></System>" : "")}
               <Item><rasd:InstanceID>1</rasd:InstanceID><rasd:ResourceType>3</rasd:ResourceType><rasd:VirtualQuantity>1</rasd:VirtualQuantity></Item>
               <Item><rasd:AllocationUnits>byte * 2^20</rasd:AllocationUnits><rasd:InstanceID>2</rasd:InstanceID><rasd:ResourceType>4</rasd:ResourceType><rasd:VirtualQuantity>256</rasd:VirtualQuantity></Item>
-              <Item><rasd:InstanceID>3</rasd:InstanceID><rasd:ResourceType>6</rasd:ResourceType></Item>
+              <Item><rasd:InstanceID>3</rasd:InstanceID>{(vsphere ? "<rasd:ResourceSubType>lsilogic</rasd:ResourceSubType>" : "")}<rasd:ResourceType>6</rasd:ResourceType></Item>
               <Item><rasd:HostResource>ovf:/disk/d1</rasd:HostResource><rasd:InstanceID>4</rasd:InstanceID><rasd:Parent>3</rasd:Parent><rasd:ResourceType>17</rasd:ResourceType></Item>
             </VirtualHardwareSection>
           </VirtualSystem>

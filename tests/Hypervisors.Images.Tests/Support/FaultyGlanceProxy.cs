@@ -19,6 +19,7 @@ internal sealed class FaultyGlanceProxy : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly HttpClient _upstream = new();
     private int _fileRequests;
+    private int _showRequests;
 
     private FaultyGlanceProxy(WebApplication app, Uri address)
     {
@@ -47,6 +48,9 @@ internal sealed class FaultyGlanceProxy : IAsyncDisposable
 
     /// <summary>The number of data requests seen (each resume is one).</summary>
     public int FileRequests => Volatile.Read(ref _fileRequests);
+
+    /// <summary>The number of image shows seen (GET /v2/images/{id}).</summary>
+    public int ShowRequests => Volatile.Read(ref _showRequests);
 
     /// <summary>The Range headers of the data requests, in order.</summary>
     public List<string?> Ranges { get; } = [];
@@ -83,6 +87,11 @@ internal sealed class FaultyGlanceProxy : IAsyncDisposable
 
         using var request = new HttpRequestMessage(new HttpMethod(context.Request.Method), new Uri(glance, path));
         var isData = path.EndsWith("/file", StringComparison.Ordinal);
+        if (!isData && context.Request.Method == "GET" && path.StartsWith("/v2/images/", StringComparison.Ordinal))
+        {
+            Interlocked.Increment(ref _showRequests);
+        }
+
         if (isData)
         {
             Interlocked.Increment(ref _fileRequests);

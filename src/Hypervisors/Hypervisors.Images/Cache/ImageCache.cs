@@ -43,6 +43,7 @@ public sealed partial class ImageCache : IDisposable, IVerifiedImageStore
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, Lazy<Task<CachedImage>>> _fetches = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<Guid, (GlanceImage Image, DateTimeOffset ReusableUntil)> _glanceAnswers = new();
     private readonly SemaphoreSlim _entryLock = new(1, 1);
     private readonly CancellationTokenSource _lifetime = new();
     private readonly Meter? _ownedMeter;
@@ -291,7 +292,7 @@ public sealed partial class ImageCache : IDisposable, IVerifiedImageStore
             case GlanceImageReference glance:
             {
                 var client = _glance ?? throw new InvalidImageReferenceException(reference.Text, "no Glance endpoint is configured on this host.");
-                var image = await client.GetImageAsync(glance.ImageId, cancellationToken).ConfigureAwait(false);
+                var image = await ShowGlanceImageAsync(client, glance.ImageId, cancellationToken).ConfigureAwait(false);
                 var digest = GlanceClient.ExpectedDigest(image);
                 if (!string.Equals(image.ContainerFormat, "bare", StringComparison.Ordinal))
                 {
@@ -321,6 +322,36 @@ public sealed partial class ImageCache : IDisposable, IVerifiedImageStore
             default:
                 throw new InvalidImageReferenceException(reference.Text, "unsupported image reference.");
         }
+    }
+
+    /// <summary>
+    /// Glance's answer for <paramref name="imageId"/>: an active image's answer is reused for
+    /// <see cref="ImageCacheOptions.GlanceMetadataReuse"/>; anything else is asked for every time.
+    /// </summary>
+    private async Task<GlanceImage> ShowGlanceImageAsync(GlanceClient client, Guid imageId, CancellationToken cancellationToken)
+    {
+        var now = _time.GetUtcNow();
+        if (_glanceAnswers.TryGetValue(imageId, out var known) && now < known.ReusableUntil)
+        {
+            return known.Image;
+        }
+
+        var image = await client.GetImageAsync(imageId, cancellationToken).ConfigureAwait(false);
+        if (image.IsActive && _options.GlanceMetadataReuse > TimeSpan.Zero)
+        {
+            foreach (var stale in _glanceAnswers.Where(a => a.Value.ReusableUntil <= now).Select(a => a.Key).ToList())
+            {
+                _glanceAnswers.TryRemove(stale, out _);
+            }
+
+            _glanceAnswers[imageId] = (image, now + _options.GlanceMetadataReuse);
+        }
+        else
+        {
+            _glanceAnswers.TryRemove(imageId, out _);
+        }
+
+        return image;
     }
 
     private async Task<ResolvedImage> ResolveHostFileAsync(HostFileImageReference reference, string format, CancellationToken cancellationToken)

@@ -18,6 +18,14 @@ public sealed class ImageCacheOptions
     /// <summary>The largest download accepted, in bytes.</summary>
     public long MaxDownloadBytes { get; set; } = 256L << 30;
 
+    /// <summary>
+    /// How long the Glance metadata of an active image (its digest, formats, size) is reused for further disks from
+    /// the same <c>glance:</c> reference, saving a show per create. The bytes are still verified against that digest,
+    /// so the only effect of a stale answer is that an image deactivated or deleted in Glance within this time can
+    /// still back a disk from the copy already cached. Zero asks Glance on every create.
+    /// </summary>
+    public TimeSpan GlanceMetadataReuse { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>The qemu-img program.</summary>
     public string QemuImgPath { get; set; } = "qemu-img";
 

@@ -70,14 +70,16 @@ internal sealed partial class VerifiedDownload(HttpClient http, int maxResumeAtt
         await destination.FlushAsync(cancellationToken).ConfigureAwait(false);
         return offset;
 
-        // Hashes and stores one chunk; a failing disk is the host's problem, not a broken download to resume.
+        // Hashes and stores one chunk, the write running while this thread hashes (both only read the chunk); a
+        // failing disk is the host's problem, not a broken download to resume.
         async Task HashAndWriteAsync(byte[] chunk, int count)
         {
             await Task.Yield();
+            var write = destination.WriteAsync(chunk.AsMemory(0, count), cancellationToken);
             hash.AppendData(chunk, 0, count);
             try
             {
-                await destination.WriteAsync(chunk.AsMemory(0, count), cancellationToken).ConfigureAwait(false);
+                await write.ConfigureAwait(false);
             }
             catch (IOException ex)
             {
