@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using Hypervisors.Xen;
 using Hypervisors.Xen.Wire;
@@ -74,26 +73,8 @@ internal sealed class XenBenchmark : IBenchmarkCommand
         return 0;
     }
 
-    private static async Task<System.Text.Json.JsonElement> RunPythonReferenceAsync(
-        string python, string url, string user, string password, int n, int parallelism, CancellationToken cancellationToken)
-    {
-        var script = Path.Combine(XenCodecBenchmark.FindRepositoryRoot(), "bench", "xmlrpc-python", "xenapi_phases.py");
-        var start = new ProcessStartInfo(python) { RedirectStandardOutput = true, UseShellExecute = false };
-        foreach (var argument in new[] { script, url, user, password, n.ToString(CultureInfo.InvariantCulture), parallelism.ToString(CultureInfo.InvariantCulture) })
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {python}.");
-        var output = (await process.StandardOutput.ReadToEndAsync(cancellationToken).ConfigureAwait(false)).Trim();
-        await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{script} exited with {process.ExitCode}.");
-        }
-
-        Console.WriteLine(output);
-        using var document = System.Text.Json.JsonDocument.Parse(output);
-        return document.RootElement.Clone();
-    }
+    private static Task<System.Text.Json.JsonElement> RunPythonReferenceAsync(
+        string python, string url, string user, string password, int n, int parallelism, CancellationToken cancellationToken) =>
+        PythonReference.RunAsync(python, Path.Combine("bench", "xmlrpc-python", "xenapi_phases.py"),
+            [url, user, password, n.ToString(CultureInfo.InvariantCulture), parallelism.ToString(CultureInfo.InvariantCulture)], null, cancellationToken);
 }

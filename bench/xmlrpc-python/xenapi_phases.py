@@ -6,13 +6,15 @@ VM.hard_shutdown, VM.destroy), P threads each with its own connection.
 usage: xenapi_phases.py URL USER PASSWORD N P
 Prints one JSON line with the keys of the .NET benchmark.
 """
-import concurrent.futures
-import json
+import os
 import sys
 import threading
 import time
 import uuid
 import xmlrpc.client
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import phase_timing  # noqa: E402  (bench/phase_timing.py)
 
 URL, USER, PASSWORD, N, P = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
 local = threading.local()
@@ -51,10 +53,7 @@ def record(name, instance_id):
 
 
 def phase(fn, items):
-    start = time.perf_counter()
-    with concurrent.futures.ThreadPoolExecutor(max_workers=P) as pool:
-        results = list(pool.map(fn, items))
-    return (time.perf_counter() - start) * 1000.0, results
+    return phase_timing.phase(fn, items, P)
 
 
 def run(prefix, n):
@@ -75,6 +74,4 @@ def run(prefix, n):
 
 run("pywarm", min(N, 16))
 t = run("py", N)
-print(json.dumps({"impl": "python-xmlrpc.client", "n": N, "p": P, "create_ms": round(t[0], 1), "power_on_ms": round(t[1], 1),
-                  "list_ms": round(t[2], 1), "power_off_ms": round(t[3], 1), "destroy_ms": round(t[4], 1),
-                  "total_ms": round(sum(t), 1)}))
+print(phase_timing.json_line("python-xmlrpc.client", N, P, t))
