@@ -94,7 +94,7 @@ internal sealed class HyperVBenchmark : IBenchmarkCommand
             JobPollInterval = TimeSpan.FromMilliseconds(50),
         };
         await using var driver = new HyperVDriver(options);
-        await DriverPhases.RunCheckedAsync(driver, "warm", warmup, parallelism, cancellationToken).ConfigureAwait(false);
+        await JitWarmup.UntilSettledAsync(ct => DriverPhases.RunCheckedAsync(driver, "warm", warmup, parallelism, ct), cancellationToken).ConfigureAwait(false);
         simulator?.Host.Behavior.ResetRequestCounts();
         var phases = await DriverPhases.RunCheckedAsync(driver, "bench", n, parallelism, cancellationToken).ConfigureAwait(false);
         if (simulator is not null)
