@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Hypervisors.HyperV;
@@ -95,7 +94,7 @@ internal sealed class HyperVBenchmark : IBenchmarkCommand
             JobPollInterval = TimeSpan.FromMilliseconds(50),
         };
         await using var driver = new HyperVDriver(options);
-        await DriverPhases.RunCheckedAsync(driver, "warm", warmup, parallelism, cancellationToken).ConfigureAwait(false);
+        await JitWarmup.UntilSettledAsync(ct => DriverPhases.RunCheckedAsync(driver, "warm", warmup, parallelism, ct), cancellationToken).ConfigureAwait(false);
         simulator?.Host.Behavior.ResetRequestCounts();
         var phases = await DriverPhases.RunCheckedAsync(driver, "bench", n, parallelism, cancellationToken).ConfigureAwait(false);
         if (simulator is not null)
@@ -109,30 +108,9 @@ internal sealed class HyperVBenchmark : IBenchmarkCommand
         return phases;
     }
 
-    private static async Task<JsonElement> RunPythonReferenceAsync(
-        string python, string url, string user, string password, int n, int parallelism, int jobMs, CancellationToken cancellationToken)
-    {
-        var script = Path.Combine(XenCodecBenchmark.FindRepositoryRoot(), "bench", "winrm-python", "hyperv_phases.py");
-        var start = new ProcessStartInfo(python) { RedirectStandardOutput = true, UseShellExecute = false };
-        start.Environment["HYPERV_PASSWORD"] = password; // not on the command line, where other users could read it
-        foreach (var argument in new[]
-        {
-            script, url, user, n.ToString(CultureInfo.InvariantCulture), parallelism.ToString(CultureInfo.InvariantCulture), jobMs.ToString(CultureInfo.InvariantCulture),
-        })
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {python}.");
-        var output = (await process.StandardOutput.ReadToEndAsync(cancellationToken).ConfigureAwait(false)).Trim();
-        await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{script} exited with {process.ExitCode}.");
-        }
-
-        Console.WriteLine(output);
-        using var document = JsonDocument.Parse(output);
-        return document.RootElement.Clone();
-    }
+    private static Task<JsonElement> RunPythonReferenceAsync(
+        string python, string url, string user, string password, int n, int parallelism, int jobMs, CancellationToken cancellationToken) =>
+        PythonReference.RunAsync(python, Path.Combine("bench", "winrm-python", "hyperv_phases.py"),
+            [url, user, n.ToString(CultureInfo.InvariantCulture), parallelism.ToString(CultureInfo.InvariantCulture), jobMs.ToString(CultureInfo.InvariantCulture)],
+            new Dictionary<string, string> { ["HYPERV_PASSWORD"] = password }, cancellationToken);
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Hypervisors.Xen;
@@ -115,32 +114,9 @@ internal sealed class XenBenchmark : IBenchmarkCommand
         return phases;
     }
 
-    private static async Task<JsonElement> RunPythonReferenceAsync(
-        string python, string url, string user, string password, int n, int parallelism, bool plain, CancellationToken cancellationToken)
-    {
-        var script = Path.Combine(XenCodecBenchmark.FindRepositoryRoot(), "bench", "xmlrpc-python", "xenapi_phases.py");
-        var start = new ProcessStartInfo(python) { RedirectStandardOutput = true, UseShellExecute = false };
-        start.Environment["XEN_PASSWORD"] = password; // not on the command line, where other users could read it
-        foreach (var argument in new[] { script, url, user, n.ToString(CultureInfo.InvariantCulture), parallelism.ToString(CultureInfo.InvariantCulture) })
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        if (plain)
-        {
-            start.ArgumentList.Add("--plain");
-        }
-
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {python}.");
-        var output = (await process.StandardOutput.ReadToEndAsync(cancellationToken).ConfigureAwait(false)).Trim();
-        await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{script} exited with {process.ExitCode}.");
-        }
-
-        Console.WriteLine(output);
-        using var document = JsonDocument.Parse(output);
-        return document.RootElement.Clone();
-    }
+    private static Task<JsonElement> RunPythonReferenceAsync(
+        string python, string url, string user, string password, int n, int parallelism, bool plain, CancellationToken cancellationToken) =>
+        PythonReference.RunAsync(python, Path.Combine("bench", "xmlrpc-python", "xenapi_phases.py"),
+            [url, user, n.ToString(CultureInfo.InvariantCulture), parallelism.ToString(CultureInfo.InvariantCulture), .. plain ? ["--plain"] : Array.Empty<string>()],
+            new Dictionary<string, string> { ["XEN_PASSWORD"] = password }, cancellationToken); // the password stays off the command line
 }

@@ -16,8 +16,6 @@ up once, before the timed phases.
 usage: HYPERV_PASSWORD=... hyperv_phases.py ENDPOINT USER N P JOB_MS
 Prints one JSON line with the keys of the .NET benchmark, and the requests sent per instance.
 """
-import concurrent.futures
-import json
 import os
 import sys
 import threading
@@ -25,17 +23,13 @@ import time
 import uuid
 import xml.etree.ElementTree as ET
 
-import xmltodict
 from winrm.protocol import Protocol
 
-SOAP = "http://www.w3.org/2003/05/soap-envelope"
-WSA = "http://schemas.xmlsoap.org/ws/2004/08/addressing"
-WSEN = "http://schemas.xmlsoap.org/ws/2004/09/enumeration"
-WSMAN = "http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd"
-WMI = "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/virtualization/v2/"
-WQL = "http://schemas.microsoft.com/wbem/wsman/1/WQL"
-TRANSFER_GET = "http://schemas.xmlsoap.org/ws/2004/09/transfer/Get"
-ANONYMOUS = "http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous"
+from wsman_messages import ANONYMOUS, SOAP, TRANSFER_GET, WMI, WSMAN, envelope
+from wsman_messages import enumerate_wql as shared_enumerate
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import phase_timing  # noqa: E402  (bench/phase_timing.py)
 
 ENDPOINT, USER, PASSWORD = sys.argv[1], sys.argv[2], os.environ["HYPERV_PASSWORD"]
 N, P, JOB_MS = int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
@@ -51,51 +45,18 @@ def protocol():
     return local.protocol
 
 
-def send(action, resource_uri, body, selectors=None):
-    header = {
-        "a:To": ENDPOINT,
-        "a:ReplyTo": {"a:Address": {"@mustUnderstand": "true", "#text": ANONYMOUS}},
-        "w:MaxEnvelopeSize": {"@mustUnderstand": "true", "#text": "512000"},
-        "a:MessageID": "uuid:" + str(uuid.uuid4()).upper(),
-        "w:OperationTimeout": "PT60S",
-        "w:ResourceURI": {"@mustUnderstand": "true", "#text": resource_uri},
-        "a:Action": {"@mustUnderstand": "true", "#text": action},
-    }
-    if selectors:
-        header["w:SelectorSet"] = {"w:Selector": [{"@Name": k, "#text": v} for k, v in selectors.items()]}
-    message = xmltodict.unparse({"env:Envelope": {
-        "@xmlns:env": SOAP, "@xmlns:a": WSA, "@xmlns:n": WSEN, "@xmlns:w": WSMAN,
-        "env:Header": header, "env:Body": body}})
+def post(message):
     with counter_lock:
         requests_sent[0] += 1
-    return ET.fromstring(protocol().send_message(message)).find("{%s}Body" % SOAP)
+    return ET.fromstring(protocol().send_message(message))
 
 
-def local_name(tag):
-    return tag.rsplit("}", 1)[-1]
-
-
-def items_of(response, namespace):
-    items = response.find("{%s}Items" % namespace)
-    return list(items) if items is not None else []
+def send(action, resource_uri, body, selectors=None):
+    return post(envelope(ENDPOINT, action, resource_uri, body, selectors, max_envelope_size="512000")).find("{%s}Body" % SOAP)
 
 
 def enumerate_wql(wql):
-    body = {"n:Enumerate": {"w:OptimizeEnumeration": None, "w:MaxElements": "1000",
-                            "w:Filter": {"@Dialect": WQL, "#text": wql}}}
-    response = send(WSEN + "/Enumerate", WMI + "*", body).find("{%s}EnumerateResponse" % WSEN)
-    items = [{local_name(c.tag): c.text for c in item} | {"__class": local_name(item.tag)}
-             for item in items_of(response, WSMAN)]
-    context = response.find("{%s}EnumerationContext" % WSEN)
-    done = response.find("{%s}EndOfSequence" % WSMAN) is not None
-    while not done and context is not None:
-        pull = {"n:Pull": {"n:EnumerationContext": context.text, "n:MaxElements": "1000"}}
-        response = send(WSEN + "/Pull", WMI + "*", pull).find("{%s}PullResponse" % WSEN)
-        items += [{local_name(c.tag): c.text for c in item} | {"__class": local_name(item.tag)}
-                  for item in items_of(response, WSEN)]
-        context = response.find("{%s}EnumerationContext" % WSEN)
-        done = response.find("{%s}EndOfSequence" % WSEN) is not None
-    return items
+    return shared_enumerate(post, ENDPOINT, wql, max_envelope_size="512000")[0]
 
 
 def embedded(class_name, properties):
@@ -174,10 +135,7 @@ def destroy(vm):
 
 
 def phase(fn, items):
-    start = time.perf_counter()
-    with concurrent.futures.ThreadPoolExecutor(max_workers=P) as pool:
-        results = list(pool.map(fn, items))
-    return (time.perf_counter() - start) * 1000.0, results
+    return phase_timing.phase(fn, items, P)
 
 
 def run(prefix, n):
@@ -206,6 +164,4 @@ def run(prefix, n):
 run("pywarm", min(N, 16))
 requests_sent[0] = 0
 t = run("py", N)
-print(json.dumps({"impl": "python-winrm", "n": N, "p": P, "create_ms": round(t[0], 1), "power_on_ms": round(t[1], 1),
-                  "list_ms": round(t[2], 1), "power_off_ms": round(t[3], 1), "destroy_ms": round(t[4], 1),
-                  "total_ms": round(sum(t), 1), "requests_per_instance": round(requests_sent[0] / N, 2)}))
+print(phase_timing.json_line("python-winrm", N, P, t, requests_per_instance=round(requests_sent[0] / N, 2)))

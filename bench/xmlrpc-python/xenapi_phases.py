@@ -11,14 +11,15 @@ VM.get_record before VM.destroy (the record names the disks to clean up). With -
 usage: xenapi_phases.py URL USER N P [--plain]   (the password comes from $XEN_PASSWORD)
 Prints one JSON line with the keys of the .NET benchmark.
 """
-import concurrent.futures
-import json
 import os
 import sys
 import threading
 import time
 import uuid
 import xmlrpc.client
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import phase_timing  # noqa: E402  (bench/phase_timing.py)
 
 URL, USER, N, P = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 PLAIN = "--plain" in sys.argv[5:]
@@ -59,10 +60,7 @@ def record(name, instance_id):
 
 
 def phase(fn, items):
-    start = time.perf_counter()
-    with concurrent.futures.ThreadPoolExecutor(max_workers=P) as pool:
-        results = list(pool.map(fn, items))
-    return (time.perf_counter() - start) * 1000.0, results
+    return phase_timing.phase(fn, items, P)
 
 
 def create(name):
@@ -104,6 +102,4 @@ def run(prefix, n):
 
 run("pywarm", min(N, 16))
 t = run("py", N)
-print(json.dumps({"impl": "python-xmlrpc.client" + ("-plain" if PLAIN else ""), "n": N, "p": P, "create_ms": round(t[0], 1), "power_on_ms": round(t[1], 1),
-                  "list_ms": round(t[2], 1), "power_off_ms": round(t[3], 1), "destroy_ms": round(t[4], 1),
-                  "total_ms": round(sum(t), 1)}))
+print(phase_timing.json_line("python-xmlrpc.client" + ("-plain" if PLAIN else ""), N, P, t))

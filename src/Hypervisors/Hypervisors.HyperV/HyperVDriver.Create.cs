@@ -35,7 +35,17 @@ public sealed partial class HyperVDriver
                 throw new InstanceAlreadyExistsException($"Another instance is named '{spec.Name}'.") { InstanceId = spec.Id };
             }
 
-            var vmGuid = await DefineAsync(spec, cancellationToken).ConfigureAwait(false);
+            string vmGuid;
+            MarkCreating(spec.Id, creating: true);
+            try
+            {
+                vmGuid = await DefineAsync(spec, cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                MarkCreating(spec.Id, creating: false);
+            }
+
             var state = PowerState.Shutdown;
             if (spec.StartAfterCreate)
             {

@@ -1,3 +1,5 @@
+using Hypervisors.HyperV.Wire;
+
 namespace Hypervisors.HyperV;
 
 public sealed partial class HyperVDriver
@@ -6,6 +8,7 @@ public sealed partial class HyperVDriver
     private readonly Lock _eventGate = new();
     private readonly InstanceStateTracker _states = new();
     private readonly Dictionary<Guid, long> _generations = [];
+    private readonly HashSet<Guid> _creating = [];
     private ReconnectingLoop? _poll;
     private TaskCompletionSource _watcherArrived = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -55,6 +58,7 @@ public sealed partial class HyperVDriver
         lock (_eventGate)
         {
             _generations[instanceId] = _generations.GetValueOrDefault(instanceId) + 1;
+            _creating.Remove(instanceId);
             if (!created && state is not null && !_states.Snapshot().ContainsKey(instanceId))
             {
                 _states.Seed(instanceId, PowerState.NoState);
@@ -69,6 +73,18 @@ public sealed partial class HyperVDriver
             {
                 _eventHub.Publish(new InstanceEvent(instanceId, InstanceEventKind.Started, PowerState.Running, now));
             }
+        }
+    }
+
+    /// <summary>
+    /// Marks (or, with <paramref name="creating"/> false, unmarks) an instance this driver is creating: the poll leaves it
+    /// alone until the create publishes its Created event, so a poll that lists the new VM first cannot swallow it.
+    /// </summary>
+    private void MarkCreating(Guid instanceId, bool creating)
+    {
+        lock (_eventGate)
+        {
+            _ = creating ? _creating.Add(instanceId) : _creating.Remove(instanceId);
         }
     }
 
@@ -104,8 +120,10 @@ public sealed partial class HyperVDriver
     }
 
     /// <summary>
-    /// Lists the VMs and reconciles the watch's knowledge with the list, publishing the differences when
-    /// <paramref name="publish"/>. Instances an operation changed while the list was read keep what the operation said.
+    /// Lists the VMs and reconciles the watch's knowledge with the list, publishing the differences; without
+    /// <paramref name="publish"/> (the first round of a watch) instances it had not seen are learnt without a Created
+    /// event. Instances an operation changed while the list was read keep what the operation said; instances this driver
+    /// is creating are left to the create.
     /// </summary>
     private async Task PollOnceAsync(bool publish, CancellationToken cancellationToken)
     {
@@ -115,14 +133,24 @@ public sealed partial class HyperVDriver
             before = new Dictionary<Guid, long>(_generations);
         }
 
-        var listed = await ListInstancesCoreAsync(cancellationToken).ConfigureAwait(false);
+        IReadOnlyList<InstanceInfo> listed;
+        try
+        {
+            listed = await ListInstancesCoreAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (WsManException ex)
+        {
+            // The loop tells connection failures from other errors by the contract's types.
+            throw MapException(ex, new OperationContext(InstanceOperation.WatchEvents, null));
+        }
+
         lock (_eventGate)
         {
             var known = _states.Snapshot();
             var current = new Dictionary<Guid, PowerState>();
             foreach (var instance in listed)
             {
-                if (_generations.GetValueOrDefault(instance.Id) == before.GetValueOrDefault(instance.Id))
+                if (!_creating.Contains(instance.Id) && _generations.GetValueOrDefault(instance.Id) == before.GetValueOrDefault(instance.Id))
                 {
                     current[instance.Id] = instance.PowerState;
                 }
@@ -136,9 +164,12 @@ public sealed partial class HyperVDriver
                 }
             }
 
-            foreach (var change in _states.Reconcile(current, TimeProvider.GetUtcNow(), publishDifferences: publish))
+            foreach (var change in _states.Reconcile(current, TimeProvider.GetUtcNow()))
             {
-                _eventHub.Publish(change);
+                if (publish || change.Kind != InstanceEventKind.Created)
+                {
+                    _eventHub.Publish(change);
+                }
             }
         }
     }

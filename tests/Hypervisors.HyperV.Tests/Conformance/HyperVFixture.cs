@@ -4,9 +4,14 @@ using HyperVSimulator;
 
 namespace Hypervisors.HyperV.Tests;
 
-/// <summary>The kit's fixture: a Hyper-V simulator started in this process on a loopback port, and the driver pointed at it.</summary>
-public class HyperVFixture : DriverFixture
+/// <summary>
+/// The kit's fixture: a Hyper-V simulator started in this process on a loopback port, and the driver pointed at it. The
+/// driver's HTTP goes through a <see cref="PartitionHandler"/>, so the fixture can cut it off the network as a
+/// partition would, while other clients still reach the host.
+/// </summary>
+public class HyperVFixture : DriverFixture, IConnectionLossFixture
 {
+    private readonly PartitionHandler _network = new(new SocketsHttpHandler());
     private HyperVSimulatorServer? _server;
 
     /// <summary>The running simulator.</summary>
@@ -83,7 +88,40 @@ public class HyperVFixture : DriverFixture
     protected override async Task<IHypervisorDriver> CreateDriverAsync()
     {
         _server = await HyperVSimulatorServer.StartAsync();
-        return new HyperVDriver(OptionsFor(_server));
+        var options = OptionsFor(_server);
+        options.HttpMessageHandler = _network;
+        options.EventPollInterval = TimeSpan.FromMilliseconds(500);
+        return new HyperVDriver(options);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// Every request of the kit's driver fails as on a broken network until the driver's event poll has failed at least
+    /// twice; <paramref name="whileDown"/> gets a driver of its own, on its own connections.
+    /// </remarks>
+    public async Task InterruptConnectionAsync(Func<IHypervisorDriver?, Task>? whileDown, CancellationToken cancellationToken)
+    {
+        var refusedBefore = _network.Refused;
+        _network.Cut = true;
+        try
+        {
+            if (whileDown is not null)
+            {
+                await using var other = new HyperVDriver(OptionsFor(Server));
+                await whileDown(other);
+            }
+
+            using var patience = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            patience.CancelAfter(TimeSpan.FromSeconds(20));
+            while (_network.Refused < refusedBefore + 2)
+            {
+                await Task.Delay(50, patience.Token);
+            }
+        }
+        finally
+        {
+            _network.Cut = false;
+        }
     }
 
     /// <inheritdoc />
@@ -95,6 +133,7 @@ public class HyperVFixture : DriverFixture
             await _server.DisposeAsync();
         }
 
+        _network.Dispose();
         GC.SuppressFinalize(this);
     }
 }
@@ -113,4 +152,32 @@ internal sealed class Release(IDisposable control) : IAsyncDisposable
 internal sealed class Restore(Action restore) : IDisposable
 {
     public void Dispose() => restore();
+}
+
+/// <summary>A handler that, while <see cref="Cut"/>, fails every request as a broken network does.</summary>
+internal sealed class PartitionHandler(HttpMessageHandler inner) : DelegatingHandler(inner)
+{
+    private int _refused;
+    private volatile bool _cut;
+
+    /// <summary>Whether requests fail.</summary>
+    public bool Cut
+    {
+        get => _cut;
+        set => _cut = value;
+    }
+
+    /// <summary>How many requests failed so far.</summary>
+    public int Refused => Volatile.Read(ref _refused);
+
+    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        if (Cut)
+        {
+            Interlocked.Increment(ref _refused);
+            throw new HttpRequestException("Network partition (test): the host cannot be reached.");
+        }
+
+        return base.SendAsync(request, cancellationToken);
+    }
 }

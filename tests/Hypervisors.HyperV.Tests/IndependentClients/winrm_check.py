@@ -8,72 +8,17 @@ VM's state afterwards, and whether a wrong password was refused.
 import json
 import sys
 import time
-import uuid
 import xml.etree.ElementTree as ET
 
-import xmltodict
 from winrm.exceptions import InvalidCredentialsError
 from winrm.protocol import Protocol
 
-SOAP = "http://www.w3.org/2003/05/soap-envelope"
-WSA = "http://schemas.xmlsoap.org/ws/2004/08/addressing"
-WSEN = "http://schemas.xmlsoap.org/ws/2004/09/enumeration"
-WSMAN = "http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd"
-WMI = "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/virtualization/v2/"
-WQL = "http://schemas.microsoft.com/wbem/wsman/1/WQL"
-ANONYMOUS = "http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous"
-
-
-def envelope(endpoint, action, resource_uri, body, selectors=None):
-    header = {
-        "a:To": endpoint,
-        "a:ReplyTo": {"a:Address": {"@mustUnderstand": "true", "#text": ANONYMOUS}},
-        "w:MaxEnvelopeSize": {"@mustUnderstand": "true", "#text": "153600"},
-        "a:MessageID": "uuid:" + str(uuid.uuid4()).upper(),
-        "w:OperationTimeout": "PT60S",
-        "w:ResourceURI": {"@mustUnderstand": "true", "#text": resource_uri},
-        "a:Action": {"@mustUnderstand": "true", "#text": action},
-    }
-    if selectors:
-        header["w:SelectorSet"] = {"w:Selector": [{"@Name": k, "#text": v} for k, v in selectors.items()]}
-    return xmltodict.unparse({"env:Envelope": {
-        "@xmlns:env": SOAP, "@xmlns:a": WSA, "@xmlns:n": WSEN, "@xmlns:w": WSMAN,
-        "env:Header": header, "env:Body": body}})
-
-
-def local(tag):
-    return tag.rsplit("}", 1)[-1]
-
-
-def instances(items):
-    result = []
-    for item in list(items) if items is not None else []:
-        props = {}
-        for child in item:
-            props[local(child.tag)] = child.text
-        result.append(props)
-    return result
+from wsman_messages import SOAP, WSEN, WSMAN, WMI, WQL, envelope
+from wsman_messages import enumerate_wql as shared_enumerate
 
 
 def enumerate_wql(protocol, endpoint, wql):
-    uri = WMI + "*"
-    body = {"n:Enumerate": {"w:OptimizeEnumeration": None, "w:MaxElements": "2",
-                            "w:Filter": {"@Dialect": WQL, "#text": wql}}}
-    root = ET.fromstring(protocol.send_message(envelope(endpoint, WSEN.replace("enumeration", "enumeration/Enumerate"), uri, body)))
-    response = root.find("{%s}Body/{%s}EnumerateResponse" % (SOAP, WSEN))
-    found = instances(response.find("{%s}Items" % WSMAN))
-    context = response.find("{%s}EnumerationContext" % WSEN)
-    done = response.find("{%s}EndOfSequence" % WSMAN) is not None
-    pulls = 0
-    while not done and context is not None:
-        pulls += 1
-        body = {"n:Pull": {"n:EnumerationContext": context.text, "n:MaxElements": "2"}}
-        root = ET.fromstring(protocol.send_message(envelope(endpoint, WSEN + "/Pull", uri, body)))
-        response = root.find("{%s}Body/{%s}PullResponse" % (SOAP, WSEN))
-        found += instances(response.find("{%s}Items" % WSEN))
-        context = response.find("{%s}EnumerationContext" % WSEN)
-        done = response.find("{%s}EndOfSequence" % WSEN) is not None
-    return found, pulls
+    return shared_enumerate(lambda message: ET.fromstring(protocol.send_message(message)), endpoint, wql, max_elements="2")
 
 
 def main():
