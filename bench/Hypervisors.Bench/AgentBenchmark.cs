@@ -85,9 +85,9 @@ internal sealed partial class AgentBenchmark : IBenchmarkCommand
                 await WarmUpAsync(concurrency, ct => CreateDeleteAsync(client, ct), cancellationToken).ConfigureAwait(false);
                 for (var round = 0; round < 2; round++)
                 {
-                    bareCreateDelete = Best(bareCreateDelete, await MeasureAsync(concurrency, duration, ct => CreateDeleteAsync(bareClient, ct), cancellationToken).ConfigureAwait(false));
-                    createDelete = Best(createDelete, await MeasureAsync(concurrency, duration, ct => CreateDeleteAsync(client, ct), cancellationToken,
-                        () => peakRss = Math.Max(peakRss, agent.ResidentBytes())).ConfigureAwait(false));
+                    bareCreateDelete = Best(bareCreateDelete, await WithServerCpuAsync(bare, () => MeasureAsync(concurrency, duration, ct => CreateDeleteAsync(bareClient, ct), cancellationToken)).ConfigureAwait(false));
+                    createDelete = Best(createDelete, await WithServerCpuAsync(agent, () => MeasureAsync(concurrency, duration, ct => CreateDeleteAsync(client, ct), cancellationToken,
+                        () => peakRss = Math.Max(peakRss, agent.ResidentBytes()))).ConfigureAwait(false));
                 }
             }
 
@@ -105,6 +105,9 @@ internal sealed partial class AgentBenchmark : IBenchmarkCommand
                 createDeleteReference = bareCreateDelete?.ToReport(),
                 createDelete = createDelete?.ToReport(),
                 createDeleteThroughputRatio = bareCreateDelete is null ? (double?)null : Math.Round(createDelete!.PerSecond / bareCreateDelete.PerSecond, 3),
+
+                // Server CPU per create+delete: less disturbed by other load on the machine than throughput.
+                createDeleteServerCpuRatio = bareCreateDelete is null ? (double?)null : Math.Round(createDelete!.ServerCpuMsPerCall / bareCreateDelete.ServerCpuMsPerCall, 3),
                 agentRssIdleMiB = Math.Round(idleRss / 1048576.0, 1),
                 agentRssPeakUnderLoadMiB = Math.Round(peakRss / 1048576.0, 1),
                 targets = new
@@ -153,6 +156,14 @@ internal sealed partial class AgentBenchmark : IBenchmarkCommand
 
             previous = rate;
         }
+    }
+
+    /// <summary>Runs a measurement and notes the CPU time <paramref name="server"/> spent meanwhile.</summary>
+    private static async Task<LoadResult> WithServerCpuAsync(ChildServer server, Func<Task<LoadResult>> measure)
+    {
+        var before = server.CpuTime();
+        var result = await measure().ConfigureAwait(false);
+        return result with { ServerCpu = server.CpuTime() - before };
     }
 
     /// <summary>The round with the higher throughput.</summary>
@@ -270,11 +281,17 @@ internal sealed partial class AgentBenchmark : IBenchmarkCommand
 
     private sealed record LoadResult(int Count, TimeSpan Elapsed, double[] SortedLatenciesMs)
     {
+        /// <summary>CPU time the server process spent during the measurement, when noted.</summary>
+        public TimeSpan? ServerCpu { get; init; }
+
+        public double ServerCpuMsPerCall => ServerCpu is { } cpu && Count > 0 ? cpu.TotalMilliseconds / Count : double.NaN;
+
         public double PerSecond => Count / Elapsed.TotalSeconds;
 
         public object ToReport() => new
         {
             requests = Count,
+            serverCpuMsPerCall = ServerCpu is null ? (double?)null : Math.Round(ServerCpuMsPerCall, 3),
             perSecond = Math.Round(PerSecond, 0),
             p50Ms = Math.Round(Percentile(0.50), 3),
             p99Ms = Math.Round(Percentile(0.99), 3),
@@ -332,6 +349,13 @@ internal sealed partial class AgentBenchmark : IBenchmarkCommand
                 process.Dispose();
                 throw;
             }
+        }
+
+        /// <summary>The child's CPU time so far (user and system).</summary>
+        public TimeSpan CpuTime()
+        {
+            _process.Refresh();
+            return _process.TotalProcessorTime;
         }
 
         /// <summary>VmRSS of the child, from /proc.</summary>
