@@ -321,8 +321,10 @@ internal sealed partial class AgentBenchmark : IBenchmarkCommand
                 start.ArgumentList.Add(argument);
             }
 
-            // The same GC for both servers: server GC, as ASP.NET Core apps default to.
+            // The same runtime settings for both servers: server GC, as ASP.NET Core apps default to, and the agent's
+            // shipped TieredPGO=false (its project file sets it; the reference gets it here).
             start.Environment["DOTNET_gcServer"] = "1";
+            start.Environment["DOTNET_TieredPGO"] = "0";
             var process = Process.Start(start)!;
             var listening = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
             process.OutputDataReceived += (_, line) =>
