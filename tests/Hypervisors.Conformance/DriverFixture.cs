@@ -50,6 +50,7 @@ public abstract class DriverFixture : IAsyncLifetime
     /// </summary>
     public virtual bool HostDiskUsageIsExclusive => HostResourcesAreExclusive;
 
+    /// <summary>
     /// Whether the guests of the instances the kit creates can act on requests that need them: a soft reboot, and a
     /// suspend or a device hot-plug where the hypervisor needs the guest for it. True (the default) when they run a
     /// guest agent, PV drivers or integration services, or the hypervisor needs none. False for a fixture whose
@@ -58,6 +59,14 @@ public abstract class DriverFixture : IAsyncLifetime
     /// same way, and does not rely on them to reach a state.
     /// </summary>
     public virtual bool GuestsCooperate => true;
+
+    /// <summary>
+    /// The most vCPUs one instance of this driver can have, or null (the default) when the driver sets no limit of
+    /// its own. The kit's non-default sizes ask for 2 vCPUs, or this limit when it is lower; and a driver that declares
+    /// a limit must refuse a spec above it with <see cref="InvalidSpecException"/> naming <c>spec.VCpus</c>, creating
+    /// nothing, which the kit checks. Say why in the override's comment (for example "UML 6.1 is uniprocessor").
+    /// </summary>
+    public virtual int? MaxVCpus => null;
 
     /// <summary>How long the kit waits for an expected event or state; raise it for slow hypervisors.</summary>
     public virtual TimeSpan EventTimeout => TimeSpan.FromSeconds(10);

@@ -10,40 +10,44 @@ public sealed partial class XenDriver
 {
     private const long MiBBytes = 1024L * 1024;
 
-    /// <summary>Connects (once), runs <paramref name="body"/>, and maps XenAPI failures through <see cref="XenErrorMap"/>.</summary>
-    private async Task<T> RunAsync<T>(InstanceOperation operation, Guid? instanceId, Func<CancellationToken, Task<T>> body, CancellationToken cancellationToken)
+    /// <summary>
+    /// Connects (once) and runs <paramref name="body"/>. Failures leave as the wire layer threw them; the base class
+    /// hands them to <see cref="MapException"/>. A VM handle found invalid is dropped from the index on the way.
+    /// </summary>
+    private async Task<T> RunAsync<T>(Guid? instanceId, Func<CancellationToken, Task<T>> body, CancellationToken cancellationToken)
     {
         try
         {
-            await EnsureReadyAsync(cancellationToken);
-            return await body(cancellationToken);
+            await EnsureReadyAsync(cancellationToken).ConfigureAwait(false);
+            return await body(cancellationToken).ConfigureAwait(false);
         }
-        catch (XenApiFailureException ex)
+        catch (XenApiFailureException ex) when (ex.Code == "HANDLE_INVALID" && instanceId is { } id
+            && ex.Parameters.Count > 0 && ex.Parameters[0].Equals("VM", StringComparison.OrdinalIgnoreCase))
         {
-            if (ex.Code == "HANDLE_INVALID" && instanceId is { } id && ex.Parameters.Count > 0 && ex.Parameters[0].Equals("VM", StringComparison.OrdinalIgnoreCase))
-            {
-                _refsById.TryRemove(id, out _);
-            }
-
-            throw XenErrorMap.Map(ex, new XenCallContext(operation, instanceId));
+            _refsById.TryRemove(id, out _);
+            throw;
         }
     }
+
+    /// <summary>Whether <paramref name="exception"/> is a failed call (wire or contract error, or a cancellation), as cleanup code catches them.</summary>
+    private static bool IsCallFailure(Exception exception) =>
+        exception is HypervisorException or OperationCanceledException || XenApiRpcClient.IsCallFailure(exception);
 
     private Task<object?> CallAsync(string method, CancellationToken cancellationToken, params object?[] parameters) =>
         _session.CallAsync(method, cancellationToken, parameters);
 
-    private Task VmTaskAsync(InstanceOperation operation, Guid instanceId, string method, CancellationToken cancellationToken, params object?[] extra) =>
-        RunAsync(operation, instanceId, async ct =>
+    private Task VmTaskAsync(Guid instanceId, string method, CancellationToken cancellationToken, params object?[] extra) =>
+        RunAsync(instanceId, async ct =>
         {
-            var vmRef = await ResolveAsync(instanceId, ct);
-            await RunTaskAsync(method, ct, [vmRef, .. extra]);
+            var vmRef = await ResolveAsync(instanceId, ct).ConfigureAwait(false);
+            await RunTaskAsync(method, ct, [vmRef, .. extra]).ConfigureAwait(false);
             return true;
         }, cancellationToken);
 
     /// <summary>Runs <c>Async.</c><paramref name="method"/>, waits for its task through the event loop, destroys the task, and returns its result.</summary>
     private async Task<object?> RunTaskAsync(string method, CancellationToken cancellationToken, params object?[] parameters)
     {
-        var outcome = await RunTaskWithTimeoutAsync(method, _options.TaskTimeout, cancellationToken, parameters);
+        var outcome = await RunTaskWithTimeoutAsync(method, _options.TaskTimeout, cancellationToken, parameters).ConfigureAwait(false);
         return outcome.Finished
             ? outcome.Result
             : throw new HypervisorTimeoutException($"XenAPI task {method} did not finish within {_options.TaskTimeout}.");
@@ -52,7 +56,7 @@ public sealed partial class XenDriver
     /// <summary>Like <see cref="RunTaskAsync"/>, but on timeout cancels the task and reports it unfinished instead of throwing.</summary>
     private async Task<(bool Finished, object? Result)> RunTaskWithTimeoutAsync(string method, TimeSpan timeout, CancellationToken cancellationToken, params object?[] parameters)
     {
-        var taskRef = XenValue.ToText(await CallAsync("Async." + method, cancellationToken, parameters));
+        var taskRef = XenValue.ToText(await CallAsync("Async." + method, cancellationToken, parameters).ConfigureAwait(false));
         try
         {
             Dictionary<string, object?> task;
@@ -61,11 +65,11 @@ public sealed partial class XenDriver
             {
                 try
                 {
-                    task = await _events.WaitForTaskAsync(taskRef, linked.Token);
+                    task = await _events.WaitForTaskAsync(taskRef, linked.Token).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
                 {
-                    await BestEffortAsync("task.cancel", taskRef);
+                    await BestEffortAsync("task.cancel", taskRef).ConfigureAwait(false);
                     return (false, null);
                 }
             }
@@ -79,7 +83,7 @@ public sealed partial class XenDriver
         }
         finally
         {
-            await BestEffortAsync("task.destroy", taskRef);
+            await BestEffortAsync("task.destroy", taskRef).ConfigureAwait(false);
         }
     }
 
@@ -93,15 +97,11 @@ public sealed partial class XenDriver
         try
         {
             using var timeout = new CancellationTokenSource(_options.RequestTimeout);
-            await CallAsync(method, timeout.Token, reference);
+            await CallAsync(method, timeout.Token, reference).ConfigureAwait(false);
         }
-        catch (HypervisorException)
+        catch (Exception ex) when (IsCallFailure(ex))
         {
             // Cleanup only: the server drops finished tasks itself after a while.
-        }
-        catch (OperationCanceledException)
-        {
-            // As above.
         }
     }
 
@@ -113,12 +113,12 @@ public sealed partial class XenDriver
             return;
         }
 
-        await _readyGate.WaitAsync(cancellationToken);
+        await _readyGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             if (!_ready)
             {
-                var token = await ResynchronizeAsync(publishChanges: false, cancellationToken);
+                var token = await ResynchronizeAsync(publishChanges: false, cancellationToken).ConfigureAwait(false);
                 _events.Start(token);
                 _ready = true;
             }
@@ -135,8 +135,8 @@ public sealed partial class XenDriver
     /// </summary>
     private async Task<string> ResynchronizeAsync(bool publishChanges, CancellationToken cancellationToken)
     {
-        var token = await XenEventPump.GetCurrentTokenAsync(_session, cancellationToken);
-        var records = await LoadIndexAsync(cancellationToken);
+        var token = await XenEventPump.GetCurrentTokenAsync(_session, cancellationToken).ConfigureAwait(false);
+        var records = await LoadIndexAsync(cancellationToken).ConfigureAwait(false);
         var now = TimeProvider.GetUtcNow();
         lock (_watchLock)
         {
@@ -172,7 +172,7 @@ public sealed partial class XenDriver
     /// </summary>
     private async Task<Dictionary<string, (Guid Id, PowerState State)>> LoadIndexAsync(CancellationToken cancellationToken)
     {
-        var records = XenValue.ToStruct(await CallAsync("VM.get_all_records", cancellationToken));
+        var records = XenValue.ToStruct(await CallAsync("VM.get_all_records", cancellationToken).ConfigureAwait(false));
         var tagged = new Dictionary<string, (Guid Id, PowerState State)>(StringComparer.Ordinal);
         foreach (var (vmRef, value) in records)
         {
@@ -203,7 +203,7 @@ public sealed partial class XenDriver
             return vmRef;
         }
 
-        await LoadIndexAsync(cancellationToken);
+        await LoadIndexAsync(cancellationToken).ConfigureAwait(false);
         return _refsById.TryGetValue(instanceId, out vmRef) ? vmRef : throw new InstanceNotFoundException(instanceId);
     }
 
@@ -250,15 +250,14 @@ public sealed partial class XenDriver
     private async Task<InstanceInfo> CreateAsync(InstanceSpec spec, CancellationToken cancellationToken)
     {
         string vmRef;
-        using (await _createLocks.AcquireAsync(["id:" + spec.Id.ToString("D"), "name:" + spec.Name], cancellationToken))
+        using (await _createLocks.AcquireAsync(["id:" + spec.Id.ToString("D"), "name:" + spec.Name], cancellationToken).ConfigureAwait(false))
         {
             if (_refsById.TryGetValue(spec.Id, out var existingRef))
             {
-                var existing = await TryGetRecordAsync(existingRef, cancellationToken);
+                var existing = await TryGetRecordAsync(existingRef, cancellationToken).ConfigureAwait(false);
                 if (existing is not null)
                 {
-                    var config = XenValue.ToStringMap(existing.GetValueOrDefault("other_config") ?? new Dictionary<string, object?>());
-                    return config.GetValueOrDefault(VmRecords.SpecHashKey) == VmRecords.SpecHash(spec)
+                    return spec.Equals(VmRecords.StoredSpec(existing))
                         ? VmRecords.ToInstanceInfo(spec.Id, existingRef, existing)
                         : throw new InstanceAlreadyExistsException($"Instance {spec.Id} already exists with a different spec.") { InstanceId = spec.Id };
                 }
@@ -266,9 +265,9 @@ public sealed partial class XenDriver
                 _refsById.TryRemove(spec.Id, out _);
             }
 
-            foreach (var sameName in XenValue.ToStringArray(await CallAsync("VM.get_by_name_label", cancellationToken, spec.Name)))
+            foreach (var sameName in XenValue.ToStringArray(await CallAsync("VM.get_by_name_label", cancellationToken, spec.Name).ConfigureAwait(false)))
             {
-                var other = await TryGetRecordAsync(sameName, cancellationToken);
+                var other = await TryGetRecordAsync(sameName, cancellationToken).ConfigureAwait(false);
                 if (other is not null && !IsTrue(other, "is_a_template") && !IsTrue(other, "is_a_snapshot"))
                 {
                     throw new InstanceAlreadyExistsException($"Another VM is already named '{spec.Name}'.") { InstanceId = spec.Id };
@@ -276,42 +275,42 @@ public sealed partial class XenDriver
             }
 
             vmRef = _options.TemplateName is null
-                ? XenValue.ToText(await CallAsync("VM.create", cancellationToken, VmRecords.NewVmRecord(spec)))
-                : await CloneTemplateAsync(spec, cancellationToken);
+                ? XenValue.ToText(await CallAsync("VM.create", cancellationToken, VmRecords.NewVmRecord(spec)).ConfigureAwait(false))
+                : await CloneTemplateAsync(spec, cancellationToken).ConfigureAwait(false);
             _refsById[spec.Id] = vmRef;
         }
 
         try
         {
-            await AddDisksAsync(spec, vmRef, cancellationToken);
+            await AddDisksAsync(spec, vmRef, cancellationToken).ConfigureAwait(false);
             for (var i = 0; i < spec.NetworkInterfaces.Count; i++)
             {
-                await CreateVifAsync(vmRef, spec.NetworkInterfaces[i], i.ToString(CultureInfo.InvariantCulture), cancellationToken);
+                await CreateVifAsync(vmRef, spec.NetworkInterfaces[i], i.ToString(CultureInfo.InvariantCulture), cancellationToken).ConfigureAwait(false);
             }
 
             if (spec.StartAfterCreate)
             {
-                await RunTaskAsync("VM.start", cancellationToken, vmRef, false, false);
+                await RunTaskAsync("VM.start", cancellationToken, vmRef, false, false).ConfigureAwait(false);
             }
 
-            var record = XenValue.ToStruct(await CallAsync("VM.get_record", cancellationToken, vmRef));
+            var record = XenValue.ToStruct(await CallAsync("VM.get_record", cancellationToken, vmRef).ConfigureAwait(false));
             return VmRecords.ToInstanceInfo(spec.Id, vmRef, record);
         }
-        catch (Exception ex) when (ex is HypervisorException or OperationCanceledException)
+        catch (Exception ex) when (IsCallFailure(ex))
         {
             LogRollback(_logger, ex, spec.Id);
             try
             {
                 using var timeout = new CancellationTokenSource(_options.RequestTimeout);
-                var record = XenValue.ToStruct(await CallAsync("VM.get_record", timeout.Token, vmRef));
+                var record = XenValue.ToStruct(await CallAsync("VM.get_record", timeout.Token, vmRef).ConfigureAwait(false));
                 if (VmRecords.PowerStateOf(record) != PowerState.Shutdown)
                 {
-                    await RunTaskAsync("VM.hard_shutdown", timeout.Token, vmRef);
+                    await RunTaskAsync("VM.hard_shutdown", timeout.Token, vmRef).ConfigureAwait(false);
                 }
 
-                await DestroyVmAsync(spec.Id, vmRef, record, timeout.Token);
+                await DestroyVmAsync(spec.Id, vmRef, record, timeout.Token).ConfigureAwait(false);
             }
-            catch (Exception cleanup) when (cleanup is HypervisorException or OperationCanceledException)
+            catch (Exception cleanup) when (IsCallFailure(cleanup))
             {
                 // The original failure is what the caller needs; the VM is left for a later delete.
             }
@@ -324,7 +323,7 @@ public sealed partial class XenDriver
     {
         try
         {
-            return XenValue.ToStruct(await CallAsync("VM.get_record", cancellationToken, vmRef));
+            return XenValue.ToStruct(await CallAsync("VM.get_record", cancellationToken, vmRef).ConfigureAwait(false));
         }
         catch (XenApiFailureException ex) when (ex.Code == "HANDLE_INVALID")
         {
@@ -334,33 +333,33 @@ public sealed partial class XenDriver
 
     private async Task<string> CloneTemplateAsync(InstanceSpec spec, CancellationToken cancellationToken)
     {
-        var template = await FindByNameOrUuidAsync("VM", _options.TemplateName!, cancellationToken)
+        var template = await FindByNameOrUuidAsync("VM", _options.TemplateName!, cancellationToken).ConfigureAwait(false)
             ?? throw new InvalidSpecException("XenDriverOptions.TemplateName", $"no template '{_options.TemplateName}' exists.");
-        var vmRef = XenValue.ToText(await RunTaskAsync("VM.clone", cancellationToken, template, spec.Name));
-        await RunTaskAsync("VM.provision", cancellationToken, vmRef);
-        await CallAsync("VM.set_is_a_template", cancellationToken, vmRef, false);
+        var vmRef = XenValue.ToText(await RunTaskAsync("VM.clone", cancellationToken, template, spec.Name).ConfigureAwait(false));
+        await RunTaskAsync("VM.provision", cancellationToken, vmRef).ConfigureAwait(false);
+        await CallAsync("VM.set_is_a_template", cancellationToken, vmRef, false).ConfigureAwait(false);
         var memory = (spec.MemoryMiB * MiBBytes).ToString(CultureInfo.InvariantCulture);
-        await CallAsync("VM.set_memory_limits", cancellationToken, vmRef, memory, memory, memory, memory);
-        var current = XenValue.ToInt64(await CallAsync("VM.get_VCPUs_at_startup", cancellationToken, vmRef));
+        await CallAsync("VM.set_memory_limits", cancellationToken, vmRef, memory, memory, memory, memory).ConfigureAwait(false);
+        var current = XenValue.ToInt64(await CallAsync("VM.get_VCPUs_at_startup", cancellationToken, vmRef).ConfigureAwait(false));
         var vcpus = spec.VCpus.ToString(CultureInfo.InvariantCulture);
         if (spec.VCpus > current)
         {
-            await CallAsync("VM.set_VCPUs_max", cancellationToken, vmRef, vcpus);
-            await CallAsync("VM.set_VCPUs_at_startup", cancellationToken, vmRef, vcpus);
+            await CallAsync("VM.set_VCPUs_max", cancellationToken, vmRef, vcpus).ConfigureAwait(false);
+            await CallAsync("VM.set_VCPUs_at_startup", cancellationToken, vmRef, vcpus).ConfigureAwait(false);
         }
         else
         {
-            await CallAsync("VM.set_VCPUs_at_startup", cancellationToken, vmRef, vcpus);
-            await CallAsync("VM.set_VCPUs_max", cancellationToken, vmRef, vcpus);
+            await CallAsync("VM.set_VCPUs_at_startup", cancellationToken, vmRef, vcpus).ConfigureAwait(false);
+            await CallAsync("VM.set_VCPUs_max", cancellationToken, vmRef, vcpus).ConfigureAwait(false);
         }
 
-        var config = XenValue.ToStringMap(await CallAsync("VM.get_other_config", cancellationToken, vmRef));
+        var config = XenValue.ToStringMap(await CallAsync("VM.get_other_config", cancellationToken, vmRef).ConfigureAwait(false));
         foreach (var (key, value) in VmRecords.OtherConfig(spec))
         {
             config[key] = value;
         }
 
-        await CallAsync("VM.set_other_config", cancellationToken, vmRef, config);
+        await CallAsync("VM.set_other_config", cancellationToken, vmRef, config).ConfigureAwait(false);
         return vmRef;
     }
 
@@ -372,12 +371,12 @@ public sealed partial class XenDriver
         }
 
         var used = new HashSet<long>();
-        foreach (var vbdRef in XenValue.ToStringArray(await CallAsync("VM.get_VBDs", cancellationToken, vmRef)))
+        foreach (var vbdRef in XenValue.ToStringArray(await CallAsync("VM.get_VBDs", cancellationToken, vmRef).ConfigureAwait(false)))
         {
-            used.Add(XenValue.ToInt64(await CallAsync("VBD.get_userdevice", cancellationToken, vbdRef)));
+            used.Add(XenValue.ToInt64(await CallAsync("VBD.get_userdevice", cancellationToken, vbdRef).ConfigureAwait(false)));
         }
 
-        var sr = await GetStorageRepositoryAsync(cancellationToken);
+        var sr = await GetStorageRepositoryAsync(cancellationToken).ConfigureAwait(false);
         var slot = 0;
         for (var i = 0; i < spec.Disks.Count; i++)
         {
@@ -400,19 +399,19 @@ public sealed partial class XenDriver
                     ["xenstore_data"] = new Dictionary<string, string>(),
                     ["sm_config"] = new Dictionary<string, string>(),
                     ["tags"] = Array.Empty<string>(),
-                }));
+                }).ConfigureAwait(false));
             }
             else
             {
-                var source = await FindByNameOrUuidAsync("VDI", disk.ImageRef, cancellationToken)
+                var source = await FindByNameOrUuidAsync("VDI", disk.ImageRef, cancellationToken).ConfigureAwait(false)
                     ?? throw new InvalidSpecException($"spec.Disks[{i}].ImageRef", $"no VDI named or with UUID '{disk.ImageRef}' exists.");
-                vdiRef = XenValue.ToText(await RunTaskAsync("VDI.clone", cancellationToken, source, new Dictionary<string, string>()));
-                await CallAsync("VDI.set_name_label", cancellationToken, vdiRef, $"{spec.Name}-disk{i}");
+                vdiRef = XenValue.ToText(await RunTaskAsync("VDI.clone", cancellationToken, source, new Dictionary<string, string>()).ConfigureAwait(false));
+                await CallAsync("VDI.set_name_label", cancellationToken, vdiRef, $"{spec.Name}-disk{i}").ConfigureAwait(false);
                 marker[ImageRefKey] = disk.ImageRef;
-                await CallAsync("VDI.set_other_config", cancellationToken, vdiRef, marker);
-                if (XenValue.ToInt64(await CallAsync("VDI.get_virtual_size", cancellationToken, vdiRef)) < bytes)
+                await CallAsync("VDI.set_other_config", cancellationToken, vdiRef, marker).ConfigureAwait(false);
+                if (XenValue.ToInt64(await CallAsync("VDI.get_virtual_size", cancellationToken, vdiRef).ConfigureAwait(false)) < bytes)
                 {
-                    await RunTaskAsync("VDI.resize", cancellationToken, vdiRef, bytes.ToString(CultureInfo.InvariantCulture));
+                    await RunTaskAsync("VDI.resize", cancellationToken, vdiRef, bytes.ToString(CultureInfo.InvariantCulture)).ConfigureAwait(false);
                 }
             }
 
@@ -422,14 +421,14 @@ public sealed partial class XenDriver
             }
 
             used.Add(slot);
-            await CallAsync("VBD.create", cancellationToken, VbdRecord(vmRef, vdiRef, slot, bootable: i == 0, "RW", []));
+            await CallAsync("VBD.create", cancellationToken, VbdRecord(vmRef, vdiRef, slot, bootable: i == 0, "RW", [])).ConfigureAwait(false);
         }
     }
 
     private async Task<string> CreateVifAsync(string vmRef, NetworkInterfaceSpec nic, string device, CancellationToken cancellationToken)
     {
-        var network = await FindByNameOrUuidAsync("network", nic.Network, cancellationToken)
-            ?? (_options.Network is { } fallback ? await FindByNameOrUuidAsync("network", fallback, cancellationToken) : null)
+        var network = await FindByNameOrUuidAsync("network", nic.Network, cancellationToken).ConfigureAwait(false)
+            ?? (_options.Network is { } fallback ? await FindByNameOrUuidAsync("network", fallback, cancellationToken).ConfigureAwait(false) : null)
             ?? throw new InvalidSpecException("networkInterface.Network", $"no XenAPI network named or with UUID '{nic.Network}' exists.");
         return XenValue.ToText(await CallAsync("VIF.create", cancellationToken, new Dictionary<string, object?>(StringComparer.Ordinal)
         {
@@ -444,7 +443,7 @@ public sealed partial class XenDriver
             ["locking_mode"] = "network_default",
             ["ipv4_allowed"] = Array.Empty<string>(),
             ["ipv6_allowed"] = Array.Empty<string>(),
-        }));
+        }).ConfigureAwait(false));
     }
 
     /// <summary>
@@ -458,26 +457,26 @@ public sealed partial class XenDriver
         {
             await IgnoreMissingAsync(async () =>
             {
-                var vbd = XenValue.ToStruct(await CallAsync("VBD.get_record", cancellationToken, vbdRef));
+                var vbd = XenValue.ToStruct(await CallAsync("VBD.get_record", cancellationToken, vbdRef).ConfigureAwait(false));
                 var vdiRef = XenValue.ToText(vbd.GetValueOrDefault("VDI"));
-                await CallAsync("VBD.destroy", cancellationToken, vbdRef);
+                await CallAsync("VBD.destroy", cancellationToken, vbdRef).ConfigureAwait(false);
                 if (vdiRef != XenValue.NullRef && vdiRef.Length > 0)
                 {
-                    var vdiConfig = XenValue.ToStringMap(await CallAsync("VDI.get_other_config", cancellationToken, vdiRef));
+                    var vdiConfig = XenValue.ToStringMap(await CallAsync("VDI.get_other_config", cancellationToken, vdiRef).ConfigureAwait(false));
                     if (ownsAllDisks || vdiConfig.GetValueOrDefault(VmRecords.InstanceIdKey) == id)
                     {
-                        await CallAsync("VDI.destroy", cancellationToken, vdiRef);
+                        await CallAsync("VDI.destroy", cancellationToken, vdiRef).ConfigureAwait(false);
                     }
                 }
-            });
+            }).ConfigureAwait(false);
         }
 
         foreach (var vifRef in XenValue.ToStringArray(XenValue.Member(record, "VIFs")))
         {
-            await IgnoreMissingAsync(() => CallAsync("VIF.destroy", cancellationToken, vifRef));
+            await IgnoreMissingAsync(() => CallAsync("VIF.destroy", cancellationToken, vifRef)).ConfigureAwait(false);
         }
 
-        await CallAsync("VM.destroy", cancellationToken, vmRef);
+        await CallAsync("VM.destroy", cancellationToken, vmRef).ConfigureAwait(false);
         _refsById.TryRemove(new KeyValuePair<Guid, string>(instanceId, vmRef));
     }
 
@@ -485,7 +484,7 @@ public sealed partial class XenDriver
     {
         try
         {
-            await action();
+            await action().ConfigureAwait(false);
         }
         catch (XenApiFailureException ex) when (ex.Code == "HANDLE_INVALID")
         {
@@ -501,16 +500,16 @@ public sealed partial class XenDriver
     {
         try
         {
-            await RunTaskAsync(deviceClass + ".plug", cancellationToken, deviceRef);
+            await RunTaskAsync(deviceClass + ".plug", cancellationToken, deviceRef).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is HypervisorException or OperationCanceledException)
+        catch (Exception ex) when (IsCallFailure(ex))
         {
             try
             {
                 using var timeout = new CancellationTokenSource(_options.RequestTimeout);
-                await CallAsync(deviceClass + ".destroy", timeout.Token, deviceRef);
+                await CallAsync(deviceClass + ".destroy", timeout.Token, deviceRef).ConfigureAwait(false);
             }
-            catch (Exception cleanup) when (cleanup is HypervisorException or OperationCanceledException)
+            catch (Exception cleanup) when (IsCallFailure(cleanup))
             {
                 LogHotplugCleanupFailed(_logger, cleanup, deviceClass, deviceRef);
             }
@@ -523,7 +522,7 @@ public sealed partial class XenDriver
     {
         try
         {
-            var (finished, _) = await RunTaskWithTimeoutAsync("VM.clean_shutdown", timeout, cancellationToken, vmRef);
+            var (finished, _) = await RunTaskWithTimeoutAsync("VM.clean_shutdown", timeout, cancellationToken, vmRef).ConfigureAwait(false);
             return finished;
         }
         catch (XenApiFailureException ex) when (ex.Code == "VM_BAD_POWER_STATE" && ex.Parameters.Count > 2)
@@ -546,14 +545,14 @@ public sealed partial class XenDriver
         string sr;
         if (_options.StorageRepository is { } name)
         {
-            sr = await FindByNameOrUuidAsync("SR", name, cancellationToken)
+            sr = await FindByNameOrUuidAsync("SR", name, cancellationToken).ConfigureAwait(false)
                 ?? throw new InvalidSpecException("XenDriverOptions.StorageRepository", $"no SR named or with UUID '{name}' exists.");
         }
         else
         {
-            var pool = XenValue.ToStringArray(await CallAsync("pool.get_all", cancellationToken)).FirstOrDefault()
+            var pool = XenValue.ToStringArray(await CallAsync("pool.get_all", cancellationToken).ConfigureAwait(false)).FirstOrDefault()
                 ?? throw new HypervisorException("The XenAPI server lists no pool.");
-            sr = XenValue.ToText(await CallAsync("pool.get_default_SR", cancellationToken, pool));
+            sr = XenValue.ToText(await CallAsync("pool.get_default_SR", cancellationToken, pool).ConfigureAwait(false));
             if (sr == XenValue.NullRef)
             {
                 throw new HypervisorException("The pool has no default SR; set XenDriverOptions.StorageRepository.");
@@ -568,11 +567,12 @@ public sealed partial class XenDriver
     {
         try
         {
-            var sr = XenValue.ToStruct(await CallAsync("SR.get_record", cancellationToken, await GetStorageRepositoryAsync(cancellationToken)));
+            var sr = XenValue.ToStruct(await CallAsync("SR.get_record", cancellationToken, await GetStorageRepositoryAsync(cancellationToken).ConfigureAwait(false)).ConfigureAwait(false));
             return (XenValue.ToInt64(XenValue.Member(sr, "physical_size")), XenValue.ToInt64(XenValue.Member(sr, "physical_utilisation")));
         }
-        catch (HypervisorException ex) when (ex is not XenApiFailureException and not HypervisorUnavailableException and not HypervisorTimeoutException)
+        catch (HypervisorException)
         {
+            // No SR the driver can use: the host reports no disk totals rather than failing.
             return (0, 0);
         }
     }
@@ -584,7 +584,7 @@ public sealed partial class XenDriver
         {
             try
             {
-                return XenValue.ToText(await CallAsync(xenClass + ".get_by_uuid", cancellationToken, nameOrUuid));
+                return XenValue.ToText(await CallAsync(xenClass + ".get_by_uuid", cancellationToken, nameOrUuid).ConfigureAwait(false));
             }
             catch (XenApiFailureException ex) when (ex.Code is "UUID_INVALID" or "HANDLE_INVALID")
             {
@@ -592,6 +592,6 @@ public sealed partial class XenDriver
             }
         }
 
-        return XenValue.ToStringArray(await CallAsync(xenClass + ".get_by_name_label", cancellationToken, nameOrUuid)).FirstOrDefault();
+        return XenValue.ToStringArray(await CallAsync(xenClass + ".get_by_name_label", cancellationToken, nameOrUuid).ConfigureAwait(false)).FirstOrDefault();
     }
 }

@@ -142,7 +142,7 @@ internal sealed partial class XenEventPump : IAsyncDisposable
                 token = await RetryAsync(_resynchronize, stop).ConfigureAwait(false);
                 await RecheckWaitersAsync(stop).ConfigureAwait(false);
             }
-            catch (HypervisorException ex)
+            catch (Exception ex) when (XenApiRpcClient.IsCallFailure(ex))
             {
                 failures++;
                 LogLoopFailure(_logger, ex, failures);
@@ -159,7 +159,7 @@ internal sealed partial class XenEventPump : IAsyncDisposable
             {
                 return await action(stop).ConfigureAwait(false);
             }
-            catch (HypervisorException ex)
+            catch (Exception ex) when (XenApiRpcClient.IsCallFailure(ex))
             {
                 LogLoopFailure(_logger, ex, attempt);
                 await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(5000, 50 << Math.Min(attempt, 7))), stop).ConfigureAwait(false);
@@ -226,16 +226,16 @@ internal sealed partial class XenEventPump : IAsyncDisposable
                     Complete(taskRef, record);
                 }
             }
-            catch (HypervisorException ex)
+            catch (Exception ex) when (XenApiRpcClient.IsCallFailure(ex))
             {
                 LogLoopFailure(_logger, ex, 1);
             }
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "XenAPI event.from failed ({Failures} in a row); retrying")]
+    [LoggerMessage(EventId = 4010, EventName = "XenEventLoopFailure", Level = LogLevel.Warning, Message = "XenAPI event.from failed ({Failures} in a row); retrying")]
     private static partial void LogLoopFailure(ILogger logger, Exception exception, int failures);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "XenAPI reported EVENTS_LOST; resynchronising the instance index")]
+    [LoggerMessage(EventId = 4011, EventName = "XenEventsLost", Level = LogLevel.Information, Message = "XenAPI reported EVENTS_LOST; resynchronising the instance index")]
     private static partial void LogEventsLost(ILogger logger);
 }
