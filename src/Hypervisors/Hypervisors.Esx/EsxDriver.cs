@@ -329,8 +329,10 @@ public sealed partial class EsxDriver : HypervisorDriverBase
         {
             await ConnectAsync().ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is HypervisorException or OperationCanceledException or ObjectDisposedException)
+        catch (Exception ex) when (ex is HypervisorException or ObjectDisposedException || VimClient.IsCallFailure(ex))
         {
+            // Unmapped here (no contract call runs): a refused certificate or an unreachable endpoint must not fail
+            // the disposal that awaits this background connect.
             LogConnectFailed(_logger, ex);
         }
     }

@@ -33,18 +33,31 @@ public sealed partial class XenDriver
     private static bool IsCallFailure(Exception exception) =>
         exception is HypervisorException or OperationCanceledException || XenApiRpcClient.IsCallFailure(exception);
 
+    /// <summary>A synchronous XenAPI call: one round trip, answered when the server has done the work.</summary>
     private Task<object?> CallAsync(string method, CancellationToken cancellationToken, params object?[] parameters) =>
         _session.CallAsync(method, cancellationToken, parameters);
 
-    private Task VmTaskAsync(Guid instanceId, string method, CancellationToken cancellationToken, params object?[] extra) =>
+    /// <summary>
+    /// A synchronous call that a real host may take long to answer (a VM starting, suspending or resuming writes or
+    /// reads its memory): one round trip like <see cref="CallAsync"/>, allowed <see cref="XenDriverOptions.TaskTimeout"/>
+    /// beyond the request timeout. An <c>Async.</c> task would add at least three calls (create, poll, destroy).
+    /// </summary>
+    private Task<object?> LongCallAsync(string method, CancellationToken cancellationToken, params object?[] parameters) =>
+        _session.CallAsync(method, parameters, _options.TaskTimeout, cancellationToken);
+
+    /// <summary>Resolves the instance's VM and makes one long synchronous call on it.</summary>
+    private Task VmCallAsync(Guid instanceId, string method, CancellationToken cancellationToken, params object?[] extra) =>
         RunAsync(instanceId, async ct =>
         {
             var vmRef = await ResolveAsync(instanceId, ct).ConfigureAwait(false);
-            await RunTaskAsync(method, ct, [vmRef, .. extra]).ConfigureAwait(false);
+            await LongCallAsync(method, ct, [vmRef, .. extra]).ConfigureAwait(false);
             return true;
         }, cancellationToken);
 
-    /// <summary>Runs <c>Async.</c><paramref name="method"/>, waits for its task through the event loop, destroys the task, and returns its result.</summary>
+    /// <summary>
+    /// Runs <c>Async.</c><paramref name="method"/> as a XenAPI task and returns its result. Only for operations that
+    /// are long on a real host and worth cancelling there (storage copies: VM.snapshot, VM.clone, VDI.clone, ...).
+    /// </summary>
     private async Task<object?> RunTaskAsync(string method, CancellationToken cancellationToken, params object?[] parameters)
     {
         var outcome = await RunTaskWithTimeoutAsync(method, _options.TaskTimeout, cancellationToken, parameters).ConfigureAwait(false);
@@ -53,7 +66,17 @@ public sealed partial class XenDriver
             : throw new HypervisorTimeoutException($"XenAPI task {method} did not finish within {_options.TaskTimeout}.");
     }
 
-    /// <summary>Like <see cref="RunTaskAsync"/>, but on timeout cancels the task and reports it unfinished instead of throwing.</summary>
+    /// <summary>The wait before the first poll of a task: about what a short task takes on a real host.</summary>
+    internal static readonly TimeSpan FirstTaskPoll = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>The longest wait between two polls of a task.</summary>
+    internal static readonly TimeSpan MaxTaskPoll = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// Starts <c>Async.</c><paramref name="method"/>, polls <c>task.get_record</c> after <see cref="FirstTaskPoll"/>
+    /// and then with doubling waits, destroys the task, and returns its result. On <paramref name="timeout"/> it cancels
+    /// the task (<c>task.cancel</c>) and reports it unfinished instead of throwing.
+    /// </summary>
     private async Task<(bool Finished, object? Result)> RunTaskWithTimeoutAsync(string method, TimeSpan timeout, CancellationToken cancellationToken, params object?[] parameters)
     {
         var taskRef = XenValue.ToText(await CallAsync("Async." + method, cancellationToken, parameters).ConfigureAwait(false));
@@ -65,7 +88,7 @@ public sealed partial class XenDriver
             {
                 try
                 {
-                    task = await _events.WaitForTaskAsync(taskRef, linked.Token).ConfigureAwait(false);
+                    task = await PollTaskAsync(taskRef, linked.Token).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
                 {
@@ -87,6 +110,20 @@ public sealed partial class XenDriver
         }
     }
 
+    /// <summary>Polls a task until it leaves <c>pending</c>/<c>cancelling</c>, waiting longer after each poll.</summary>
+    private async Task<Dictionary<string, object?>> PollTaskAsync(string taskRef, CancellationToken cancellationToken)
+    {
+        for (var wait = FirstTaskPoll; ; wait = wait * 2 < MaxTaskPoll ? wait * 2 : MaxTaskPoll)
+        {
+            await Task.Delay(wait, TimeProvider, cancellationToken).ConfigureAwait(false);
+            var task = XenValue.ToStruct(await CallAsync("task.get_record", cancellationToken, taskRef).ConfigureAwait(false));
+            if (XenValue.ToText(task.GetValueOrDefault("status")) is not ("pending" or "cancelling"))
+            {
+                return task;
+            }
+        }
+    }
+
     private object? DecodeTaskResult(string result) =>
         result.StartsWith("<value", StringComparison.Ordinal) ? XmlRpcReader.ReadValueText(result, _options.Limits)
         : result.Length == 0 ? null
@@ -105,10 +142,31 @@ public sealed partial class XenDriver
         }
     }
 
-    /// <summary>Logs in, takes an event token, loads the instance index and starts the event loop, once.</summary>
-    private async Task EnsureReadyAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Once per driver, on first use: takes an event token and loads the instance index from one
+    /// <c>VM.get_all_records</c> (the first call also logs in). The index makes an id created earlier, by this or
+    /// another client, known before a create decides whether it is new; the token lets a watch started later report
+    /// everything since. The event loop itself runs only once somebody watches.
+    /// </summary>
+    private Task EnsureReadyAsync(CancellationToken cancellationToken) =>
+        OnceAsync(() => _ready, async ct =>
+        {
+            Reindex(await _events.PrimeAsync(ct).ConfigureAwait(false));
+            _ready = true;
+        }, cancellationToken);
+
+    /// <summary>Starts the event loop once, on the first watch: the driver sends no <c>event.from</c> long poll while nobody watches.</summary>
+    private Task EnsureWatchingAsync(CancellationToken cancellationToken) =>
+        OnceAsync(() => _watching, async ct =>
+        {
+            await _events.StartAsync(ct).ConfigureAwait(false);
+            _watching = true;
+        }, cancellationToken);
+
+    /// <summary>Runs <paramref name="action"/> under the driver's one-time gate unless <paramref name="done"/> already says it ran.</summary>
+    private async Task OnceAsync(Func<bool> done, Func<CancellationToken, Task> action, CancellationToken cancellationToken)
     {
-        if (_ready)
+        if (done())
         {
             return;
         }
@@ -116,11 +174,9 @@ public sealed partial class XenDriver
         await _readyGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (!_ready)
+            if (!done())
             {
-                var token = await ResynchronizeAsync(publishChanges: false, cancellationToken).ConfigureAwait(false);
-                _events.Start(token);
-                _ready = true;
+                await action(cancellationToken).ConfigureAwait(false);
             }
         }
         finally
@@ -129,57 +185,33 @@ public sealed partial class XenDriver
         }
     }
 
-    /// <summary>
-    /// Takes a fresh event token, then reloads the index from one <c>VM.get_all_records</c>. After lost events
-    /// (<paramref name="publishChanges"/>), what changed meanwhile is published as events, so subscribers miss nothing.
-    /// </summary>
-    private async Task<string> ResynchronizeAsync(bool publishChanges, CancellationToken cancellationToken)
+    /// <summary>Keeps the index current from what the event loop sees.</summary>
+    private void OnRefSeen(Guid instanceId, string vmRef, bool present)
     {
-        var token = await XenEventPump.GetCurrentTokenAsync(_session, cancellationToken).ConfigureAwait(false);
-        var records = await LoadIndexAsync(cancellationToken).ConfigureAwait(false);
-        var now = TimeProvider.GetUtcNow();
-        lock (_watchLock)
+        if (present)
         {
-            var previous = new Dictionary<string, (Guid Id, PowerState State)>(_watched, StringComparer.Ordinal);
-            _watched.Clear();
-            foreach (var (vmRef, (id, state)) in records)
-            {
-                _watched[vmRef] = (id, state);
-                var before = previous.Remove(vmRef, out var known) ? known.State : (PowerState?)null;
-                if (publishChanges && before is null)
-                {
-                    _hub.Publish(new InstanceEvent(id, InstanceEventKind.Created, PowerState.Shutdown, now));
-                }
-
-                if (publishChanges && XenPowerStates.Transition(before ?? PowerState.Shutdown, state) is { } kind)
-                {
-                    _hub.Publish(new InstanceEvent(id, kind, state, now));
-                }
-            }
-
-            foreach (var gone in previous.Values.Where(_ => publishChanges))
-            {
-                _hub.Publish(new InstanceEvent(gone.Id, InstanceEventKind.Deleted, PowerState.NoState, now));
-            }
+            _refsById[instanceId] = vmRef;
         }
-
-        return token;
+        else
+        {
+            _refsById.TryRemove(new KeyValuePair<Guid, string>(instanceId, vmRef));
+        }
     }
 
-    /// <summary>
-    /// Maps every tagged VM's id to its reference (dropping ids whose VM is gone) and returns the tagged VMs with
-    /// their states. The event loop's own view (<c>_watched</c>) is left alone, so no transition is swallowed.
-    /// </summary>
-    private async Task<Dictionary<string, (Guid Id, PowerState State)>> LoadIndexAsync(CancellationToken cancellationToken)
+    /// <summary>Maps every tagged VM's id to its reference from one <c>VM.get_all_records</c>, dropping ids whose VM is gone.</summary>
+    private async Task LoadIndexAsync(CancellationToken cancellationToken) =>
+        Reindex(XenValue.ToStruct(await CallAsync("VM.get_all_records", cancellationToken).ConfigureAwait(false)));
+
+    /// <summary>Maps every tagged VM's id in <paramref name="records"/> (all VMs) to its reference; returns the tagged ones.</summary>
+    private List<(Guid Id, string Ref, Dictionary<string, object?> Record)> Reindex(Dictionary<string, object?> records)
     {
-        var records = XenValue.ToStruct(await CallAsync("VM.get_all_records", cancellationToken).ConfigureAwait(false));
-        var tagged = new Dictionary<string, (Guid Id, PowerState State)>(StringComparer.Ordinal);
+        var tagged = new List<(Guid, string, Dictionary<string, object?>)>();
         foreach (var (vmRef, value) in records)
         {
             var record = XenValue.ToStruct(value);
             if (VmRecords.TryGetInstanceId(record, out var id))
             {
-                tagged[vmRef] = (id, VmRecords.PowerStateOf(record));
+                tagged.Add((id, vmRef, record));
                 _refsById[id] = vmRef;
             }
         }
@@ -205,46 +237,6 @@ public sealed partial class XenDriver
 
         await LoadIndexAsync(cancellationToken).ConfigureAwait(false);
         return _refsById.TryGetValue(instanceId, out vmRef) ? vmRef : throw new InstanceNotFoundException(instanceId);
-    }
-
-    /// <summary>Turns VM events from the loop into lifecycle events.</summary>
-    private void OnVmEvent(XenEvent item)
-    {
-        var now = TimeProvider.GetUtcNow();
-        lock (_watchLock)
-        {
-            if (item.Operation == "del")
-            {
-                if (_watched.Remove(item.Ref, out var gone))
-                {
-                    _refsById.TryRemove(new KeyValuePair<Guid, string>(gone.Id, item.Ref));
-                    _hub.Publish(new InstanceEvent(gone.Id, InstanceEventKind.Deleted, PowerState.NoState, now));
-                }
-
-                return;
-            }
-
-            if (item.Snapshot is null || !VmRecords.TryGetInstanceId(item.Snapshot, out var id))
-            {
-                return;
-            }
-
-            var state = VmRecords.PowerStateOf(item.Snapshot);
-            if (!_watched.TryGetValue(item.Ref, out var known))
-            {
-                // First sight (created here or elsewhere, or tagged after a template clone).
-                _refsById.TryAdd(id, item.Ref);
-                _watched[item.Ref] = (id, state);
-                _hub.Publish(new InstanceEvent(id, InstanceEventKind.Created, PowerState.Shutdown, now));
-                known = (id, PowerState.Shutdown);
-            }
-
-            _watched[item.Ref] = (id, state);
-            if (XenPowerStates.Transition(known.State, state) is { } kind)
-            {
-                _hub.Publish(new InstanceEvent(id, kind, state, now));
-            }
-        }
     }
 
     private async Task<InstanceInfo> CreateAsync(InstanceSpec spec, CancellationToken cancellationToken)
@@ -290,11 +282,11 @@ public sealed partial class XenDriver
 
             if (spec.StartAfterCreate)
             {
-                await RunTaskAsync("VM.start", cancellationToken, vmRef, false, false).ConfigureAwait(false);
+                await LongCallAsync("VM.start", cancellationToken, vmRef, false, false).ConfigureAwait(false);
             }
 
-            var record = XenValue.ToStruct(await CallAsync("VM.get_record", cancellationToken, vmRef).ConfigureAwait(false));
-            return VmRecords.ToInstanceInfo(spec.Id, vmRef, record);
+            // What was set and confirmed: no read-back.
+            return VmRecords.ToInstanceInfo(spec, vmRef, spec.StartAfterCreate ? PowerState.Running : PowerState.Shutdown);
         }
         catch (Exception ex) when (IsCallFailure(ex))
         {
@@ -305,7 +297,7 @@ public sealed partial class XenDriver
                 var record = XenValue.ToStruct(await CallAsync("VM.get_record", timeout.Token, vmRef).ConfigureAwait(false));
                 if (VmRecords.PowerStateOf(record) != PowerState.Shutdown)
                 {
-                    await RunTaskAsync("VM.hard_shutdown", timeout.Token, vmRef).ConfigureAwait(false);
+                    await CallAsync("VM.hard_shutdown", timeout.Token, vmRef).ConfigureAwait(false);
                 }
 
                 await DestroyVmAsync(spec.Id, vmRef, record, timeout.Token).ConfigureAwait(false);
@@ -370,10 +362,14 @@ public sealed partial class XenDriver
             return;
         }
 
+        // A VM made by VM.create has no VBDs yet; only a template's clone brings its own, whose slots stay taken.
         var used = new HashSet<long>();
-        foreach (var vbdRef in XenValue.ToStringArray(await CallAsync("VM.get_VBDs", cancellationToken, vmRef).ConfigureAwait(false)))
+        if (_options.TemplateName is not null)
         {
-            used.Add(XenValue.ToInt64(await CallAsync("VBD.get_userdevice", cancellationToken, vbdRef).ConfigureAwait(false)));
+            foreach (var vbdRef in XenValue.ToStringArray(await CallAsync("VM.get_VBDs", cancellationToken, vmRef).ConfigureAwait(false)))
+            {
+                used.Add(XenValue.ToInt64(await CallAsync("VBD.get_userdevice", cancellationToken, vbdRef).ConfigureAwait(false)));
+            }
         }
 
         var sr = await GetStorageRepositoryAsync(cancellationToken).ConfigureAwait(false);
@@ -411,7 +407,7 @@ public sealed partial class XenDriver
                 await CallAsync("VDI.set_other_config", cancellationToken, vdiRef, marker).ConfigureAwait(false);
                 if (XenValue.ToInt64(await CallAsync("VDI.get_virtual_size", cancellationToken, vdiRef).ConfigureAwait(false)) < bytes)
                 {
-                    await RunTaskAsync("VDI.resize", cancellationToken, vdiRef, bytes.ToString(CultureInfo.InvariantCulture)).ConfigureAwait(false);
+                    await LongCallAsync("VDI.resize", cancellationToken, vdiRef, bytes.ToString(CultureInfo.InvariantCulture)).ConfigureAwait(false);
                 }
             }
 
@@ -447,37 +443,34 @@ public sealed partial class XenDriver
     }
 
     /// <summary>
-    /// Destroys a halted VM's VBDs, the VDIs the driver made for it (every VDI, for a snapshot, whose disks are
-    /// its own copies), its VIFs, then the VM.
+    /// Destroys a halted VM and the VDIs the driver made for it (every VDI, for a snapshot, whose disks are its own
+    /// copies). XenAPI's <c>VM.destroy</c> destroys the VM's VBDs and VIFs with it; the VDIs outlive it, so they are
+    /// found (<c>VBD.get_VDI</c>, <c>VDI.get_other_config</c> for the owner mark) before and destroyed after.
     /// </summary>
     private async Task DestroyVmAsync(Guid instanceId, string vmRef, Dictionary<string, object?> record, CancellationToken cancellationToken, bool ownsAllDisks = false)
     {
         var id = instanceId.ToString("D");
+        var owned = new List<string>();
         foreach (var vbdRef in XenValue.ToStringArray(XenValue.Member(record, "VBDs")))
         {
             await IgnoreMissingAsync(async () =>
             {
-                var vbd = XenValue.ToStruct(await CallAsync("VBD.get_record", cancellationToken, vbdRef).ConfigureAwait(false));
-                var vdiRef = XenValue.ToText(vbd.GetValueOrDefault("VDI"));
-                await CallAsync("VBD.destroy", cancellationToken, vbdRef).ConfigureAwait(false);
-                if (vdiRef != XenValue.NullRef && vdiRef.Length > 0)
+                var vdiRef = XenValue.ToText(await CallAsync("VBD.get_VDI", cancellationToken, vbdRef).ConfigureAwait(false));
+                if (vdiRef != XenValue.NullRef && vdiRef.Length > 0
+                    && (ownsAllDisks || XenValue.ToStringMap(await CallAsync("VDI.get_other_config", cancellationToken, vdiRef).ConfigureAwait(false))
+                        .GetValueOrDefault(VmRecords.InstanceIdKey) == id))
                 {
-                    var vdiConfig = XenValue.ToStringMap(await CallAsync("VDI.get_other_config", cancellationToken, vdiRef).ConfigureAwait(false));
-                    if (ownsAllDisks || vdiConfig.GetValueOrDefault(VmRecords.InstanceIdKey) == id)
-                    {
-                        await CallAsync("VDI.destroy", cancellationToken, vdiRef).ConfigureAwait(false);
-                    }
+                    owned.Add(vdiRef);
                 }
             }).ConfigureAwait(false);
         }
 
-        foreach (var vifRef in XenValue.ToStringArray(XenValue.Member(record, "VIFs")))
-        {
-            await IgnoreMissingAsync(() => CallAsync("VIF.destroy", cancellationToken, vifRef)).ConfigureAwait(false);
-        }
-
         await CallAsync("VM.destroy", cancellationToken, vmRef).ConfigureAwait(false);
         _refsById.TryRemove(new KeyValuePair<Guid, string>(instanceId, vmRef));
+        foreach (var vdiRef in owned)
+        {
+            await IgnoreMissingAsync(() => CallAsync("VDI.destroy", cancellationToken, vdiRef)).ConfigureAwait(false);
+        }
     }
 
     private static async Task IgnoreMissingAsync(Func<Task> action)
@@ -500,7 +493,7 @@ public sealed partial class XenDriver
     {
         try
         {
-            await RunTaskAsync(deviceClass + ".plug", cancellationToken, deviceRef).ConfigureAwait(false);
+            await CallAsync(deviceClass + ".plug", cancellationToken, deviceRef).ConfigureAwait(false);
         }
         catch (Exception ex) when (IsCallFailure(ex))
         {

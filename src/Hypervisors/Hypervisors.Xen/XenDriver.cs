@@ -14,8 +14,9 @@ namespace Hypervisors.Xen;
 
 /// <summary>
 /// The Xen / XCP-ng / XenServer driver, over XenAPI (XML-RPC or JSON-RPC). Instances are VMs tagged with the
-/// caller's id in <c>other_config</c>; power operations run as <c>Async.VM.*</c> tasks whose completion arrives
-/// through one <c>event.from</c> loop, which also feeds lifecycle events.
+/// caller's id in <c>other_config</c>; operations are synchronous XenAPI calls (tasks only where an operation is long
+/// and must be cancellable), and one <c>event.from</c> loop feeds lifecycle events while somebody watches. The README
+/// lists the calls each operation makes.
 /// </summary>
 public sealed partial class XenDriver : HypervisorDriverBase
 {
@@ -44,12 +45,11 @@ public sealed partial class XenDriver : HypervisorDriverBase
     private readonly XenEventPump _events;
     private readonly InstanceEventHub _hub = new();
     private readonly ConcurrentDictionary<Guid, string> _refsById = new();
-    private readonly Dictionary<string, (Guid Id, PowerState State)> _watched = new(StringComparer.Ordinal);
-    private readonly Lock _watchLock = new();
     private readonly KeyedAsyncLock<string> _createLocks = new(StringComparer.Ordinal, StringComparer.Ordinal);
     private readonly SemaphoreSlim _readyGate = new(1, 1);
     private readonly CancellationTokenSource _lifetime = new();
     private volatile bool _ready;
+    private volatile bool _watching;
     private string? _srRef;
 
     /// <summary>Creates the driver; it connects on first use.</summary>
@@ -68,7 +68,7 @@ public sealed partial class XenDriver : HypervisorDriverBase
             return new XenCredentials(credential.UserName, credential.Password);
         }, options.Originator);
         _session.Relogged += (_, _) => LogRelogin(_logger);
-        _events = new XenEventPump(_session, options.EventPollTimeout, _logger, OnVmEvent, ct => ResynchronizeAsync(publishChanges: true, ct));
+        _events = new XenEventPump(_session, options.EventPollTimeout, _hub, TimeProvider, _logger, OnRefSeen);
     }
 
     /// <inheritdoc />
@@ -99,9 +99,8 @@ public sealed partial class XenDriver : HypervisorDriverBase
     protected override async Task<HostInfo> GetHostInfoCoreAsync(CancellationToken cancellationToken) =>
         await RunAsync(null, async ct =>
         {
-            var hostRef = XenValue.ToStringArray(await CallAsync("host.get_all", ct).ConfigureAwait(false)).FirstOrDefault()
-                ?? throw new HypervisorException("The XenAPI server lists no host.");
-            var host = XenValue.ToStruct(await CallAsync("host.get_record", ct, hostRef).ConfigureAwait(false));
+            var host = XenValue.ToStruct(XenValue.ToStruct(await CallAsync("host.get_all_records", ct).ConfigureAwait(false)).Values.FirstOrDefault()
+                ?? throw new HypervisorException("The XenAPI server lists no host."));
             var metrics = XenValue.ToStruct(await CallAsync("host_metrics.get_record", ct, XenValue.ToText(XenValue.Member(host, "metrics"))).ConfigureAwait(false));
             var cpuRefs = XenValue.ToStringArray(XenValue.Member(host, "host_CPUs"));
             var firstCpu = cpuRefs.Length > 0 ? XenValue.ToStruct(await CallAsync("host_cpu.get_record", ct, cpuRefs[0]).ConfigureAwait(false)) : null;
@@ -158,18 +157,9 @@ public sealed partial class XenDriver : HypervisorDriverBase
     protected override async Task<IReadOnlyList<InstanceInfo>> ListInstancesCoreAsync(CancellationToken cancellationToken) =>
         await RunAsync(null, async ct =>
         {
-            var records = XenValue.ToStruct(await CallAsync("VM.get_all_records", ct).ConfigureAwait(false));
-            var result = new List<InstanceInfo>();
-            foreach (var (vmRef, value) in records)
-            {
-                var record = XenValue.ToStruct(value);
-                if (VmRecords.TryGetInstanceId(record, out var id))
-                {
-                    result.Add(VmRecords.ToInstanceInfo(id, vmRef, record));
-                }
-            }
-
-            return (IReadOnlyList<InstanceInfo>)result;
+            // The list refreshes the whole index on the way.
+            var tagged = Reindex(XenValue.ToStruct(await CallAsync("VM.get_all_records", ct).ConfigureAwait(false)));
+            return (IReadOnlyList<InstanceInfo>)[.. tagged.Select(vm => VmRecords.ToInstanceInfo(vm.Id, vm.Ref, vm.Record))];
         }, cancellationToken).ConfigureAwait(false);
 
     /// <inheritdoc />
@@ -187,7 +177,7 @@ public sealed partial class XenDriver : HypervisorDriverBase
 
     /// <inheritdoc />
     protected override Task StartInstanceCoreAsync(Guid instanceId, CancellationToken cancellationToken) =>
-        VmTaskAsync(instanceId, "VM.start", cancellationToken, false, false);
+        VmCallAsync(instanceId, "VM.start", cancellationToken, false, false);
 
     /// <inheritdoc />
     protected override Task PowerOffInstanceCoreAsync(Guid instanceId, CancellationToken cancellationToken) =>
@@ -198,7 +188,7 @@ public sealed partial class XenDriver : HypervisorDriverBase
             // XenAPI also hard-shuts-down a suspended VM (discarding its saved memory); the contract does not.
             var state = XenPowerStates.Parse(XenValue.ToText(await CallAsync("VM.get_power_state", ct, vmRef).ConfigureAwait(false)));
             PowerStateRules.EnsureAllowed(InstanceOperation.PowerOff, instanceId, state);
-            await RunTaskAsync("VM.hard_shutdown", ct, vmRef).ConfigureAwait(false);
+            await LongCallAsync("VM.hard_shutdown", ct, vmRef).ConfigureAwait(false);
             return true;
         }, cancellationToken);
 
@@ -216,7 +206,7 @@ public sealed partial class XenDriver : HypervisorDriverBase
 
             try
             {
-                await RunTaskAsync("VM.hard_shutdown", ct, vmRef).ConfigureAwait(false);
+                await LongCallAsync("VM.hard_shutdown", ct, vmRef).ConfigureAwait(false);
             }
             catch (XenApiFailureException ex) when (ex.Code == "VM_BAD_POWER_STATE" && ex.Parameters.Count > 2
                 && XenPowerStates.Parse(ex.Parameters[2]) == PowerState.Shutdown)
@@ -231,32 +221,29 @@ public sealed partial class XenDriver : HypervisorDriverBase
     protected override async Task RebootInstanceCoreAsync(Guid instanceId, RebootKind kind, CancellationToken cancellationToken)
     {
         await (kind == RebootKind.Soft
-            ? VmTaskAsync(instanceId, "VM.clean_reboot", cancellationToken)
-            : VmTaskAsync(instanceId, "VM.hard_reboot", cancellationToken)).ConfigureAwait(false);
+            ? VmCallAsync(instanceId, "VM.clean_reboot", cancellationToken)
+            : VmCallAsync(instanceId, "VM.hard_reboot", cancellationToken)).ConfigureAwait(false);
 
         // The VM stays Running across a reboot, so its records show no power-state change; watchers still learn
         // the instance began running again.
-        lock (_watchLock)
-        {
-            _hub.Publish(new InstanceEvent(instanceId, InstanceEventKind.Started, PowerState.Running, TimeProvider.GetUtcNow()));
-        }
+        _hub.Publish(new InstanceEvent(instanceId, InstanceEventKind.Started, PowerState.Running, TimeProvider.GetUtcNow()));
     }
 
     /// <inheritdoc />
     protected override Task PauseInstanceCoreAsync(Guid instanceId, CancellationToken cancellationToken) =>
-        VmTaskAsync(instanceId, "VM.pause", cancellationToken);
+        VmCallAsync(instanceId, "VM.pause", cancellationToken);
 
     /// <inheritdoc />
     protected override Task UnpauseInstanceCoreAsync(Guid instanceId, CancellationToken cancellationToken) =>
-        VmTaskAsync(instanceId, "VM.unpause", cancellationToken);
+        VmCallAsync(instanceId, "VM.unpause", cancellationToken);
 
     /// <inheritdoc />
     protected override Task SuspendInstanceCoreAsync(Guid instanceId, CancellationToken cancellationToken) =>
-        VmTaskAsync(instanceId, "VM.suspend", cancellationToken);
+        VmCallAsync(instanceId, "VM.suspend", cancellationToken);
 
     /// <inheritdoc />
     protected override Task ResumeInstanceCoreAsync(Guid instanceId, CancellationToken cancellationToken) =>
-        VmTaskAsync(instanceId, "VM.resume", cancellationToken, false, false);
+        VmCallAsync(instanceId, "VM.resume", cancellationToken, false, false);
 
     /// <inheritdoc />
     protected override Task DeleteInstanceCoreAsync(Guid instanceId, CancellationToken cancellationToken) =>
@@ -266,7 +253,7 @@ public sealed partial class XenDriver : HypervisorDriverBase
             var record = XenValue.ToStruct(await CallAsync("VM.get_record", ct, vmRef).ConfigureAwait(false));
             if (VmRecords.PowerStateOf(record) != PowerState.Shutdown)
             {
-                await RunTaskAsync("VM.hard_shutdown", ct, vmRef).ConfigureAwait(false);
+                await LongCallAsync("VM.hard_shutdown", ct, vmRef).ConfigureAwait(false);
             }
 
             foreach (var snapshotRef in XenValue.ToStringArray(record.GetValueOrDefault("snapshots") ?? Array.Empty<object?>()))
@@ -371,7 +358,7 @@ public sealed partial class XenDriver : HypervisorDriverBase
                 {
                     if (IsTrue(vbd, "currently_attached"))
                     {
-                        await RunTaskAsync("VBD.unplug", ct, vbdRef).ConfigureAwait(false);
+                        await LongCallAsync("VBD.unplug", ct, vbdRef).ConfigureAwait(false);
                     }
 
                     await CallAsync("VBD.destroy", ct, vbdRef).ConfigureAwait(false);
@@ -422,7 +409,7 @@ public sealed partial class XenDriver : HypervisorDriverBase
                 {
                     if (IsTrue(vif, "currently_attached"))
                     {
-                        await RunTaskAsync("VIF.unplug", ct, vifRef).ConfigureAwait(false);
+                        await LongCallAsync("VIF.unplug", ct, vifRef).ConfigureAwait(false);
                     }
 
                     await CallAsync("VIF.destroy", ct, vifRef).ConfigureAwait(false);
@@ -479,7 +466,7 @@ public sealed partial class XenDriver : HypervisorDriverBase
         var events = _hub.SubscribeAsync(cancellationToken);
         await RunAsync(null, async ct =>
         {
-            await EnsureReadyAsync(ct).ConfigureAwait(false);
+            await EnsureWatchingAsync(ct).ConfigureAwait(false);
             return true;
         }, cancellationToken).ConfigureAwait(false);
         await foreach (var item in events.WithCancellation(cancellationToken))

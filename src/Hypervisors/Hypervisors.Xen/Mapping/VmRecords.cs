@@ -63,6 +63,14 @@ internal static class VmRecords
         };
     }
 
+    /// <summary>The contract's view of a VM the driver has just created from <paramref name="spec"/>: what was set and confirmed, with no read-back.</summary>
+    public static InstanceInfo ToInstanceInfo(InstanceSpec spec, string vmRef, PowerState state) =>
+        new(spec.Id, spec.Name, state, spec.VCpus, spec.MemoryMiB, TimeSpan.Zero)
+        {
+            NativeId = vmRef,
+            Metadata = new Dictionary<string, string>(spec.Metadata, StringComparer.Ordinal),
+        };
+
     /// <summary>The power state in a record.</summary>
     public static PowerState PowerStateOf(Dictionary<string, object?> record) =>
         XenPowerStates.Parse(XenValue.ToText(record.GetValueOrDefault("power_state")));

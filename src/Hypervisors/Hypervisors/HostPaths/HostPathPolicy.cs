@@ -30,7 +30,7 @@ public sealed class HostPathPolicy
         var directories = new List<string>();
         foreach (var directory in allowedDirectories)
         {
-            if (string.IsNullOrWhiteSpace(directory) || !Path.IsPathFullyQualified(directory) || directory.Contains('\0', StringComparison.Ordinal))
+            if (!IsValidDirectory(directory))
             {
                 throw new ArgumentException($"An allowed host directory must be an absolute path, was '{directory}'.", nameof(allowedDirectories));
             }
@@ -40,6 +40,28 @@ public sealed class HostPathPolicy
 
         AllowedDirectories = directories;
     }
+
+    /// <summary>
+    /// For an options class's start-up checks: one failure per entry of <paramref name="allowedDirectories"/> that
+    /// this policy would refuse, naming it as <c>{keyPrefix}:{index}</c> (<c>Drivers:kvm1:AllowedHostDirectories:0</c>).
+    /// </summary>
+    public static IEnumerable<string> Validate(IEnumerable<string> allowedDirectories, string keyPrefix)
+    {
+        ArgumentNullException.ThrowIfNull(allowedDirectories);
+        var index = 0;
+        foreach (var directory in allowedDirectories)
+        {
+            if (!IsValidDirectory(directory))
+            {
+                yield return $"{keyPrefix}:{index.ToString(System.Globalization.CultureInfo.InvariantCulture)}: '{directory}' is not an absolute path.";
+            }
+
+            index++;
+        }
+    }
+
+    private static bool IsValidDirectory(string? directory) =>
+        !string.IsNullOrWhiteSpace(directory) && Path.IsPathFullyQualified(directory) && !directory.Contains('\0', StringComparison.Ordinal);
 
     /// <summary>A policy that allows no host file at all (the default of every driver until configured).</summary>
     public static HostPathPolicy None { get; } = new([]);
