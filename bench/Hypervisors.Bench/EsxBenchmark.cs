@@ -38,7 +38,7 @@ internal sealed class EsxBenchmark : IBenchmarkCommand
         await using (driver.ConfigureAwait(false))
         {
             await driver.ConnectAsync(cancellationToken).ConfigureAwait(false);
-            await DriverPhases.RunCheckedAsync(driver, "warm", warmup, parallelism, cancellationToken).ConfigureAwait(false); // JIT the measured paths
+            await JitWarmup.UntilSettledAsync(ct => DriverPhases.RunCheckedAsync(driver, "warm", warmup, parallelism, ct), cancellationToken).ConfigureAwait(false);
             var phases = await DriverPhases.RunCheckedAsync(driver, "bench", n, parallelism, cancellationToken).ConfigureAwait(false);
             Console.WriteLine(DriverPhases.JsonLine("dotnet", n, parallelism, phases));
         }

@@ -367,15 +367,27 @@ public sealed partial class UmlDriver
     {
         var expected = instance.Record.Disks.Select(d => d.Device).Concat(instance.Record.Volumes.Select(v => v.Device)).ToList();
         var deadline = TimeProvider.GetUtcNow() + _options.BootTimeout;
+        var delay = TimeSpan.FromMilliseconds(50);
+        var driverRegistered = false;
         while (true)
         {
             try
             {
-                var devices = await guest.Mconsole.SendAsync("proc devices", cancellationToken).ConfigureAwait(false);
-                var partitions = await guest.Mconsole.SendAsync("proc partitions", cancellationToken).ConfigureAwait(false);
-                if (!devices.IsError && !partitions.IsError && LastWords(devices.Text).Contains("ubd") && expected.All(LastWords(partitions.Text).Contains))
+                // /proc/devices until the ubd driver is there, then /proc/partitions until every disk is: one request
+                // per round, not both every round.
+                if (!driverRegistered)
                 {
-                    return true;
+                    var devices = await guest.Mconsole.SendAsync("proc devices", cancellationToken).ConfigureAwait(false);
+                    driverRegistered = !devices.IsError && LastWords(devices.Text).Contains("ubd");
+                }
+
+                if (driverRegistered)
+                {
+                    var partitions = await guest.Mconsole.SendAsync("proc partitions", cancellationToken).ConfigureAwait(false);
+                    if (!partitions.IsError && expected.All(LastWords(partitions.Text).Contains))
+                    {
+                        return true;
+                    }
                 }
             }
             catch (MconsoleException) when (guest.HasExited)
@@ -393,7 +405,9 @@ public sealed partial class UmlDriver
                 throw new HypervisorTimeoutException($"The UML kernel of instance {instance.Id} did not register its block devices within {_options.BootTimeout}.") { InstanceId = instance.Id };
             }
 
-            await Task.Delay(TimeSpan.FromMilliseconds(50), TimeProvider, cancellationToken).ConfigureAwait(false);
+            // Back-off from 50 ms to 200 ms: a late registration costs a few requests, not one every 50 ms.
+            await Task.Delay(delay, TimeProvider, cancellationToken).ConfigureAwait(false);
+            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromMilliseconds(200).Ticks));
         }
 
         static HashSet<string> LastWords(string text) =>

@@ -231,14 +231,16 @@ public sealed partial class UmlDriver : HypervisorDriverBase
             return true;
         }, cancellationToken);
 
-    /// <summary>Changes and saves the instance's record.</summary>
+    /// <summary>Changes and saves the instance's record (when the change changed anything).</summary>
     private async Task UpdateRecordAsync(UmlInstance instance, Func<UmlInstanceRecord, UmlInstanceRecord> change, CancellationToken cancellationToken)
     {
         await instance.RecordGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             var updated = change(instance.Record);
-            if (!instance.Deleted)
+
+            // An unchanged record (a start of an instance neither paused nor crashed, say) costs no file write.
+            if (!instance.Deleted && !updated.Equals(instance.Record))
             {
                 await UmlRecordStore.SaveAsync(instance.Directory, updated, cancellationToken).ConfigureAwait(false);
             }

@@ -72,6 +72,7 @@ internal sealed class UmlGuestProcess : IAsyncDisposable
     public static UmlGuestProcess Start(string kernel, IReadOnlyList<string> arguments, string consoleLog, string notifySocket, string mconsolePath,
         TimeSpan mconsoleTimeout, TimeSpan pollInterval, Action<UmlGuestProcess, MconsoleNotification>? onNotification)
     {
+        Hypervisors.Counting.FlowCallCounter.Record("process " + Path.GetFileName(kernel));
         var listener = new MconsoleNotificationListener(notifySocket);
         var start = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
         start.ArgumentList.Add("-c");

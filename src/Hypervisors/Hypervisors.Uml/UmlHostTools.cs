@@ -10,6 +10,7 @@ internal static class UmlHostTools
     /// <summary>Runs <paramref name="program"/> with <paramref name="arguments"/> (each passed as-is, no shell) and returns its output; throws on a non-zero exit.</summary>
     public static async Task<string> RunAsync(string program, IEnumerable<string> arguments, CancellationToken cancellationToken)
     {
+        Hypervisors.Counting.FlowCallCounter.Record("process " + Path.GetFileName(program));
         var start = new ProcessStartInfo(program)
         {
             UseShellExecute = false,

@@ -66,6 +66,7 @@ internal static class UmlRecordStore
 
     public static async Task SaveAsync(string directory, UmlInstanceRecord record, CancellationToken cancellationToken)
     {
+        Hypervisors.Counting.FlowCallCounter.Record("record write");
         var path = Path.Combine(directory, FileName);
         var temporary = path + ".tmp";
         await using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))

@@ -1,10 +1,10 @@
-using Hypervisors.Libvirt.Native;
+using Hypervisors.Counting;
 
 namespace Hypervisors.Libvirt.Tests.Driver;
 
 /// <summary>
 /// The README's round-trip table, held: the libvirt functions each contract operation calls, counted through
-/// <see cref="LibvirtCallCounter"/> on a private host of libvirt's test driver. A change that adds a call to an
+/// <see cref="FlowCallCounter"/> on a private host of libvirt's test driver. A change that adds a call to an
 /// operation fails here, and the table must be updated with the reason the call is needed.
 /// </summary>
 public sealed class RoundTripTests : PrivateTestHostSuite
@@ -29,7 +29,7 @@ public sealed class RoundTripTests : PrivateTestHostSuite
 
         // Opening the connection is not an operation's cost: open it before counting.
         Assert.Empty(await driver.ListInstancesAsync(Ct));
-        using var counter = LibvirtCallCounter.Start();
+        using var counter = FlowCallCounter.Start();
         var spec = Spec();
         var running = Spec() with { StartAfterCreate = true };
 
@@ -60,7 +60,7 @@ public sealed class RoundTripTests : PrivateTestHostSuite
         await using var driver = new LibvirtDriver(new LibvirtDriverOptions { Uri = HostUri, InstanceDirectory = Path.Combine(HostDirectory, "instances") });
         var holder = Spec();
         await driver.CreateInstanceAsync(holder, Ct);
-        using var counter = LibvirtCallCounter.Start();
+        using var counter = FlowCallCounter.Start();
 
         // A taken name: libvirt refuses the define; one lookup confirms it was the name.
         await Expect(counter, "create with a taken name", () => Assert.ThrowsAsync<InstanceAlreadyExistsException>(() => driver.CreateInstanceAsync(Spec() with { Name = holder.Name }, Ct)),
@@ -92,7 +92,7 @@ public sealed class RoundTripTests : PrivateTestHostSuite
         await writer.CreateInstanceAsync(spec, Ct);
         try
         {
-            using var counter = LibvirtCallCounter.Start();
+            using var counter = FlowCallCounter.Start();
 
             // The first get looks the handle up and reads the record from the domain's metadata; then both are cached.
             await Expect(counter, "first get", () => reader.GetInstanceAsync(spec.Id, Ct), "virConnectOpen", LookupByUuid, GetInfo, HasManagedSave, "virDomainGetMetadata");
@@ -107,7 +107,7 @@ public sealed class RoundTripTests : PrivateTestHostSuite
         }
     }
 
-    private static async Task Expect(LibvirtCallCounter counter, string operation, Func<Task> call, params string[] expected)
+    private static async Task Expect(FlowCallCounter counter, string operation, Func<Task> call, params string[] expected)
     {
         counter.Take();
         await call();

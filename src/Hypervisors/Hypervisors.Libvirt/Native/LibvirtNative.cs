@@ -52,14 +52,14 @@ internal static unsafe partial class LibvirtNative
     }
 
     /// <summary>
-    /// Passes a call's result through after noting the call on the flow's <see cref="LibvirtCallCounter"/>. Every
+    /// Passes a call's result through after noting the call on the flow's <see cref="Hypervisors.Counting.FlowCallCounter"/>. Every
     /// function that does work in libvirt's driver (one RPC to libvirtd for a remote connection) goes through here;
     /// local ones (the UUID and name a handle carries, frees, errors, the event loop) and a connection's close-callback
     /// bookkeeping do not.
     /// </summary>
     private static T Counted<T>(T result, string function)
     {
-        LibvirtCallCounter.Record(function);
+        Hypervisors.Counting.FlowCallCounter.Record(function);
         return result;
     }
 

@@ -36,6 +36,7 @@ public sealed class MconsoleClient
     public async Task<MconsoleReply> SendAsync(string command, CancellationToken cancellationToken = default)
     {
         var request = MconsoleProtocol.EncodeRequest(command);
+        Hypervisors.Counting.FlowCallCounter.Record("mconsole " + FirstWord(command));
         using var socket = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
         socket.Bind(new UnixDomainSocketEndPoint("\0hypervisors-uml-mconsole-" + Guid.NewGuid().ToString("N")));
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
