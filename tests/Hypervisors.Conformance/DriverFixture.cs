@@ -50,6 +50,7 @@ public abstract class DriverFixture : IAsyncLifetime
     /// </summary>
     public virtual bool HostDiskUsageIsExclusive => HostResourcesAreExclusive;
 
+    /// <summary>
     /// Whether the guests of the instances the kit creates can act on requests that need them: a soft reboot, and a
     /// suspend or a device hot-plug where the hypervisor needs the guest for it. True (the default) when they run a
     /// guest agent, PV drivers or integration services, or the hypervisor needs none. False for a fixture whose
