@@ -13,7 +13,7 @@ namespace Hypervisors.Esx.Wire;
 /// re-login when a call fails with <c>NotAuthenticated</c> (a restarted or expired server session).
 /// Faults are thrown as <see cref="VimFaultException"/>; transport failures as the HTTP stack's exceptions.
 /// </summary>
-public sealed partial class VimClient : IAsyncDisposable
+internal sealed partial class VimClient : IAsyncDisposable
 {
     /// <summary>The root object of every vSphere endpoint.</summary>
     public static readonly ManagedObjectReference ServiceInstance = new("ServiceInstance", "ServiceInstance");
