@@ -12,13 +12,13 @@ internal sealed class LibvirtBenchmark : IBenchmarkCommand
 {
     public string Name => "libvirt";
 
-    public string Usage => "--uri test:///default -n 10000 [--warmup 2000] [--offload]: define/start/list/destroy/undefine n domains through the driver";
+    public string Usage => "--uri test:///default -n 10000 [--warmup 1000] [--offload]: define/start/list/destroy/undefine n domains through the driver";
 
     public async Task<int> RunAsync(BenchmarkArguments arguments, CancellationToken cancellationToken)
     {
         var uri = arguments.Get("uri", "test:///default");
         var n = arguments.GetInt("n", 10000);
-        var warmup = arguments.GetInt("warmup", 2000);
+        var warmup = arguments.GetInt("warmup", 1000);
         var offload = arguments.Get("offload", "false") == "true";
         var driver = new LibvirtDriver(new LibvirtDriverOptions
         {
@@ -30,9 +30,9 @@ internal sealed class LibvirtBenchmark : IBenchmarkCommand
         });
         await using (driver.ConfigureAwait(false))
         {
-            // The same cycle on some domains first (deleted again), so tiered compilation has settled on optimized
-            // code for the paths being measured.
-            await RunPhasesAsync(driver, "warm", warmup, cancellationToken).ConfigureAwait(false);
+            // The same cycle on some domains first (deleted again), until tiered compilation has settled on
+            // optimized code for the paths being measured.
+            await JitWarmup.UntilSettledAsync(ct => RunPhasesAsync(driver, "warm", warmup, ct), cancellationToken).ConfigureAwait(false);
             var cpuBefore = Environment.CpuUsage.TotalTime;
             var (phases, listed) = await RunPhasesAsync(driver, "bench", n, cancellationToken).ConfigureAwait(false);
             var cpu = (Environment.CpuUsage.TotalTime - cpuBefore).TotalMilliseconds;

@@ -133,7 +133,7 @@ internal sealed class XenCodecBenchmark : IBenchmarkCommand
                 ["other_config"] = new Dictionary<string, string>
                 {
                     ["hypervisors_instance_id"] = Guid.NewGuid().ToString("D"),
-                    ["hypervisors_spec_sha256"] = Convert.ToHexStringLower(Guid.NewGuid().ToByteArray()) + Convert.ToHexStringLower(Guid.NewGuid().ToByteArray()),
+                    ["hypervisors_spec"] = InstanceSpecEnvelope.Serialize(new InstanceSpec { Id = Guid.NewGuid(), Name = "codec-bench", VCpus = 2, MemoryMiB = 2048 }),
                     ["hypervisors_meta:team"] = "platform",
                     ["base_template_name"] = "Other install media",
                     ["import_task"] = "OpaqueRef:NULL",

@@ -1,20 +1,28 @@
 #!/usr/bin/env python3
 """The reference for the `xen` benchmark: the same five phases done the way a hand-written Python XenAPI script
-does them, with the standard xmlrpc.client and synchronous calls (VM.create, VM.start, one VM.get_all_records,
-VM.hard_shutdown, VM.destroy), P threads each with its own connection.
+does them, with the standard xmlrpc.client and synchronous calls, P threads each with its own connection.
 
-usage: xenapi_phases.py URL USER PASSWORD N P
+By default it sends the calls the driver's round-trip table lists for the same work, with the same purpose (the
+contract's checks): VM.get_by_name_label before VM.create (XenAPI accepts duplicate names), VM.start, one
+VM.get_all_records, VM.get_power_state before VM.hard_shutdown (XenAPI would also power off a suspended VM), and
+VM.get_record before VM.destroy (the record names the disks to clean up). With --plain it sends only the bare calls
+(VM.create, VM.start, VM.get_all_records, VM.hard_shutdown, VM.destroy).
+
+usage: xenapi_phases.py URL USER N P [--plain]   (the password comes from $XEN_PASSWORD)
 Prints one JSON line with the keys of the .NET benchmark.
 """
 import concurrent.futures
 import json
+import os
 import sys
 import threading
 import time
 import uuid
 import xmlrpc.client
 
-URL, USER, PASSWORD, N, P = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+URL, USER, N, P = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+PLAIN = "--plain" in sys.argv[5:]
+PASSWORD = os.environ["XEN_PASSWORD"]
 local = threading.local()
 
 
@@ -57,10 +65,31 @@ def phase(fn, items):
     return (time.perf_counter() - start) * 1000.0, results
 
 
+def create(name):
+    if not PLAIN:
+        for other in call("VM.get_by_name_label", name):
+            raise RuntimeError("%s is taken by %s" % (name, other))
+    return call("VM.create", record(name, str(uuid.uuid4())))
+
+
+def power_off(ref):
+    if not PLAIN and call("VM.get_power_state", ref) == "Suspended":
+        raise RuntimeError("%s is suspended" % ref)
+    call("VM.hard_shutdown", ref)
+
+
+def destroy(ref):
+    if not PLAIN:
+        vm = call("VM.get_record", ref)
+        if vm["power_state"] != "Halted" or vm["VBDs"]:
+            raise RuntimeError("%s is not a halted VM without disks" % ref)
+    call("VM.destroy", ref)
+
+
 def run(prefix, n):
     batch = uuid.uuid4().hex[:8]
     names = ["%s-%s-%d" % (prefix, batch, i) for i in range(n)]
-    create_ms, refs = phase(lambda name: call("VM.create", record(name, str(uuid.uuid4()))), names)
+    create_ms, refs = phase(create, names)
     on_ms, _ = phase(lambda ref: call("VM.start", ref, False, False), refs)
     start = time.perf_counter()
     records = call("VM.get_all_records")
@@ -68,13 +97,13 @@ def run(prefix, n):
     running = sum(1 for ref in refs if records[ref]["power_state"] == "Running")
     if running != n:
         raise RuntimeError("listed %d of %d running" % (running, n))
-    off_ms, _ = phase(lambda ref: call("VM.hard_shutdown", ref), refs)
-    destroy_ms, _ = phase(lambda ref: call("VM.destroy", ref), refs)
+    off_ms, _ = phase(power_off, refs)
+    destroy_ms, _ = phase(destroy, refs)
     return [create_ms, on_ms, list_ms, off_ms, destroy_ms]
 
 
 run("pywarm", min(N, 16))
 t = run("py", N)
-print(json.dumps({"impl": "python-xmlrpc.client", "n": N, "p": P, "create_ms": round(t[0], 1), "power_on_ms": round(t[1], 1),
+print(json.dumps({"impl": "python-xmlrpc.client" + ("-plain" if PLAIN else ""), "n": N, "p": P, "create_ms": round(t[0], 1), "power_on_ms": round(t[1], 1),
                   "list_ms": round(t[2], 1), "power_off_ms": round(t[3], 1), "destroy_ms": round(t[4], 1),
                   "total_ms": round(sum(t), 1)}))

@@ -4,13 +4,24 @@ using XenApiSimulator.Model;
 namespace XenApiSimulator;
 
 /// <summary>
-/// Test controls beyond XenAPI: make a method slow (so a client can cancel it while it is in progress) and take the
-/// host's free memory away (so starts and resumes fail with HOST_NOT_ENOUGH_FREE_MEMORY). Reached through
+/// Test controls beyond XenAPI: make a method slow (so a client can cancel it while it is in progress), take the
+/// host's free memory away (so starts and resumes fail with HOST_NOT_ENOUGH_FREE_MEMORY), and count the calls that
+/// arrive per method (so tests and benches can hold a client to its round-trip budget). Reached through
 /// <see cref="XenApiSimulatorOptions.Control"/>; nothing here is part of the XenAPI surface.
 /// </summary>
 public sealed class XenApiSimulatorControl
 {
     private readonly ConcurrentDictionary<string, TimeSpan> _delays = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, int> _calls = new(StringComparer.Ordinal);
+
+    /// <summary>The calls received since the last <see cref="ResetCallCounts"/>, by method as sent (<c>Async.VM.start</c> apart from <c>VM.start</c>).</summary>
+    public IReadOnlyDictionary<string, int> CallCounts => new Dictionary<string, int>(_calls, StringComparer.Ordinal);
+
+    /// <summary>Starts counting calls from zero.</summary>
+    public void ResetCallCounts() => _calls.Clear();
+
+    /// <summary>Counts one call of <paramref name="method"/>.</summary>
+    internal void CountCall(string method) => _calls.AddOrUpdate(method, 1, (_, count) => count + 1);
 
     /// <summary>
     /// Holds every call of <paramref name="method"/> (for example <c>VM.start</c>, also when called as

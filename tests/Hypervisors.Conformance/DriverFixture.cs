@@ -60,6 +60,14 @@ public abstract class DriverFixture : IAsyncLifetime
     /// </summary>
     public virtual bool GuestsCooperate => true;
 
+    /// <summary>
+    /// The most vCPUs one instance of this driver can have, or null (the default) when the driver sets no limit of
+    /// its own. The kit's non-default sizes ask for 2 vCPUs, or this limit when it is lower; and a driver that declares
+    /// a limit must refuse a spec above it with <see cref="InvalidSpecException"/> naming <c>spec.VCpus</c>, creating
+    /// nothing, which the kit checks. Say why in the override's comment (for example "UML 6.1 is uniprocessor").
+    /// </summary>
+    public virtual int? MaxVCpus => null;
+
     /// <summary>How long the kit waits for an expected event or state; raise it for slow hypervisors.</summary>
     public virtual TimeSpan EventTimeout => TimeSpan.FromSeconds(10);
 

@@ -105,10 +105,10 @@ public sealed class UmlTestHost : IDisposable
         }
 
         // Tests delete their guests; anything a failed test left running is killed so nothing outlives the run.
-        var run = Path.Combine(StateDirectory, "run");
-        if (Directory.Exists(run))
+        // Every driver state folder under the root counts (the kit's own drivers keep theirs beside StateDirectory).
+        if (Directory.Exists(Root))
         {
-            foreach (var pidFile in Directory.EnumerateFiles(run, "pid", SearchOption.AllDirectories))
+            foreach (var pidFile in Directory.EnumerateFiles(Root, "pid", SearchOption.AllDirectories))
             {
                 if (int.TryParse(File.ReadAllText(pidFile).Trim(), out var pid) && UmlGuestProcess.IsKernelOf(pid, Path.GetFileName(Path.GetDirectoryName(pidFile)!)))
                 {

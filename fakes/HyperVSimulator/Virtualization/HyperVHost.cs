@@ -89,6 +89,25 @@ public sealed class HyperVHost : IDisposable
         }
     }
 
+    /// <summary>
+    /// Removes the VM named <paramref name="elementName"/> at once, whatever its state, as another management client
+    /// (Hyper-V Manager, <c>Remove-VM -Force</c> after a turn-off) would; returns whether one existed.
+    /// </summary>
+    public bool DeleteVirtualMachine(string elementName)
+    {
+        lock (_gate)
+        {
+            var vm = _vms.Values.FirstOrDefault(v => string.Equals(v.System.GetString("ElementName"), elementName, StringComparison.OrdinalIgnoreCase));
+            if (vm is null)
+            {
+                return false;
+            }
+
+            RemoveVirtualMachine(vm);
+            return true;
+        }
+    }
+
     public void Dispose()
     {
         _stopping.Cancel();

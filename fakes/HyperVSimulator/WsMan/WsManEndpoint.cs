@@ -59,6 +59,7 @@ public sealed class WsManEndpoint(HyperVHost host)
             var body = await ReadBoundedAsync(context.Request, host.Options.MaxEnvelopeSize, context.RequestAborted);
             var request = WsManRequest.Parse(body);
             relatesTo = request.MessageId;
+            host.Behavior.CountRequest(request.Action);
             await host.Behavior.HoldAsync(request.Action, context.RequestAborted);
             response = Dispatch(request);
         }

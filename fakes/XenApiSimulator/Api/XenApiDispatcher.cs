@@ -49,6 +49,7 @@ public sealed class XenApiDispatcher
     {
         ArgumentNullException.ThrowIfNull(method);
         ArgumentNullException.ThrowIfNull(parameters);
+        _options.Control.CountCall(method);
         var isAsync = method.StartsWith("Async.", StringComparison.Ordinal);
         var target = isAsync ? method["Async.".Length..] : method;
         if (!TryLookup(target, out var entry) || (isAsync && (entry.Handler is null || !entry.TakesSession)))

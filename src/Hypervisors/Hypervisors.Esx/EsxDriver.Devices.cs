@@ -11,11 +11,13 @@ public sealed partial class EsxDriver
     protected override Task<InstanceDevices> GetDevicesCoreAsync(Guid instanceId, CancellationToken cancellationToken) =>
         CallAsync(async () =>
         {
-            var (_, devices, volumes) = await ReadDevicesAsync(instanceId, cancellationToken).ConfigureAwait(false);
+            var (_, content) = await ReadAsync(instanceId, DevicePaths, cancellationToken).ConfigureAwait(false);
+            var (devices, volumes) = DevicesOf(content);
+            var spec = VmRecord.Read(content).Spec;
             var volumeDevices = volumes.Keys.ToHashSet(StringComparer.Ordinal);
             var disks = devices.Disks
                 .Where(d => !volumeDevices.Contains(devices.DiskDevice(d)))
-                .Select(d => new DiskInfo(devices.DiskDevice(d), d.ChildLong("capacityInKB") / (1024 * 1024), null, VmDevices.FileName(d)))
+                .Select(d => new DiskInfo(devices.DiskDevice(d), d.ChildLong("capacityInKB") / (1024 * 1024), ImageRefOfDisk(VmDevices.FileName(d), instanceId, spec), VmDevices.FileName(d)))
                 .ToList();
             var attached = volumes
                 .Where(v => devices.DiskAt(v.Key) is not null)
@@ -156,6 +158,12 @@ public sealed partial class EsxDriver
         Guid instanceId, CancellationToken cancellationToken)
     {
         var (vm, content) = await ReadAsync(instanceId, DevicePaths, cancellationToken).ConfigureAwait(false);
+        var (devices, volumes) = DevicesOf(content);
+        return (vm, devices, volumes);
+    }
+
+    private static (VmDevices Devices, Dictionary<string, (string VolumeId, bool ReadOnly)> Volumes) DevicesOf(ObjectContent content)
+    {
         var devices = VmDevices.Read(content.Properties.GetValueOrDefault("config.hardware.device"));
         var volumes = new Dictionary<string, (string, bool)>(StringComparer.Ordinal);
         foreach (var (key, value) in VmRecord.ReadExtraConfig(content.Properties.GetValueOrDefault("config.extraConfig")))
@@ -166,7 +174,7 @@ public sealed partial class EsxDriver
             }
         }
 
-        return (vm, devices, volumes);
+        return (devices, volumes);
     }
 
     private async Task DetachAllVolumesAsync(Guid instanceId, ManagedObjectReference vm, CancellationToken cancellationToken)

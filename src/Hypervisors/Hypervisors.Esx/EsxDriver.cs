@@ -49,7 +49,7 @@ public sealed partial class EsxDriver : HypervisorDriverBase
     }
 
     internal EsxDriver(EsxDriverOptions options, ILogger? logger, TimeProvider? timeProvider, HttpMessageHandler? handler)
-        : base(timeProvider)
+        : base(timeProvider, new HostPathPolicy(options?.AllowedHostDirectories ?? []))
     {
         ArgumentNullException.ThrowIfNull(options);
         _options = options;
@@ -68,7 +68,7 @@ public sealed partial class EsxDriver : HypervisorDriverBase
             SupportsInterfaceAttach = true,
             SupportsSnapshots = true,
             SupportsEvents = options.EnableEvents,
-            SupportsImageDisks = false,
+            SupportsImageDisks = true,
             SupportsKernelBoot = false,
         };
     }
@@ -178,20 +178,27 @@ public sealed partial class EsxDriver : HypervisorDriverBase
             }
 
             var placement = Current;
+            var diskFiles = await PrepareImageDisksAsync(spec, cancellationToken).ConfigureAwait(false);
             XElement? result;
             try
             {
                 result = await RunTaskAsync("CreateVM_Task", placement.Folder, w =>
                 {
-                    VmConfigWriter.WriteCreateSpec(w, spec, _options.GuestId, placement.DatastoreName, placement.Networks);
+                    VmConfigWriter.WriteCreateSpec(w, spec, _options.GuestId, placement.DatastoreName, placement.Networks, diskFiles);
                     w.Ref("pool", placement.ResourcePool);
                 }, cancellationToken).ConfigureAwait(false);
             }
             catch (VimFaultException fault) when (fault.FaultType == "DuplicateName")
             {
                 // Made by another client: the same request again, or a clash.
+                await DeleteImageDiskCopiesQuietlyAsync(diskFiles).ConfigureAwait(false);
                 return await FindExistingAsync(spec, cancellationToken).ConfigureAwait(false)
                     ?? throw new InstanceAlreadyExistsException($"A VM named '{spec.Name}' already exists in the folder.", fault) { InstanceId = spec.Id, NativeCode = fault.FaultType };
+            }
+            catch (Exception ex) when (VimClient.IsCallFailure(ex))
+            {
+                await DeleteImageDiskCopiesQuietlyAsync(diskFiles).ConfigureAwait(false);
+                throw;
             }
 
             var vm = result?.AsRef() ?? throw new VimFaultException("InvalidResponse", "CreateVM_Task returned no VM.");
@@ -322,8 +329,10 @@ public sealed partial class EsxDriver : HypervisorDriverBase
         {
             await ConnectAsync().ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is HypervisorException or OperationCanceledException or ObjectDisposedException)
+        catch (Exception ex) when (ex is HypervisorException or ObjectDisposedException || VimClient.IsCallFailure(ex))
         {
+            // Unmapped here (no contract call runs): a refused certificate or an unreachable endpoint must not fail
+            // the disposal that awaits this background connect.
             LogConnectFailed(_logger, ex);
         }
     }

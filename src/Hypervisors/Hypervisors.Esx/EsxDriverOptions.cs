@@ -26,6 +26,12 @@ public sealed class EsxDriverOptions : RemoteHypervisorOptions
     /// <summary>The VM folder by name inside the datacenter's VM folder; the datacenter's VM folder when null.</summary>
     public string? Folder { get; set; }
 
+    /// <summary>
+    /// The directories of this machine whose raw disk images may be named as <see cref="DiskSpec.ImageRef"/>; such a
+    /// file is uploaded to the datastore. Empty allows none (datastore paths are always accepted).
+    /// </summary>
+    public IList<string> AllowedHostDirectories { get; } = [];
+
     /// <summary>The guest OS identifier of created VMs.</summary>
     public string GuestId { get; set; } = "otherGuest64";
 

@@ -1,7 +1,6 @@
 using System.Globalization;
 using Hypervisors.HyperV.Mapping;
 using Hypervisors.HyperV.Wire;
-using Microsoft.Extensions.Logging;
 
 namespace Hypervisors.HyperV;
 
@@ -14,87 +13,57 @@ public sealed partial class HyperVDriver
     private const string EthernetConnection = "Microsoft:Hyper-V:Ethernet Connection";
 
     /// <inheritdoc />
+    /// <remarks>
+    /// Creates under a lock on the id and the name (Hyper-V itself allows two VMs of one name), decides from the index
+    /// (loaded once) whether the id or the name is taken, and builds the returned info from what was set and what
+    /// Hyper-V's jobs confirmed, without reading the VM back.
+    /// </remarks>
     protected override async Task<InstanceInfo> CreateInstanceCoreAsync(InstanceSpec spec, CancellationToken cancellationToken)
     {
         await LoadIndexAsync(force: false, cancellationToken).ConfigureAwait(false);
-        while (true)
+        using (await _createLocks.AcquireAsync([spec.Id.ToString("D"), "name:" + spec.Name.ToUpperInvariant()], cancellationToken).ConfigureAwait(false))
         {
-            Task? pending;
-            TaskCompletionSource? mine = null;
-            lock (_reservations)
+            if (_index.TryGetValue(spec.Id, out var existing))
             {
-                if (!_pendingCreates.TryGetValue(spec.Id, out pending))
-                {
-                    if (_index.TryGetValue(spec.Id, out var existing))
-                    {
-                        if (!existing.Spec.Equals(spec))
-                        {
-                            throw new InstanceAlreadyExistsException($"Instance {spec.Id} exists with a different spec (name '{existing.Spec.Name}').") { InstanceId = spec.Id };
-                        }
-                    }
-                    else
-                    {
-                        if (_pendingNames.Contains(spec.Name) || _index.Values.Any(e => string.Equals(e.Spec.Name, spec.Name, StringComparison.OrdinalIgnoreCase)))
-                        {
-                            throw new InstanceAlreadyExistsException($"Another instance is named '{spec.Name}'.") { InstanceId = spec.Id };
-                        }
-
-                        mine = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                        _pendingCreates[spec.Id] = mine.Task;
-                        _pendingNames.Add(spec.Name);
-                    }
-                }
+                return existing.Spec.Equals(spec)
+                    ? await GetInstanceCoreAsync(spec.Id, cancellationToken).ConfigureAwait(false)
+                    : throw new InstanceAlreadyExistsException($"Instance {spec.Id} exists with a different spec (name '{existing.Spec.Name}').") { InstanceId = spec.Id };
             }
 
-            if (pending is not null)
+            if (_index.Values.Any(e => string.Equals(e.Spec.Name, spec.Name, StringComparison.OrdinalIgnoreCase)))
             {
-                // The same id is being created right now: wait for that create, then decide again.
-                await pending.WaitAsync(cancellationToken).ConfigureAwait(false);
-                continue;
+                throw new InstanceAlreadyExistsException($"Another instance is named '{spec.Name}'.") { InstanceId = spec.Id };
             }
 
-            if (mine is null)
-            {
-                return await GetInstanceCoreAsync(spec.Id, cancellationToken).ConfigureAwait(false);
-            }
-
-            try
-            {
-                await DefineAsync(spec, cancellationToken).ConfigureAwait(false);
-            }
-            finally
-            {
-                lock (_reservations)
-                {
-                    _pendingCreates.Remove(spec.Id);
-                    _pendingNames.Remove(spec.Name);
-                }
-
-                mine.TrySetResult();
-            }
-
+            var vmGuid = await DefineAsync(spec, cancellationToken).ConfigureAwait(false);
+            var state = PowerState.Shutdown;
             if (spec.StartAfterCreate)
             {
                 try
                 {
-                    await StartInstanceCoreAsync(spec.Id, cancellationToken).ConfigureAwait(false);
+                    await RequestStateAsync(spec.Id, InstanceOperation.Start, HyperVStates.Enabled, cancellationToken).ConfigureAwait(false);
+                    state = PowerState.Running;
                 }
-                catch (HypervisorException)
+                catch (Exception ex) when (ex is WsManException or HypervisorException)
                 {
                     // A refused create changes nothing: remove the VM this call defined (a full host refuses the start).
-                    await DeleteInstanceCoreAsync(spec.Id, CancellationToken.None).ConfigureAwait(false);
+                    await DeleteAsync(spec.Id, CancellationToken.None).ConfigureAwait(false);
                     throw;
                 }
             }
 
-            return await GetInstanceCoreAsync(spec.Id, cancellationToken).ConfigureAwait(false);
+            return new InstanceInfo(spec.Id, spec.Name, state, spec.VCpus, spec.MemoryMiB, TimeSpan.Zero)
+            {
+                NativeId = vmGuid,
+                Metadata = spec.Metadata,
+            };
         }
     }
 
     private string DiskPath(InstanceSpec spec, int index) =>
         _options.DiskDirectory.TrimEnd('\\') + "\\" + spec.Name + "-" + spec.Id.ToString("N")[..8] + "\\disk" + index.ToString(CultureInfo.InvariantCulture) + ".vhdx";
 
-    private async Task DefineAsync(InstanceSpec spec, CancellationToken cancellationToken)
+    private async Task<string> DefineAsync(InstanceSpec spec, CancellationToken cancellationToken)
     {
         // Check what the spec refers to before anything is made, so a bad spec leaves nothing behind.
         var switches = await ResolveSwitchesAsync(spec, cancellationToken).ConfigureAwait(false);
@@ -107,7 +76,7 @@ public sealed partial class HyperVDriver
             .Set("VirtualSystemSubType", "Microsoft:Hyper-V:SubType:" + _options.Generation.ToString(CultureInfo.InvariantCulture));
         var defined = await _wmi.InvokeAsync(service, "DefineSystem", [new("SystemSettings", settings)], cancellationToken).ConfigureAwait(false);
         var vmGuid = defined.GetReference("ResultingSystem")?.Selector("Name")
-            ?? throw WsManEnvelope.Malformed("DefineSystem returned no ResultingSystem.", null);
+            ?? throw WsManException.Malformed("DefineSystem returned no ResultingSystem.");
         var createdDisks = new List<string>();
         try
         {
@@ -123,23 +92,25 @@ public sealed partial class HyperVDriver
                 await AddInterfacesAsync(service, configuration, spec.NetworkInterfaces, 0, switches, cancellationToken).ConfigureAwait(false);
             }
         }
-        catch (Exception ex) when (ex is HypervisorException or OperationCanceledException)
+        catch (Exception ex) when (ex is WsManException or HypervisorException or OperationCanceledException)
         {
             await RollBackAsync(service, vmGuid, createdDisks).ConfigureAwait(false);
             throw;
         }
 
-        _index[spec.Id] = new VmEntry(vmGuid, spec);
+        _index[spec.Id] = new VmEntry(vmGuid, spec, PowerState.Shutdown);
+        LogCreated(_logger, spec.Id, vmGuid);
         Observe(spec.Id, PowerState.Shutdown, created: true);
+        return vmGuid;
     }
 
     private async Task SizeAsync(EndpointReference service, string vmGuid, InstanceSpec spec, CancellationToken cancellationToken)
     {
         var resources = await QueryResourcesAsync(vmGuid, "CIM_ResourceAllocationSettingData", cancellationToken).ConfigureAwait(false);
         var processor = resources.FirstOrDefault(r => r.ClassName == "Msvm_ProcessorSettingData")?["InstanceID"]
-            ?? throw WsManEnvelope.Malformed("the new VM has no Msvm_ProcessorSettingData.", null);
+            ?? throw WsManException.Malformed("the new VM has no Msvm_ProcessorSettingData.");
         var memory = resources.FirstOrDefault(r => r.ClassName == "Msvm_MemorySettingData")?["InstanceID"]
-            ?? throw WsManEnvelope.Malformed("the new VM has no Msvm_MemorySettingData.", null);
+            ?? throw WsManException.Malformed("the new VM has no Msvm_MemorySettingData.");
         var mib = (ulong)spec.MemoryMiB;
         await _wmi.InvokeAsync(service, "ModifyResourceSettings",
         [
@@ -206,7 +177,7 @@ public sealed partial class HyperVDriver
         var output = await _wmi.InvokeAsync(service, "AddResourceSettings",
             [new("AffectedConfiguration", configuration), new("ResourceSettings", resources)], cancellationToken).ConfigureAwait(false);
         var added = output.GetReferences("ResultingResourceSettings");
-        return added.Count == resources.Count ? added : throw WsManEnvelope.Malformed($"AddResourceSettings returned {added.Count} resources for {resources.Count}.", null);
+        return added.Count == resources.Count ? added : throw WsManException.Malformed($"AddResourceSettings returned {added.Count} resources for {resources.Count}.");
     }
 
     /// <summary>The object path of each interface's virtual switch, by its ElementName; an unknown switch is a spec error.</summary>
@@ -244,7 +215,7 @@ public sealed partial class HyperVDriver
             {
                 await _wmi.Client.GetAsync(WmiSession.Reference(WmiSession.Cimv2, "CIM_DataFile", ("Name", image)), cancellationToken).ConfigureAwait(false);
             }
-            catch (HypervisorException ex) when (ex.Kind == HypervisorErrorKind.NotFound)
+            catch (WsManException ex) when (HyperVErrorTable.Means(ex, HypervisorErrorKind.NotFound))
             {
                 throw new InvalidSpecException($"spec.Disks[{i}].ImageRef", $"the host has no file '{image}'.");
             }
@@ -260,9 +231,9 @@ public sealed partial class HyperVDriver
             await _wmi.InvokeAsync(service, "DestroySystem", [new("AffectedSystem", SystemReference(vmGuid))], timeout.Token).ConfigureAwait(false);
             await DeleteFilesAsync(createdDisks, timeout.Token).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is HypervisorException or OperationCanceledException)
+        catch (Exception ex) when (ex is WsManException or OperationCanceledException)
         {
-            _logger.LogWarning(ex, "Could not roll back the half-created Hyper-V VM {VmGuid}", vmGuid);
+            LogRollbackFailed(_logger, vmGuid, ex);
         }
     }
 
@@ -274,7 +245,7 @@ public sealed partial class HyperVDriver
             {
                 await _wmi.InvokeAsync(WmiSession.Reference(WmiSession.Cimv2, "CIM_DataFile", ("Name", path)), "Delete", [], cancellationToken).ConfigureAwait(false);
             }
-            catch (HypervisorException ex) when (ex.Kind == HypervisorErrorKind.NotFound)
+            catch (WsManException ex) when (HyperVErrorTable.Means(ex, HypervisorErrorKind.NotFound))
             {
                 // Already gone.
             }

@@ -1,32 +1,35 @@
-using Microsoft.Extensions.Logging;
-
 namespace Hypervisors.HyperV;
 
 public sealed partial class HyperVDriver
 {
     private readonly InstanceEventHub _eventHub = new();
     private readonly Lock _eventGate = new();
-    private readonly Dictionary<Guid, (PowerState State, long Generation)> _known = [];
-    private readonly CancellationTokenSource _pollStop = new();
-    private Task? _poller;
-    private bool _polling;
+    private readonly InstanceStateTracker _states = new();
+    private readonly Dictionary<Guid, long> _generations = [];
+    private ReconnectingLoop? _poll;
+    private TaskCompletionSource _watcherArrived = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <inheritdoc />
     /// <remarks>
     /// Events come from two sources: the driver's own operations, published once Hyper-V has confirmed them (the job
     /// completed), and a poll of the VM list every <see cref="HyperVDriverOptions.EventPollInterval"/> while anyone
     /// watches, for changes made elsewhere (another client, a guest shutting itself down). WS-Eventing subscriptions
-    /// are not used. A poll that overlaps an operation on the same instance leaves that instance to the operation.
+    /// are not used. The poll runs on the SDK's <see cref="ReconnectingLoop"/>: after a failed poll it retries with
+    /// back-off and then reports each difference between what it knew and the current list
+    /// (<see cref="InstanceStateTracker.Reconcile"/>). A poll that overlaps an operation on the same instance leaves
+    /// that instance to the operation.
     /// </remarks>
     protected override IAsyncEnumerable<InstanceEvent> WatchEventsCoreAsync(CancellationToken cancellationToken)
     {
         lock (_eventGate)
         {
             var stream = _eventHub.SubscribeAsync(cancellationToken);
-            if (!_polling)
+            _watcherArrived.TrySetResult();
+            if (_poll is null)
             {
-                _polling = true;
-                _poller = PollAsync(_pollStop.Token);
+                _poll = new ReconnectingLoop($"Hyper-V VM list poll at {_options.ResolveEndpoint().GetLeftPart(UriPartial.Authority)}",
+                    (afterLoss, ct) => PollOnceAsync(publish: afterLoss, ct), RunPollAsync, timeProvider: TimeProvider, logger: _logger);
+                _poll.Start();
             }
 
             return stream;
@@ -37,130 +40,122 @@ public sealed partial class HyperVDriver
     protected override async Task StopInstanceCoreAsync(Guid instanceId, TimeSpan gracefulTimeout, CancellationToken cancellationToken)
     {
         await base.StopInstanceCoreAsync(instanceId, gracefulTimeout, cancellationToken).ConfigureAwait(false);
+        Remember(instanceId, PowerState.Shutdown);
         Observe(instanceId, PowerState.Shutdown);
     }
 
     /// <summary>
-    /// Records <paramref name="state"/> (null: deleted) for the instance and publishes the event it implies. Operations
-    /// pass no <paramref name="expectedGeneration"/>; the poll passes the generation it saw before reading, and
-    /// <paramref name="silent"/> on its first round, which learns the instances that existed before anyone watched.
+    /// Records what an operation of the driver confirmed, <paramref name="state"/> (null: deleted), and publishes the
+    /// event it implies. An instance the watch has not seen yet counts as coming from an unknown state (so a start
+    /// publishes Started); <paramref name="created"/> marks the create. A reboot publishes Started although the state
+    /// stays Running.
     /// </summary>
-    /// <param name="restarted">A reboot: the instance began running again even though its state did not change.</param>
-    private void Observe(Guid instanceId, PowerState? state, long? expectedGeneration = null, bool created = false, bool silent = false, bool restarted = false)
+    private void Observe(Guid instanceId, PowerState? state, bool created = false, bool restarted = false)
     {
         lock (_eventGate)
         {
-            var known = _known.TryGetValue(instanceId, out var previous);
-            if (expectedGeneration is { } generation && (known ? previous.Generation : 0) != generation)
+            _generations[instanceId] = _generations.GetValueOrDefault(instanceId) + 1;
+            if (!created && state is not null && !_states.Snapshot().ContainsKey(instanceId))
             {
-                return; // An operation changed the instance while the poll was reading it.
+                _states.Seed(instanceId, PowerState.NoState);
             }
 
-            if (state is not { } now)
+            var now = TimeProvider.GetUtcNow();
+            if (_states.Observe(instanceId, state, now) is { } change)
             {
-                if (known || expectedGeneration is null)
-                {
-                    _known.Remove(instanceId);
-                    _eventHub.Publish(new InstanceEvent(instanceId, InstanceEventKind.Deleted, PowerState.NoState, TimeProvider.GetUtcNow()));
-                }
-
-                return;
+                _eventHub.Publish(change);
             }
-
-            _known[instanceId] = (now, (known ? previous.Generation : 0) + 1);
-            if ((known && previous.State == now && !restarted) || (!known && silent))
+            else if (restarted && state == PowerState.Running)
             {
-                return;
-            }
-
-            var polledNew = !known && expectedGeneration is not null;
-            InstanceEventKind? kind = created || polledNew ? InstanceEventKind.Created : now switch
-            {
-                PowerState.Running => previous.State == PowerState.Paused && !restarted ? InstanceEventKind.Resumed : InstanceEventKind.Started,
-                PowerState.Paused => InstanceEventKind.Paused,
-                PowerState.Shutdown => InstanceEventKind.Stopped,
-                PowerState.Suspended => InstanceEventKind.Suspended,
-                PowerState.Crashed => InstanceEventKind.Crashed,
-                _ => null,
-            };
-            if (kind is { } k)
-            {
-                _eventHub.Publish(new InstanceEvent(instanceId, k, now, TimeProvider.GetUtcNow()));
+                _eventHub.Publish(new InstanceEvent(instanceId, InstanceEventKind.Started, PowerState.Running, now));
             }
         }
     }
 
-    private async Task PollAsync(CancellationToken cancellationToken)
+    /// <summary>Polls while anyone watches; when nobody does, waits for the next watcher and starts again silently.</summary>
+    private async Task RunPollAsync(CancellationToken stop)
     {
-        await Task.Yield();
-        var firstRound = true;
         while (true)
         {
+            await Task.Delay(_options.EventPollInterval, TimeProvider, stop).ConfigureAwait(false);
+            Task? arrival = null;
             lock (_eventGate)
             {
-                if (_eventHub.SubscriberCount == 0 || cancellationToken.IsCancellationRequested)
+                if (_eventHub.SubscriberCount == 0)
                 {
-                    _polling = false;
-                    return;
+                    if (_watcherArrived.Task.IsCompleted)
+                    {
+                        _watcherArrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                    }
+
+                    arrival = _watcherArrived.Task;
                 }
             }
 
-            try
+            if (arrival is not null)
             {
-                Dictionary<Guid, long> before;
-                lock (_eventGate)
+                await arrival.WaitAsync(stop).ConfigureAwait(false);
+                await PollOnceAsync(publish: false, stop).ConfigureAwait(false);
+                continue;
+            }
+
+            await PollOnceAsync(publish: true, stop).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Lists the VMs and reconciles the watch's knowledge with the list, publishing the differences when
+    /// <paramref name="publish"/>. Instances an operation changed while the list was read keep what the operation said.
+    /// </summary>
+    private async Task PollOnceAsync(bool publish, CancellationToken cancellationToken)
+    {
+        Dictionary<Guid, long> before;
+        lock (_eventGate)
+        {
+            before = new Dictionary<Guid, long>(_generations);
+        }
+
+        var listed = await ListInstancesCoreAsync(cancellationToken).ConfigureAwait(false);
+        lock (_eventGate)
+        {
+            var known = _states.Snapshot();
+            var current = new Dictionary<Guid, PowerState>();
+            foreach (var instance in listed)
+            {
+                if (_generations.GetValueOrDefault(instance.Id) == before.GetValueOrDefault(instance.Id))
                 {
-                    before = _known.ToDictionary(k => k.Key, k => k.Value.Generation);
+                    current[instance.Id] = instance.PowerState;
                 }
+            }
 
-                var listed = await ListInstancesCoreAsync(cancellationToken).ConfigureAwait(false);
-                foreach (var instance in listed)
+            foreach (var (id, state) in known)
+            {
+                if (_generations.GetValueOrDefault(id) != before.GetValueOrDefault(id))
                 {
-                    Observe(instance.Id, instance.PowerState, before.GetValueOrDefault(instance.Id), silent: firstRound);
+                    current[id] = state; // changed by an operation meanwhile: the operation's word stands
                 }
-
-                foreach (var gone in before.Keys.Except(listed.Select(i => i.Id)))
-                {
-                    Observe(gone, null, before[gone]);
-                }
-
-                firstRound = false;
-            }
-            catch (HypervisorException ex)
-            {
-                _logger.LogDebug(ex, "Polling Hyper-V for lifecycle events failed; retrying");
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                // Disposed; the loop ends at the check above.
             }
 
-            try
+            foreach (var change in _states.Reconcile(current, TimeProvider.GetUtcNow(), publishDifferences: publish))
             {
-                await Task.Delay(_options.EventPollInterval, TimeProvider, cancellationToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                // Disposed; the loop ends at the check above.
+                _eventHub.Publish(change);
             }
         }
     }
 
     private async Task StopEventsAsync()
     {
-        await _pollStop.CancelAsync().ConfigureAwait(false);
-        _eventHub.Dispose();
-        Task? poller;
+        ReconnectingLoop? poll;
         lock (_eventGate)
         {
-            poller = _poller;
+            poll = _poll;
         }
 
-        if (poller is not null)
+        if (poll is not null)
         {
-            await poller.ConfigureAwait(false);
+            await poll.DisposeAsync().ConfigureAwait(false);
         }
 
-        _pollStop.Dispose();
+        _eventHub.Dispose();
     }
 }

@@ -11,33 +11,33 @@ public sealed partial class HyperVDriver
 
     /// <inheritdoc />
     protected override Task StartInstanceCoreAsync(Guid instanceId, CancellationToken cancellationToken) =>
-        ChangeStateAsync(instanceId, InstanceOperation.Start, HyperVStates.Enabled, cancellationToken);
+        RequestStateAsync(instanceId, InstanceOperation.Start, HyperVStates.Enabled, cancellationToken);
 
     /// <inheritdoc />
     protected override Task PowerOffInstanceCoreAsync(Guid instanceId, CancellationToken cancellationToken) =>
-        ChangeStateAsync(instanceId, InstanceOperation.PowerOff, HyperVStates.Disabled, cancellationToken);
+        RequestStateAsync(instanceId, InstanceOperation.PowerOff, HyperVStates.Disabled, cancellationToken);
 
     /// <inheritdoc />
     protected override Task RebootInstanceCoreAsync(Guid instanceId, RebootKind kind, CancellationToken cancellationToken) =>
         kind == RebootKind.Soft
-            ? ChangeStateAsync(instanceId, InstanceOperation.SoftReboot, HyperVStates.Reboot, cancellationToken)
-            : ChangeStateAsync(instanceId, InstanceOperation.HardReboot, HyperVStates.Reset, cancellationToken);
+            ? RequestStateAsync(instanceId, InstanceOperation.SoftReboot, HyperVStates.Reboot, cancellationToken)
+            : RequestStateAsync(instanceId, InstanceOperation.HardReboot, HyperVStates.Reset, cancellationToken);
 
     /// <inheritdoc />
     protected override Task PauseInstanceCoreAsync(Guid instanceId, CancellationToken cancellationToken) =>
-        ChangeStateAsync(instanceId, InstanceOperation.Pause, HyperVStates.Quiesce, cancellationToken);
+        RequestStateAsync(instanceId, InstanceOperation.Pause, HyperVStates.Quiesce, cancellationToken);
 
     /// <inheritdoc />
     protected override Task UnpauseInstanceCoreAsync(Guid instanceId, CancellationToken cancellationToken) =>
-        ChangeStateAsync(instanceId, InstanceOperation.Unpause, HyperVStates.Enabled, cancellationToken);
+        RequestStateAsync(instanceId, InstanceOperation.Unpause, HyperVStates.Enabled, cancellationToken);
 
     /// <inheritdoc />
     protected override Task SuspendInstanceCoreAsync(Guid instanceId, CancellationToken cancellationToken) =>
-        ChangeStateAsync(instanceId, InstanceOperation.Suspend, HyperVStates.Offline, cancellationToken);
+        RequestStateAsync(instanceId, InstanceOperation.Suspend, HyperVStates.Offline, cancellationToken);
 
     /// <inheritdoc />
     protected override Task ResumeInstanceCoreAsync(Guid instanceId, CancellationToken cancellationToken) =>
-        ChangeStateAsync(instanceId, InstanceOperation.Resume, HyperVStates.Enabled, cancellationToken);
+        RequestStateAsync(instanceId, InstanceOperation.Resume, HyperVStates.Enabled, cancellationToken);
 
     /// <inheritdoc />
     protected override async Task RequestShutdownCoreAsync(Guid instanceId, CancellationToken cancellationToken)
@@ -58,35 +58,80 @@ public sealed partial class HyperVDriver
             await _wmi.InvokeAsync(reference, "InitiateShutdown", [new("Force", "true"), new("Reason", "Stop requested through the Hypervisors SDK")], cancellationToken)
                 .ConfigureAwait(false);
         }
-        catch (HypervisorException ex) when (ex.Kind is HypervisorErrorKind.InvalidPowerState or HypervisorErrorKind.Unavailable or HypervisorErrorKind.NotFound)
+        catch (WsManException ex) when (HyperVErrorTable.Means(ex, HypervisorErrorKind.InvalidPowerState) || HyperVErrorTable.Means(ex, HypervisorErrorKind.Unavailable)
+            || HyperVErrorTable.Means(ex, HypervisorErrorKind.NotFound))
         {
             // The guest cannot take the request now; the stop ends with a hard power off after its timeout.
+            LogShutdownRefused(_logger, instanceId, ex.NativeCode);
         }
     }
 
     /// <inheritdoc />
-    protected override async Task DeleteInstanceCoreAsync(Guid instanceId, CancellationToken cancellationToken)
+    protected override Task DeleteInstanceCoreAsync(Guid instanceId, CancellationToken cancellationToken) => DeleteAsync(instanceId, cancellationToken);
+
+    /// <summary>
+    /// DestroySystem, without asking for the state first: Hyper-V destroys a VM that is off or saved and answers 32775
+    /// for one that runs; then the VM is turned off (RequestStateChange 3) and destroyed. When the driver last saw the VM
+    /// running or paused it turns it off first, saving the refused call. Then the instance's disk files go.
+    /// </summary>
+    private async Task DeleteAsync(Guid instanceId, CancellationToken cancellationToken)
     {
         var entry = await FindAsync(instanceId, cancellationToken).ConfigureAwait(false);
-        var state = await CurrentStateAsync(instanceId, entry, cancellationToken).ConfigureAwait(false);
-        if (state is PowerState.Running or PowerState.Paused or PowerState.Crashed or PowerState.NoState)
+        var service = await ServiceReferenceAsync("Msvm_VirtualSystemManagementService", cancellationToken).ConfigureAwait(false);
+        var turnOffFirst = entry.State is PowerState.Running or PowerState.Paused;
+        for (var attempt = 0; ; attempt++)
         {
+            if (turnOffFirst)
+            {
+                await TurnOffForDeleteAsync(instanceId, entry, cancellationToken).ConfigureAwait(false);
+            }
+
             try
             {
-                await _wmi.InvokeAsync(SystemReference(entry.VmGuid), "RequestStateChange",
-                    [new("RequestedState", HyperVStates.Disabled.ToString(CultureInfo.InvariantCulture))], cancellationToken).ConfigureAwait(false);
+                await _wmi.InvokeAsync(service, "DestroySystem", [new("AffectedSystem", SystemReference(entry.VmGuid))], cancellationToken).ConfigureAwait(false);
+                break;
             }
-            catch (HypervisorException ex) when (ex.Kind == HypervisorErrorKind.InvalidPowerState)
+            catch (WsManException ex) when (HyperVErrorTable.Means(ex, HypervisorErrorKind.InvalidPowerState) && attempt < MaxDeleteAttempts)
             {
-                // It stopped by itself in the meantime.
+                // Running (turn it off), or busy with a transition (wait for it, then try again).
+                turnOffFirst = true;
+                if (attempt > 0)
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(50 << Math.Min(attempt, 5)), TimeProvider, cancellationToken).ConfigureAwait(false);
+                }
+            }
+            catch (WsManException ex) when (HyperVErrorTable.Means(ex, HypervisorErrorKind.InvalidSpec))
+            {
+                // Hyper-V calls a VM that no longer exists an invalid parameter (32773): deleted meanwhile?
+                if (await QuerySystemAsync(entry.VmGuid, cancellationToken).ConfigureAwait(false) is null)
+                {
+                    throw Gone(instanceId);
+                }
+
+                throw;
             }
         }
 
-        var service = await ServiceReferenceAsync("Msvm_VirtualSystemManagementService", cancellationToken).ConfigureAwait(false);
-        await _wmi.InvokeAsync(service, "DestroySystem", [new("AffectedSystem", SystemReference(entry.VmGuid))], cancellationToken).ConfigureAwait(false);
         _index.TryRemove(instanceId, out _);
+        LogDeleted(_logger, instanceId, entry.VmGuid);
         Observe(instanceId, null);
         await DeleteFilesAsync(Enumerable.Range(0, entry.Spec.Disks.Count).Select(i => DiskPath(entry.Spec, i)), cancellationToken).ConfigureAwait(false);
+    }
+
+    private const int MaxDeleteAttempts = 8;
+
+    private async Task TurnOffForDeleteAsync(Guid instanceId, VmEntry entry, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _wmi.InvokeAsync(SystemReference(entry.VmGuid), "RequestStateChange",
+                [new("RequestedState", HyperVStates.Disabled.ToString(CultureInfo.InvariantCulture))], cancellationToken).ConfigureAwait(false);
+            Remember(instanceId, PowerState.Shutdown);
+        }
+        catch (WsManException ex) when (HyperVErrorTable.Means(ex, HypervisorErrorKind.InvalidPowerState))
+        {
+            // Already off or saved, or in a transition; DestroySystem's answer decides.
+        }
     }
 
     /// <inheritdoc />
@@ -139,30 +184,46 @@ public sealed partial class HyperVDriver
     }
 
     /// <summary>
-    /// Checks the contract's power-state rule against the VM's current state, then asks Hyper-V for the transition and
-    /// awaits its job. Hyper-V's 32775 (invalid state) becomes <see cref="InvalidPowerStateException"/> with the state read back.
+    /// Asks Hyper-V for the transition and awaits its job, relying on Hyper-V's own refusal (32775, invalid state) where
+    /// it refuses exactly what the contract refuses. Where Hyper-V is laxer (RequestStateChange 2 starts, unpauses and
+    /// restores alike; 3 also discards a saved state; 6 also saves a paused VM), the state is read first unless the
+    /// driver itself last confirmed a state the contract allows. A refusal reads the state once, for the error.
     /// </summary>
-    private async Task ChangeStateAsync(Guid instanceId, InstanceOperation operation, ushort requestedState, CancellationToken cancellationToken)
+    private async Task RequestStateAsync(Guid instanceId, InstanceOperation operation, ushort requestedState, CancellationToken cancellationToken)
     {
         var entry = await FindAsync(instanceId, cancellationToken).ConfigureAwait(false);
-        var state = await CurrentStateAsync(instanceId, entry, cancellationToken).ConfigureAwait(false);
-        PowerStateRules.EnsureAllowed(operation, instanceId, state);
+        if (!HyperVRefusesExactly(operation) && !(entry.State is { } known && PowerStateRules.IsAllowed(operation, known)))
+        {
+            var state = await CurrentStateAsync(instanceId, entry, cancellationToken).ConfigureAwait(false);
+            PowerStateRules.EnsureAllowed(operation, instanceId, state);
+        }
+
         try
         {
             await _wmi.InvokeAsync(SystemReference(entry.VmGuid), "RequestStateChange",
                 [new("RequestedState", requestedState.ToString(CultureInfo.InvariantCulture))], cancellationToken).ConfigureAwait(false);
-            Observe(instanceId, PowerStateRules.ResultOf(operation) ?? state, restarted: operation is InstanceOperation.SoftReboot or InstanceOperation.HardReboot);
         }
-        catch (HypervisorException ex) when (ex.Kind == HypervisorErrorKind.InvalidPowerState && ex is not InvalidPowerStateException)
+        catch (WsManException ex) when (HyperVErrorTable.Means(ex, HypervisorErrorKind.InvalidPowerState))
         {
-            var now = await CurrentStateAsync(instanceId, entry, cancellationToken).ConfigureAwait(false);
-            throw new InvalidPowerStateException(instanceId, operation, now, ex) { NativeCode = ex.NativeCode };
+            ex.ObservedState = await CurrentStateAsync(instanceId, entry, cancellationToken).ConfigureAwait(false);
+            LogTransitionRefused(_logger, instanceId, operation, ex.ObservedState.Value, ex.NativeCode);
+            throw;
         }
+
+        var now = PowerStateRules.ResultOf(operation);
+        Remember(instanceId, now);
+        Observe(instanceId, now, restarted: operation is InstanceOperation.SoftReboot or InstanceOperation.HardReboot);
     }
+
+    /// <summary>Whether Hyper-V refuses with 32775 exactly the states the contract refuses for <paramref name="operation"/>.</summary>
+    private static bool HyperVRefusesExactly(InstanceOperation operation) =>
+        operation is InstanceOperation.SoftReboot or InstanceOperation.HardReboot or InstanceOperation.Pause;
 
     private async Task<PowerState> CurrentStateAsync(Guid instanceId, VmEntry entry, CancellationToken cancellationToken)
     {
         var system = await QuerySystemAsync(entry.VmGuid, cancellationToken).ConfigureAwait(false) ?? throw Gone(instanceId);
-        return HyperVStates.ToPowerState(system.GetUInt64("EnabledState"));
+        var state = HyperVStates.ToPowerState(system.GetUInt64("EnabledState"));
+        Remember(instanceId, state);
+        return state;
     }
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Hypervisors.HyperV.Mapping;
 using Hypervisors.HyperV.Wire;
 
 namespace Hypervisors.HyperV;
@@ -44,10 +45,10 @@ public sealed partial class HyperVDriver
                     .SetArray("HostResource", [volume.Source]).SetUInt16("Access", volume.ReadOnly ? (ushort)1 : (ushort)3)],
                 cancellationToken).ConfigureAwait(false);
         }
-        catch (HypervisorException ex)
+        catch (WsManException ex)
         {
             await _wmi.InvokeAsync(service, "RemoveResourceSettings", [new("ResourceSettings", drive)], CancellationToken.None).ConfigureAwait(false);
-            if (ex.Kind == HypervisorErrorKind.NotFound)
+            if (HyperVErrorTable.Means(ex, HypervisorErrorKind.NotFound))
             {
                 throw new InvalidSpecException("volume.Source", $"the host has no file '{volume.Source}'.");
             }

@@ -1,9 +1,6 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
-using System.Net.Security;
-using System.Security.Cryptography;
-using System.Security.Cryptography.X509Certificates;
 using Hypervisors.HyperV.Mapping;
 using Hypervisors.HyperV.Wire;
 using Microsoft.Extensions.Logging;
@@ -39,11 +36,10 @@ public sealed partial class HyperVDriver : HypervisorDriverBase
     private readonly WmiSession _wmi;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<Guid, VmEntry> _index = new();
-    private readonly ConcurrentDictionary<string, EndpointReference> _services = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Lazy<Task<EndpointReference>>> _services = new(StringComparer.Ordinal);
+    private readonly CancellationTokenSource _disposing = new();
     private readonly SemaphoreSlim _indexLoad = new(1, 1);
-    private readonly Lock _reservations = new();
-    private readonly Dictionary<Guid, Task> _pendingCreates = [];
-    private readonly HashSet<string> _pendingNames = new(StringComparer.OrdinalIgnoreCase);
+    private readonly KeyedAsyncLock<string> _createLocks = new(StringComparer.Ordinal, StringComparer.Ordinal);
     private volatile bool _indexLoaded;
 
     /// <summary>Creates the driver; no connection is made until the first call.</summary>
@@ -92,14 +88,34 @@ public sealed partial class HyperVDriver : HypervisorDriverBase
         return base.GetService(serviceType, serviceKey);
     }
 
-    private sealed record VmEntry(string VmGuid, InstanceSpec Spec);
+    /// <summary>An instance the driver manages: its VM, its spec, and the last power state the driver confirmed or read (null: unknown).</summary>
+    private sealed record VmEntry(string VmGuid, InstanceSpec Spec, PowerState? State);
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// The one place where the driver's wire failures (<see cref="WsManException"/>) become contract errors, through
+    /// <see cref="HyperVErrorTable.ToHypervisorException"/>. A not-found answer about the instance's VM also drops it
+    /// from the index.
+    /// </remarks>
+    protected override Exception MapException(Exception exception, OperationContext context)
+    {
+        var mapped = HyperVErrorTable.ToHypervisorException(exception, context);
+        if (mapped is InstanceNotFoundException && context.InstanceId is { } gone)
+        {
+            _index.TryRemove(gone, out _);
+        }
+
+        return mapped;
+    }
 
     /// <inheritdoc />
     protected override async ValueTask DisposeAsyncCore()
     {
+        await _disposing.CancelAsync().ConfigureAwait(false);
         await StopEventsAsync().ConfigureAwait(false);
         _http.Dispose();
         _indexLoad.Dispose();
+        _disposing.Dispose();
     }
 
     // ------------------------------------------------------------------ host
@@ -113,9 +129,9 @@ public sealed partial class HyperVDriver : HypervisorDriverBase
         var diskTask = _wmi.QueryAsync(WmiSession.Cimv2, "SELECT * FROM Win32_LogicalDisk WHERE DeviceID = " + Wql.Quote(_options.StorageVolume), cancellationToken);
         var instancesTask = ListInstancesCoreAsync(cancellationToken);
         await Task.WhenAll(systemTask, processorsTask, osTask, diskTask, instancesTask).ConfigureAwait(false);
-        var system = (await systemTask.ConfigureAwait(false)).FirstOrDefault() ?? throw WsManEnvelope.Malformed("Win32_ComputerSystem returned nothing.", null);
+        var system = (await systemTask.ConfigureAwait(false)).FirstOrDefault() ?? throw WsManException.Malformed("Win32_ComputerSystem returned nothing.");
         var processors = await processorsTask.ConfigureAwait(false);
-        var os = (await osTask.ConfigureAwait(false)).FirstOrDefault() ?? throw WsManEnvelope.Malformed("Win32_OperatingSystem returned nothing.", null);
+        var os = (await osTask.ConfigureAwait(false)).FirstOrDefault() ?? throw WsManException.Malformed("Win32_OperatingSystem returned nothing.");
         var disk = (await diskTask.ConfigureAwait(false)).FirstOrDefault();
         var instances = await instancesTask.ConfigureAwait(false);
 
@@ -183,8 +199,9 @@ public sealed partial class HyperVDriver : HypervisorDriverBase
                 continue;
             }
 
-            _index[spec.Id] = new VmEntry(vmGuid, spec);
-            result.Add(ToInfo(spec, system, processors.GetValueOrDefault(vmGuid), memory.GetValueOrDefault(vmGuid)));
+            var info = ToInfo(spec, system, processors.GetValueOrDefault(vmGuid), memory.GetValueOrDefault(vmGuid));
+            _index[spec.Id] = new VmEntry(vmGuid, spec, info.PowerState);
+            result.Add(info);
         }
 
         foreach (var stale in _index.Keys.Where(id => !seen.Contains(id)).ToList())
@@ -205,7 +222,18 @@ public sealed partial class HyperVDriver : HypervisorDriverBase
         await Task.WhenAll(systemTask, resourcesTask).ConfigureAwait(false);
         var system = await systemTask.ConfigureAwait(false) ?? throw Gone(instanceId);
         var resources = await resourcesTask.ConfigureAwait(false);
-        return ToInfo(entry.Spec, system, resources.FirstOrDefault(r => r.ClassName == "Msvm_ProcessorSettingData"), resources.FirstOrDefault(r => r.ClassName == "Msvm_MemorySettingData"));
+        var info = ToInfo(entry.Spec, system, resources.FirstOrDefault(r => r.ClassName == "Msvm_ProcessorSettingData"), resources.FirstOrDefault(r => r.ClassName == "Msvm_MemorySettingData"));
+        Remember(instanceId, info.PowerState);
+        return info;
+    }
+
+    /// <summary>Records the power state the driver just confirmed or read for the instance (null: unknown).</summary>
+    private void Remember(Guid instanceId, PowerState? state)
+    {
+        if (_index.TryGetValue(instanceId, out var entry))
+        {
+            _index.TryUpdate(instanceId, entry with { State = state }, entry);
+        }
     }
 
     private InstanceInfo ToInfo(InstanceSpec spec, CimInstance system, CimInstance? processor, CimInstance? memory) =>
@@ -297,19 +325,32 @@ public sealed partial class HyperVDriver : HypervisorDriverBase
     private EndpointReference SystemReference(string vmGuid) =>
         WmiSession.Reference(WmiSession.Virtualization, "Msvm_ComputerSystem", ("CreationClassName", "Msvm_ComputerSystem"), ("Name", vmGuid));
 
+    /// <summary>
+    /// The reference of the host's one <paramref name="className"/> service, looked up once per driver: callers that
+    /// arrive together share one lookup (single flight); a failed lookup is forgotten so the next caller tries again.
+    /// </summary>
     private async Task<EndpointReference> ServiceReferenceAsync(string className, CancellationToken cancellationToken)
     {
-        if (_services.TryGetValue(className, out var known))
+        var lookup = _services.GetOrAdd(className, name => new Lazy<Task<EndpointReference>>(() => LookUpServiceAsync(name, _disposing.Token)));
+        try
         {
-            return known;
+            return await lookup.Value.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
+        catch (Exception) when (lookup.Value.IsFaulted || lookup.Value.IsCanceled)
+        {
+            _services.TryRemove(new KeyValuePair<string, Lazy<Task<EndpointReference>>>(className, lookup));
+            throw;
+        }
+    }
 
+    private async Task<EndpointReference> LookUpServiceAsync(string className, CancellationToken cancellationToken)
+    {
         var service = (await _wmi.QueryAsync(WmiSession.Virtualization, "SELECT * FROM " + className, cancellationToken).ConfigureAwait(false)).FirstOrDefault()
-            ?? throw new HypervisorException(HypervisorErrorKind.NotSupported, $"The host has no {className}; is the Hyper-V role installed?") { NativeCode = "cim:6" };
-        var reference = WmiSession.Reference(WmiSession.Virtualization, className,
+            ?? throw new WsManException(WsManFailure.Fault, "cim:5", $"The host has no {className}; is the Hyper-V role installed?") { ClassName = className };
+        LogServiceFound(_logger, className, service["SystemName"] ?? string.Empty);
+        return WmiSession.Reference(WmiSession.Virtualization, className,
             ("CreationClassName", service["CreationClassName"] ?? className), ("Name", service["Name"] ?? string.Empty),
             ("SystemCreationClassName", service["SystemCreationClassName"] ?? "Msvm_ComputerSystem"), ("SystemName", service["SystemName"] ?? string.Empty));
-        return _services.GetOrAdd(className, reference);
     }
 
     private static SocketsHttpHandler CreateHandler(HyperVDriverOptions options)

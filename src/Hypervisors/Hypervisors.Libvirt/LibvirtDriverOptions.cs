@@ -86,6 +86,11 @@ public sealed class LibvirtDriverOptions : IValidatableOptions
             yield return $"{keyPrefix}:{nameof(InstanceDirectory)}: '{InstanceDirectory}' is not an absolute path.";
         }
 
+        foreach (var failure in HostPathPolicy.Validate(AllowedHostDirectories, $"{keyPrefix}:{nameof(AllowedHostDirectories)}"))
+        {
+            yield return failure;
+        }
+
         if (string.IsNullOrWhiteSpace(Architecture))
         {
             yield return $"{keyPrefix}:{nameof(Architecture)}: is required.";

@@ -106,49 +106,57 @@ public sealed partial class UmlDriver
         }, cancellationToken);
 
     /// <summary>
-    /// Snapshots a stopped instance's disks. UML's COW format has one level (a COW file over a plain image), so each
-    /// snapshot holds a plain image per disk: the current COW layer merged with its backing image by <c>uml_moo</c>
-    /// (or a sparse copy of the image when the guest never wrote to it), and the disk continues on a new COW layer
-    /// over that image.
+    /// Snapshots the instance's disks. UML's COW format has one level (a COW file over a plain image), so each
+    /// snapshot holds a plain image per disk. Of a stopped instance: the current COW layer merged with its backing
+    /// image by <c>uml_moo</c> (or a sparse copy of the image when the guest never wrote to it), and the disk continues
+    /// on a new COW layer over that image. Of a running one: the kernel is held (mconsole <c>stop</c>, unless it is
+    /// paused already) while each disk is copied the same way into an image of the snapshot's own, crash-consistent
+    /// like a power cut, and then let go; the kernel keeps its disk files.
     /// </summary>
     protected override Task<SnapshotInfo> CreateSnapshotCoreAsync(Guid instanceId, string name, CancellationToken cancellationToken) =>
         WithInstanceAsync(instanceId, async instance =>
         {
-            RequireStopped(instance, InstanceOperation.CreateSnapshot);
             var record = instance.Record;
-            var snapshotId = "snap-" + record.NextSnapshotNumber.ToString("D4", CultureInfo.InvariantCulture);
+
+            // Numbered for the order, with a random part so no two instances' snapshots share an id.
+            var snapshotId = "snap-" + record.NextSnapshotNumber.ToString("D4", CultureInfo.InvariantCulture) + "-" + Guid.NewGuid().ToString("N")[..8];
             var folder = Path.Combine(instance.SnapshotDirectory, snapshotId);
+            var state = instance.PowerState;
             Directory.CreateDirectory(folder);
             var images = new Dictionary<int, string>();
             var disks = new List<UmlDisk>();
             try
             {
-                foreach (var disk in record.Disks)
+                if (instance.Guest is { HasExited: false } guest)
                 {
-                    var image = Path.Combine(folder, DiskFileName(disk.Index, ".img"));
-                    if (disk.Backing is null)
+                    await CopyDisksOfRunningGuestAsync(instance, guest, folder, images, cancellationToken).ConfigureAwait(false);
+                    disks.AddRange(record.Disks);
+                }
+                else
+                {
+                    foreach (var disk in record.Disks)
                     {
-                        // A plain disk becomes the snapshot's image; the disk goes on as a COW layer over it.
-                        File.Move(disk.File, image);
-                    }
-                    else if (File.Exists(disk.File))
-                    {
-                        await UmlHostTools.RunAsync(_options.MooPath, [disk.File, image], cancellationToken).ConfigureAwait(false);
-                        File.Delete(disk.File);
-                    }
-                    else
-                    {
-                        await UmlHostTools.RunAsync("/bin/cp", ["--sparse=always", disk.Backing, image], cancellationToken).ConfigureAwait(false);
-                    }
+                        var image = Path.Combine(folder, DiskFileName(disk.Index, ".img"));
+                        if (disk.Backing is null)
+                        {
+                            // A plain disk becomes the snapshot's image; the disk goes on as a COW layer over it.
+                            File.Move(disk.File, image);
+                        }
+                        else
+                        {
+                            await MergeDiskAsync(disk, image, cancellationToken).ConfigureAwait(false);
+                            File.Delete(disk.File);
+                        }
 
-                    images[disk.Index] = image;
-                    disks.Add(disk with { Backing = image, File = Path.Combine(instance.Directory, DiskFileName(disk.Index, ".cow")) });
+                        images[disk.Index] = image;
+                        disks.Add(disk with { Backing = image, File = Path.Combine(instance.Directory, DiskFileName(disk.Index, ".cow")) });
+                    }
                 }
             }
             catch
             {
-                // Put plain disks back; a merged image is only a copy.
-                foreach (var disk in record.Disks.Where(d => d.Backing is null && images.ContainsKey(d.Index)))
+                // Put moved plain disks back; merged images are only copies.
+                foreach (var disk in record.Disks.Where(d => d.Backing is null && images.TryGetValue(d.Index, out var image) && !File.Exists(d.File) && File.Exists(image)))
                 {
                     File.Move(images[disk.Index], disk.File);
                 }
@@ -157,7 +165,7 @@ public sealed partial class UmlDriver
                 throw;
             }
 
-            var snapshot = new UmlSnapshot(snapshotId, name, TimeProvider.GetUtcNow(), instance.PowerState, images);
+            var snapshot = new UmlSnapshot(snapshotId, name, TimeProvider.GetUtcNow(), state, images);
             await UpdateRecordAsync(instance, r => r with
             {
                 Disks = disks,
@@ -166,6 +174,48 @@ public sealed partial class UmlDriver
             }, cancellationToken).ConfigureAwait(false);
             return ToInfo(snapshot);
         }, cancellationToken);
+
+    /// <summary>Copies each disk of a running kernel into <paramref name="folder"/>, holding the kernel (unless paused) so its disks stand still.</summary>
+    private async Task CopyDisksOfRunningGuestAsync(UmlInstance instance, UmlGuestProcess guest, string folder, Dictionary<int, string> images, CancellationToken cancellationToken)
+    {
+        var hold = !instance.Record.Paused;
+        if (hold)
+        {
+            await SendCheckedAsync(instance, guest, "stop", cancellationToken).ConfigureAwait(false);
+        }
+
+        try
+        {
+            foreach (var disk in instance.Record.Disks)
+            {
+                var image = Path.Combine(folder, DiskFileName(disk.Index, ".img"));
+                if (disk.Backing is null)
+                {
+                    await UmlHostTools.RunAsync("/bin/cp", ["--sparse=always", disk.File, image], cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    await MergeDiskAsync(disk, image, cancellationToken).ConfigureAwait(false);
+                }
+
+                images[disk.Index] = image;
+            }
+        }
+        finally
+        {
+            if (hold)
+            {
+                // Let the kernel go even when the copy failed or was cancelled: it was running before the call.
+                await SendCheckedAsync(instance, guest, "go", CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Writes the disk's content (its COW layer over its backing image) as the plain image <paramref name="image"/>, leaving the disk's files as they are.</summary>
+    private Task MergeDiskAsync(UmlDisk disk, string image, CancellationToken cancellationToken) =>
+        File.Exists(disk.File)
+            ? UmlHostTools.RunAsync(_options.MooPath, [disk.File, image], cancellationToken)
+            : UmlHostTools.RunAsync("/bin/cp", ["--sparse=always", disk.Backing!, image], cancellationToken);
 
     /// <inheritdoc />
     protected override Task<IReadOnlyList<SnapshotInfo>> ListSnapshotsCoreAsync(Guid instanceId, CancellationToken cancellationToken) =>
@@ -181,8 +231,13 @@ public sealed partial class UmlDriver
         {
             var snapshot = instance.Record.Snapshots.FirstOrDefault(s => s.SnapshotId == snapshotId)
                 ?? throw new DeviceNotFoundException(instanceId, "snapshot", snapshotId);
-            RequireStopped(instance, InstanceOperation.DeleteSnapshot);
             var disks = instance.Record.Disks.ToList();
+            if (disks.Any(d => snapshot.Images.TryGetValue(d.Index, out var image) && d.Backing == image))
+            {
+                // The disk runs on this snapshot's image: merging its COW layer into it needs the kernel stopped.
+                RequireStopped(instance, InstanceOperation.DeleteSnapshot);
+            }
+
             foreach (var (index, image) in snapshot.Images)
             {
                 var position = disks.FindIndex(d => d.Index == index && d.Backing == image);

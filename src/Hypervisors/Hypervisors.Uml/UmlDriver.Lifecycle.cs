@@ -149,7 +149,8 @@ public sealed partial class UmlDriver
             var request = guest.Mconsole.SendAsync(kind == RebootKind.Soft ? "cad" : "reboot", cancellationToken);
 
             // The kernel may re-execute before its answer leaves; the new boot is what counts.
-            var booted = await guest.WaitForBootAsync(boots, _options.BootTimeout, cancellationToken).ConfigureAwait(false);
+            var booted = await guest.WaitForBootAsync(boots, _options.BootTimeout, cancellationToken).ConfigureAwait(false)
+                && await WaitForBlockDevicesAsync(instance, guest, cancellationToken).ConfigureAwait(false);
             await ObserveAsync(request).ConfigureAwait(false);
             if (!booted)
             {
@@ -333,7 +334,8 @@ public sealed partial class UmlDriver
         bool booted;
         try
         {
-            booted = await guest.WaitForBootAsync(0, _options.BootTimeout, cancellationToken).ConfigureAwait(false);
+            booted = await guest.WaitForBootAsync(0, _options.BootTimeout, cancellationToken).ConfigureAwait(false)
+                && await WaitForBlockDevicesAsync(instance, guest, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is HypervisorTimeoutException or OperationCanceledException)
         {
@@ -353,6 +355,52 @@ public sealed partial class UmlDriver
 
         Log.GuestStarted(_logger, instance.Id, guest.Pid);
         Publish(instance.Id, InstanceEventKind.Started, PowerState.Running);
+    }
+
+    /// <summary>
+    /// Waits until the booting kernel's ubd driver has registered the block devices the instance boots with; false
+    /// when the kernel exits first. The kernel announces its mconsole before its late init calls run, and a ubd
+    /// hot-plug (mconsole <c>config</c>) that lands before the ubd driver's own init is registered twice, which panics
+    /// the kernel when the device is removed (seen with Debian's linux.uml 6.1). So an instance counts as running only
+    /// once <c>/proc/devices</c> lists the ubd major and <c>/proc/partitions</c> every boot disk and volume.
+    /// </summary>
+    private async Task<bool> WaitForBlockDevicesAsync(UmlInstance instance, UmlGuestProcess guest, CancellationToken cancellationToken)
+    {
+        var expected = instance.Record.Disks.Select(d => d.Device).Concat(instance.Record.Volumes.Select(v => v.Device)).ToList();
+        var deadline = TimeProvider.GetUtcNow() + _options.BootTimeout;
+        while (true)
+        {
+            try
+            {
+                var devices = await guest.Mconsole.SendAsync("proc devices", cancellationToken).ConfigureAwait(false);
+                var partitions = await guest.Mconsole.SendAsync("proc partitions", cancellationToken).ConfigureAwait(false);
+                if (!devices.IsError && !partitions.IsError && LastWords(devices.Text).Contains("ubd") && expected.All(LastWords(partitions.Text).Contains))
+                {
+                    return true;
+                }
+            }
+            catch (MconsoleException) when (guest.HasExited)
+            {
+                return false;
+            }
+
+            if (guest.HasExited)
+            {
+                return false;
+            }
+
+            if (TimeProvider.GetUtcNow() > deadline)
+            {
+                throw new HypervisorTimeoutException($"The UML kernel of instance {instance.Id} did not register its block devices within {_options.BootTimeout}.") { InstanceId = instance.Id };
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(50), TimeProvider, cancellationToken).ConfigureAwait(false);
+        }
+
+        static HashSet<string> LastWords(string text) =>
+            text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                .Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[^1])
+                .ToHashSet(StringComparer.Ordinal);
     }
 
     /// <summary>Halts the kernel through the mconsole; kills its process group if it does not end in time.</summary>

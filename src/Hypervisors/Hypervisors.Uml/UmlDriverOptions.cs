@@ -65,12 +65,9 @@ public sealed class UmlDriverOptions : IValidatableOptions
 
         foreach (var (folders, key) in new[] { (AllowedImageDirectories, nameof(AllowedImageDirectories)), (AllowedVolumeDirectories, nameof(AllowedVolumeDirectories)) })
         {
-            for (var i = 0; i < folders.Count; i++)
+            foreach (var failure in HostPathPolicy.Validate(folders, $"{keyPrefix}:{key}"))
             {
-                if (!IsAbsolute(folders[i]))
-                {
-                    yield return $"{keyPrefix}:{key}:{i.ToString(System.Globalization.CultureInfo.InvariantCulture)}: '{folders[i]}' is not an absolute path.";
-                }
+                yield return failure;
             }
         }
 

@@ -10,49 +10,76 @@ public sealed partial class XenDriver
 {
     private const long MiBBytes = 1024L * 1024;
 
-    /// <summary>Connects (once), runs <paramref name="body"/>, and maps XenAPI failures through <see cref="XenErrorMap"/>.</summary>
-    private async Task<T> RunAsync<T>(InstanceOperation operation, Guid? instanceId, Func<CancellationToken, Task<T>> body, CancellationToken cancellationToken)
+    /// <summary>
+    /// Connects (once) and runs <paramref name="body"/>. Failures leave as the wire layer threw them; the base class
+    /// hands them to <see cref="MapException"/>. A VM handle found invalid is dropped from the index on the way.
+    /// </summary>
+    private async Task<T> RunAsync<T>(Guid? instanceId, Func<CancellationToken, Task<T>> body, CancellationToken cancellationToken)
     {
         try
         {
-            await EnsureReadyAsync(cancellationToken);
-            return await body(cancellationToken);
+            await EnsureReadyAsync(cancellationToken).ConfigureAwait(false);
+            return await body(cancellationToken).ConfigureAwait(false);
         }
-        catch (XenApiFailureException ex)
+        catch (XenApiFailureException ex) when (ex.Code == "HANDLE_INVALID" && instanceId is { } id
+            && ex.Parameters.Count > 0 && ex.Parameters[0].Equals("VM", StringComparison.OrdinalIgnoreCase))
         {
-            if (ex.Code == "HANDLE_INVALID" && instanceId is { } id && ex.Parameters.Count > 0 && ex.Parameters[0].Equals("VM", StringComparison.OrdinalIgnoreCase))
-            {
-                _refsById.TryRemove(id, out _);
-            }
-
-            throw XenErrorMap.Map(ex, new XenCallContext(operation, instanceId));
+            _refsById.TryRemove(id, out _);
+            throw;
         }
     }
 
+    /// <summary>Whether <paramref name="exception"/> is a failed call (wire or contract error, or a cancellation), as cleanup code catches them.</summary>
+    private static bool IsCallFailure(Exception exception) =>
+        exception is HypervisorException or OperationCanceledException || XenApiRpcClient.IsCallFailure(exception);
+
+    /// <summary>A synchronous XenAPI call: one round trip, answered when the server has done the work.</summary>
     private Task<object?> CallAsync(string method, CancellationToken cancellationToken, params object?[] parameters) =>
         _session.CallAsync(method, cancellationToken, parameters);
 
-    private Task VmTaskAsync(InstanceOperation operation, Guid instanceId, string method, CancellationToken cancellationToken, params object?[] extra) =>
-        RunAsync(operation, instanceId, async ct =>
+    /// <summary>
+    /// A synchronous call that a real host may take long to answer (a VM starting, suspending or resuming writes or
+    /// reads its memory): one round trip like <see cref="CallAsync"/>, allowed <see cref="XenDriverOptions.TaskTimeout"/>
+    /// beyond the request timeout. An <c>Async.</c> task would add at least three calls (create, poll, destroy).
+    /// </summary>
+    private Task<object?> LongCallAsync(string method, CancellationToken cancellationToken, params object?[] parameters) =>
+        _session.CallAsync(method, parameters, _options.TaskTimeout, cancellationToken);
+
+    /// <summary>Resolves the instance's VM and makes one long synchronous call on it.</summary>
+    private Task VmCallAsync(Guid instanceId, string method, CancellationToken cancellationToken, params object?[] extra) =>
+        RunAsync(instanceId, async ct =>
         {
-            var vmRef = await ResolveAsync(instanceId, ct);
-            await RunTaskAsync(method, ct, [vmRef, .. extra]);
+            var vmRef = await ResolveAsync(instanceId, ct).ConfigureAwait(false);
+            await LongCallAsync(method, ct, [vmRef, .. extra]).ConfigureAwait(false);
             return true;
         }, cancellationToken);
 
-    /// <summary>Runs <c>Async.</c><paramref name="method"/>, waits for its task through the event loop, destroys the task, and returns its result.</summary>
+    /// <summary>
+    /// Runs <c>Async.</c><paramref name="method"/> as a XenAPI task and returns its result. Only for operations that
+    /// are long on a real host and worth cancelling there (storage copies: VM.snapshot, VM.clone, VDI.clone, ...).
+    /// </summary>
     private async Task<object?> RunTaskAsync(string method, CancellationToken cancellationToken, params object?[] parameters)
     {
-        var outcome = await RunTaskWithTimeoutAsync(method, _options.TaskTimeout, cancellationToken, parameters);
+        var outcome = await RunTaskWithTimeoutAsync(method, _options.TaskTimeout, cancellationToken, parameters).ConfigureAwait(false);
         return outcome.Finished
             ? outcome.Result
             : throw new HypervisorTimeoutException($"XenAPI task {method} did not finish within {_options.TaskTimeout}.");
     }
 
-    /// <summary>Like <see cref="RunTaskAsync"/>, but on timeout cancels the task and reports it unfinished instead of throwing.</summary>
+    /// <summary>The wait before the first poll of a task: about what a short task takes on a real host.</summary>
+    internal static readonly TimeSpan FirstTaskPoll = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>The longest wait between two polls of a task.</summary>
+    internal static readonly TimeSpan MaxTaskPoll = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// Starts <c>Async.</c><paramref name="method"/>, polls <c>task.get_record</c> after <see cref="FirstTaskPoll"/>
+    /// and then with doubling waits, destroys the task, and returns its result. On <paramref name="timeout"/> it cancels
+    /// the task (<c>task.cancel</c>) and reports it unfinished instead of throwing.
+    /// </summary>
     private async Task<(bool Finished, object? Result)> RunTaskWithTimeoutAsync(string method, TimeSpan timeout, CancellationToken cancellationToken, params object?[] parameters)
     {
-        var taskRef = XenValue.ToText(await CallAsync("Async." + method, cancellationToken, parameters));
+        var taskRef = XenValue.ToText(await CallAsync("Async." + method, cancellationToken, parameters).ConfigureAwait(false));
         try
         {
             Dictionary<string, object?> task;
@@ -61,11 +88,11 @@ public sealed partial class XenDriver
             {
                 try
                 {
-                    task = await _events.WaitForTaskAsync(taskRef, linked.Token);
+                    task = await PollTaskAsync(taskRef, linked.Token).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
                 {
-                    await BestEffortAsync("task.cancel", taskRef);
+                    await BestEffortAsync("task.cancel", taskRef).ConfigureAwait(false);
                     return (false, null);
                 }
             }
@@ -79,7 +106,21 @@ public sealed partial class XenDriver
         }
         finally
         {
-            await BestEffortAsync("task.destroy", taskRef);
+            await BestEffortAsync("task.destroy", taskRef).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Polls a task until it leaves <c>pending</c>/<c>cancelling</c>, waiting longer after each poll.</summary>
+    private async Task<Dictionary<string, object?>> PollTaskAsync(string taskRef, CancellationToken cancellationToken)
+    {
+        for (var wait = FirstTaskPoll; ; wait = wait * 2 < MaxTaskPoll ? wait * 2 : MaxTaskPoll)
+        {
+            await Task.Delay(wait, TimeProvider, cancellationToken).ConfigureAwait(false);
+            var task = XenValue.ToStruct(await CallAsync("task.get_record", cancellationToken, taskRef).ConfigureAwait(false));
+            if (XenValue.ToText(task.GetValueOrDefault("status")) is not ("pending" or "cancelling"))
+            {
+                return task;
+            }
         }
     }
 
@@ -93,34 +134,49 @@ public sealed partial class XenDriver
         try
         {
             using var timeout = new CancellationTokenSource(_options.RequestTimeout);
-            await CallAsync(method, timeout.Token, reference);
+            await CallAsync(method, timeout.Token, reference).ConfigureAwait(false);
         }
-        catch (HypervisorException)
+        catch (Exception ex) when (IsCallFailure(ex))
         {
             // Cleanup only: the server drops finished tasks itself after a while.
         }
-        catch (OperationCanceledException)
-        {
-            // As above.
-        }
     }
 
-    /// <summary>Logs in, takes an event token, loads the instance index and starts the event loop, once.</summary>
-    private async Task EnsureReadyAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Once per driver, on first use: takes an event token and loads the instance index from one
+    /// <c>VM.get_all_records</c> (the first call also logs in). The index makes an id created earlier, by this or
+    /// another client, known before a create decides whether it is new; the token lets a watch started later report
+    /// everything since. The event loop itself runs only once somebody watches.
+    /// </summary>
+    private Task EnsureReadyAsync(CancellationToken cancellationToken) =>
+        OnceAsync(() => _ready, async ct =>
+        {
+            Reindex(await _events.PrimeAsync(ct).ConfigureAwait(false));
+            _ready = true;
+        }, cancellationToken);
+
+    /// <summary>Starts the event loop once, on the first watch: the driver sends no <c>event.from</c> long poll while nobody watches.</summary>
+    private Task EnsureWatchingAsync(CancellationToken cancellationToken) =>
+        OnceAsync(() => _watching, async ct =>
+        {
+            await _events.StartAsync(ct).ConfigureAwait(false);
+            _watching = true;
+        }, cancellationToken);
+
+    /// <summary>Runs <paramref name="action"/> under the driver's one-time gate unless <paramref name="done"/> already says it ran.</summary>
+    private async Task OnceAsync(Func<bool> done, Func<CancellationToken, Task> action, CancellationToken cancellationToken)
     {
-        if (_ready)
+        if (done())
         {
             return;
         }
 
-        await _readyGate.WaitAsync(cancellationToken);
+        await _readyGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (!_ready)
+            if (!done())
             {
-                var token = await ResynchronizeAsync(publishChanges: false, cancellationToken);
-                _events.Start(token);
-                _ready = true;
+                await action(cancellationToken).ConfigureAwait(false);
             }
         }
         finally
@@ -129,57 +185,33 @@ public sealed partial class XenDriver
         }
     }
 
-    /// <summary>
-    /// Takes a fresh event token, then reloads the index from one <c>VM.get_all_records</c>. After lost events
-    /// (<paramref name="publishChanges"/>), what changed meanwhile is published as events, so subscribers miss nothing.
-    /// </summary>
-    private async Task<string> ResynchronizeAsync(bool publishChanges, CancellationToken cancellationToken)
+    /// <summary>Keeps the index current from what the event loop sees.</summary>
+    private void OnRefSeen(Guid instanceId, string vmRef, bool present)
     {
-        var token = await XenEventPump.GetCurrentTokenAsync(_session, cancellationToken);
-        var records = await LoadIndexAsync(cancellationToken);
-        var now = TimeProvider.GetUtcNow();
-        lock (_watchLock)
+        if (present)
         {
-            var previous = new Dictionary<string, (Guid Id, PowerState State)>(_watched, StringComparer.Ordinal);
-            _watched.Clear();
-            foreach (var (vmRef, (id, state)) in records)
-            {
-                _watched[vmRef] = (id, state);
-                var before = previous.Remove(vmRef, out var known) ? known.State : (PowerState?)null;
-                if (publishChanges && before is null)
-                {
-                    _hub.Publish(new InstanceEvent(id, InstanceEventKind.Created, PowerState.Shutdown, now));
-                }
-
-                if (publishChanges && XenPowerStates.Transition(before ?? PowerState.Shutdown, state) is { } kind)
-                {
-                    _hub.Publish(new InstanceEvent(id, kind, state, now));
-                }
-            }
-
-            foreach (var gone in previous.Values.Where(_ => publishChanges))
-            {
-                _hub.Publish(new InstanceEvent(gone.Id, InstanceEventKind.Deleted, PowerState.NoState, now));
-            }
+            _refsById[instanceId] = vmRef;
         }
-
-        return token;
+        else
+        {
+            _refsById.TryRemove(new KeyValuePair<Guid, string>(instanceId, vmRef));
+        }
     }
 
-    /// <summary>
-    /// Maps every tagged VM's id to its reference (dropping ids whose VM is gone) and returns the tagged VMs with
-    /// their states. The event loop's own view (<c>_watched</c>) is left alone, so no transition is swallowed.
-    /// </summary>
-    private async Task<Dictionary<string, (Guid Id, PowerState State)>> LoadIndexAsync(CancellationToken cancellationToken)
+    /// <summary>Maps every tagged VM's id to its reference from one <c>VM.get_all_records</c>, dropping ids whose VM is gone.</summary>
+    private async Task LoadIndexAsync(CancellationToken cancellationToken) =>
+        Reindex(XenValue.ToStruct(await CallAsync("VM.get_all_records", cancellationToken).ConfigureAwait(false)));
+
+    /// <summary>Maps every tagged VM's id in <paramref name="records"/> (all VMs) to its reference; returns the tagged ones.</summary>
+    private List<(Guid Id, string Ref, Dictionary<string, object?> Record)> Reindex(Dictionary<string, object?> records)
     {
-        var records = XenValue.ToStruct(await CallAsync("VM.get_all_records", cancellationToken));
-        var tagged = new Dictionary<string, (Guid Id, PowerState State)>(StringComparer.Ordinal);
+        var tagged = new List<(Guid, string, Dictionary<string, object?>)>();
         foreach (var (vmRef, value) in records)
         {
             var record = XenValue.ToStruct(value);
             if (VmRecords.TryGetInstanceId(record, out var id))
             {
-                tagged[vmRef] = (id, VmRecords.PowerStateOf(record));
+                tagged.Add((id, vmRef, record));
                 _refsById[id] = vmRef;
             }
         }
@@ -203,62 +235,21 @@ public sealed partial class XenDriver
             return vmRef;
         }
 
-        await LoadIndexAsync(cancellationToken);
+        await LoadIndexAsync(cancellationToken).ConfigureAwait(false);
         return _refsById.TryGetValue(instanceId, out vmRef) ? vmRef : throw new InstanceNotFoundException(instanceId);
-    }
-
-    /// <summary>Turns VM events from the loop into lifecycle events.</summary>
-    private void OnVmEvent(XenEvent item)
-    {
-        var now = TimeProvider.GetUtcNow();
-        lock (_watchLock)
-        {
-            if (item.Operation == "del")
-            {
-                if (_watched.Remove(item.Ref, out var gone))
-                {
-                    _refsById.TryRemove(new KeyValuePair<Guid, string>(gone.Id, item.Ref));
-                    _hub.Publish(new InstanceEvent(gone.Id, InstanceEventKind.Deleted, PowerState.NoState, now));
-                }
-
-                return;
-            }
-
-            if (item.Snapshot is null || !VmRecords.TryGetInstanceId(item.Snapshot, out var id))
-            {
-                return;
-            }
-
-            var state = VmRecords.PowerStateOf(item.Snapshot);
-            if (!_watched.TryGetValue(item.Ref, out var known))
-            {
-                // First sight (created here or elsewhere, or tagged after a template clone).
-                _refsById.TryAdd(id, item.Ref);
-                _watched[item.Ref] = (id, state);
-                _hub.Publish(new InstanceEvent(id, InstanceEventKind.Created, PowerState.Shutdown, now));
-                known = (id, PowerState.Shutdown);
-            }
-
-            _watched[item.Ref] = (id, state);
-            if (XenPowerStates.Transition(known.State, state) is { } kind)
-            {
-                _hub.Publish(new InstanceEvent(id, kind, state, now));
-            }
-        }
     }
 
     private async Task<InstanceInfo> CreateAsync(InstanceSpec spec, CancellationToken cancellationToken)
     {
         string vmRef;
-        using (await _createLocks.AcquireAsync(["id:" + spec.Id.ToString("D"), "name:" + spec.Name], cancellationToken))
+        using (await _createLocks.AcquireAsync(["id:" + spec.Id.ToString("D"), "name:" + spec.Name], cancellationToken).ConfigureAwait(false))
         {
             if (_refsById.TryGetValue(spec.Id, out var existingRef))
             {
-                var existing = await TryGetRecordAsync(existingRef, cancellationToken);
+                var existing = await TryGetRecordAsync(existingRef, cancellationToken).ConfigureAwait(false);
                 if (existing is not null)
                 {
-                    var config = XenValue.ToStringMap(existing.GetValueOrDefault("other_config") ?? new Dictionary<string, object?>());
-                    return config.GetValueOrDefault(VmRecords.SpecHashKey) == VmRecords.SpecHash(spec)
+                    return spec.Equals(VmRecords.StoredSpec(existing))
                         ? VmRecords.ToInstanceInfo(spec.Id, existingRef, existing)
                         : throw new InstanceAlreadyExistsException($"Instance {spec.Id} already exists with a different spec.") { InstanceId = spec.Id };
                 }
@@ -266,9 +257,9 @@ public sealed partial class XenDriver
                 _refsById.TryRemove(spec.Id, out _);
             }
 
-            foreach (var sameName in XenValue.ToStringArray(await CallAsync("VM.get_by_name_label", cancellationToken, spec.Name)))
+            foreach (var sameName in XenValue.ToStringArray(await CallAsync("VM.get_by_name_label", cancellationToken, spec.Name).ConfigureAwait(false)))
             {
-                var other = await TryGetRecordAsync(sameName, cancellationToken);
+                var other = await TryGetRecordAsync(sameName, cancellationToken).ConfigureAwait(false);
                 if (other is not null && !IsTrue(other, "is_a_template") && !IsTrue(other, "is_a_snapshot"))
                 {
                     throw new InstanceAlreadyExistsException($"Another VM is already named '{spec.Name}'.") { InstanceId = spec.Id };
@@ -276,42 +267,42 @@ public sealed partial class XenDriver
             }
 
             vmRef = _options.TemplateName is null
-                ? XenValue.ToText(await CallAsync("VM.create", cancellationToken, VmRecords.NewVmRecord(spec)))
-                : await CloneTemplateAsync(spec, cancellationToken);
+                ? XenValue.ToText(await CallAsync("VM.create", cancellationToken, VmRecords.NewVmRecord(spec)).ConfigureAwait(false))
+                : await CloneTemplateAsync(spec, cancellationToken).ConfigureAwait(false);
             _refsById[spec.Id] = vmRef;
         }
 
         try
         {
-            await AddDisksAsync(spec, vmRef, cancellationToken);
+            await AddDisksAsync(spec, vmRef, cancellationToken).ConfigureAwait(false);
             for (var i = 0; i < spec.NetworkInterfaces.Count; i++)
             {
-                await CreateVifAsync(vmRef, spec.NetworkInterfaces[i], i.ToString(CultureInfo.InvariantCulture), cancellationToken);
+                await CreateVifAsync(vmRef, spec.NetworkInterfaces[i], i.ToString(CultureInfo.InvariantCulture), cancellationToken).ConfigureAwait(false);
             }
 
             if (spec.StartAfterCreate)
             {
-                await RunTaskAsync("VM.start", cancellationToken, vmRef, false, false);
+                await LongCallAsync("VM.start", cancellationToken, vmRef, false, false).ConfigureAwait(false);
             }
 
-            var record = XenValue.ToStruct(await CallAsync("VM.get_record", cancellationToken, vmRef));
-            return VmRecords.ToInstanceInfo(spec.Id, vmRef, record);
+            // What was set and confirmed: no read-back.
+            return VmRecords.ToInstanceInfo(spec, vmRef, spec.StartAfterCreate ? PowerState.Running : PowerState.Shutdown);
         }
-        catch (Exception ex) when (ex is HypervisorException or OperationCanceledException)
+        catch (Exception ex) when (IsCallFailure(ex))
         {
             LogRollback(_logger, ex, spec.Id);
             try
             {
                 using var timeout = new CancellationTokenSource(_options.RequestTimeout);
-                var record = XenValue.ToStruct(await CallAsync("VM.get_record", timeout.Token, vmRef));
+                var record = XenValue.ToStruct(await CallAsync("VM.get_record", timeout.Token, vmRef).ConfigureAwait(false));
                 if (VmRecords.PowerStateOf(record) != PowerState.Shutdown)
                 {
-                    await RunTaskAsync("VM.hard_shutdown", timeout.Token, vmRef);
+                    await CallAsync("VM.hard_shutdown", timeout.Token, vmRef).ConfigureAwait(false);
                 }
 
-                await DestroyVmAsync(spec.Id, vmRef, record, timeout.Token);
+                await DestroyVmAsync(spec.Id, vmRef, record, timeout.Token).ConfigureAwait(false);
             }
-            catch (Exception cleanup) when (cleanup is HypervisorException or OperationCanceledException)
+            catch (Exception cleanup) when (IsCallFailure(cleanup))
             {
                 // The original failure is what the caller needs; the VM is left for a later delete.
             }
@@ -324,7 +315,7 @@ public sealed partial class XenDriver
     {
         try
         {
-            return XenValue.ToStruct(await CallAsync("VM.get_record", cancellationToken, vmRef));
+            return XenValue.ToStruct(await CallAsync("VM.get_record", cancellationToken, vmRef).ConfigureAwait(false));
         }
         catch (XenApiFailureException ex) when (ex.Code == "HANDLE_INVALID")
         {
@@ -334,33 +325,33 @@ public sealed partial class XenDriver
 
     private async Task<string> CloneTemplateAsync(InstanceSpec spec, CancellationToken cancellationToken)
     {
-        var template = await FindByNameOrUuidAsync("VM", _options.TemplateName!, cancellationToken)
+        var template = await FindByNameOrUuidAsync("VM", _options.TemplateName!, cancellationToken).ConfigureAwait(false)
             ?? throw new InvalidSpecException("XenDriverOptions.TemplateName", $"no template '{_options.TemplateName}' exists.");
-        var vmRef = XenValue.ToText(await RunTaskAsync("VM.clone", cancellationToken, template, spec.Name));
-        await RunTaskAsync("VM.provision", cancellationToken, vmRef);
-        await CallAsync("VM.set_is_a_template", cancellationToken, vmRef, false);
+        var vmRef = XenValue.ToText(await RunTaskAsync("VM.clone", cancellationToken, template, spec.Name).ConfigureAwait(false));
+        await RunTaskAsync("VM.provision", cancellationToken, vmRef).ConfigureAwait(false);
+        await CallAsync("VM.set_is_a_template", cancellationToken, vmRef, false).ConfigureAwait(false);
         var memory = (spec.MemoryMiB * MiBBytes).ToString(CultureInfo.InvariantCulture);
-        await CallAsync("VM.set_memory_limits", cancellationToken, vmRef, memory, memory, memory, memory);
-        var current = XenValue.ToInt64(await CallAsync("VM.get_VCPUs_at_startup", cancellationToken, vmRef));
+        await CallAsync("VM.set_memory_limits", cancellationToken, vmRef, memory, memory, memory, memory).ConfigureAwait(false);
+        var current = XenValue.ToInt64(await CallAsync("VM.get_VCPUs_at_startup", cancellationToken, vmRef).ConfigureAwait(false));
         var vcpus = spec.VCpus.ToString(CultureInfo.InvariantCulture);
         if (spec.VCpus > current)
         {
-            await CallAsync("VM.set_VCPUs_max", cancellationToken, vmRef, vcpus);
-            await CallAsync("VM.set_VCPUs_at_startup", cancellationToken, vmRef, vcpus);
+            await CallAsync("VM.set_VCPUs_max", cancellationToken, vmRef, vcpus).ConfigureAwait(false);
+            await CallAsync("VM.set_VCPUs_at_startup", cancellationToken, vmRef, vcpus).ConfigureAwait(false);
         }
         else
         {
-            await CallAsync("VM.set_VCPUs_at_startup", cancellationToken, vmRef, vcpus);
-            await CallAsync("VM.set_VCPUs_max", cancellationToken, vmRef, vcpus);
+            await CallAsync("VM.set_VCPUs_at_startup", cancellationToken, vmRef, vcpus).ConfigureAwait(false);
+            await CallAsync("VM.set_VCPUs_max", cancellationToken, vmRef, vcpus).ConfigureAwait(false);
         }
 
-        var config = XenValue.ToStringMap(await CallAsync("VM.get_other_config", cancellationToken, vmRef));
+        var config = XenValue.ToStringMap(await CallAsync("VM.get_other_config", cancellationToken, vmRef).ConfigureAwait(false));
         foreach (var (key, value) in VmRecords.OtherConfig(spec))
         {
             config[key] = value;
         }
 
-        await CallAsync("VM.set_other_config", cancellationToken, vmRef, config);
+        await CallAsync("VM.set_other_config", cancellationToken, vmRef, config).ConfigureAwait(false);
         return vmRef;
     }
 
@@ -371,13 +362,17 @@ public sealed partial class XenDriver
             return;
         }
 
+        // A VM made by VM.create has no VBDs yet; only a template's clone brings its own, whose slots stay taken.
         var used = new HashSet<long>();
-        foreach (var vbdRef in XenValue.ToStringArray(await CallAsync("VM.get_VBDs", cancellationToken, vmRef)))
+        if (_options.TemplateName is not null)
         {
-            used.Add(XenValue.ToInt64(await CallAsync("VBD.get_userdevice", cancellationToken, vbdRef)));
+            foreach (var vbdRef in XenValue.ToStringArray(await CallAsync("VM.get_VBDs", cancellationToken, vmRef).ConfigureAwait(false)))
+            {
+                used.Add(XenValue.ToInt64(await CallAsync("VBD.get_userdevice", cancellationToken, vbdRef).ConfigureAwait(false)));
+            }
         }
 
-        var sr = await GetStorageRepositoryAsync(cancellationToken);
+        var sr = await GetStorageRepositoryAsync(cancellationToken).ConfigureAwait(false);
         var slot = 0;
         for (var i = 0; i < spec.Disks.Count; i++)
         {
@@ -400,19 +395,19 @@ public sealed partial class XenDriver
                     ["xenstore_data"] = new Dictionary<string, string>(),
                     ["sm_config"] = new Dictionary<string, string>(),
                     ["tags"] = Array.Empty<string>(),
-                }));
+                }).ConfigureAwait(false));
             }
             else
             {
-                var source = await FindByNameOrUuidAsync("VDI", disk.ImageRef, cancellationToken)
+                var source = await FindByNameOrUuidAsync("VDI", disk.ImageRef, cancellationToken).ConfigureAwait(false)
                     ?? throw new InvalidSpecException($"spec.Disks[{i}].ImageRef", $"no VDI named or with UUID '{disk.ImageRef}' exists.");
-                vdiRef = XenValue.ToText(await RunTaskAsync("VDI.clone", cancellationToken, source, new Dictionary<string, string>()));
-                await CallAsync("VDI.set_name_label", cancellationToken, vdiRef, $"{spec.Name}-disk{i}");
+                vdiRef = XenValue.ToText(await RunTaskAsync("VDI.clone", cancellationToken, source, new Dictionary<string, string>()).ConfigureAwait(false));
+                await CallAsync("VDI.set_name_label", cancellationToken, vdiRef, $"{spec.Name}-disk{i}").ConfigureAwait(false);
                 marker[ImageRefKey] = disk.ImageRef;
-                await CallAsync("VDI.set_other_config", cancellationToken, vdiRef, marker);
-                if (XenValue.ToInt64(await CallAsync("VDI.get_virtual_size", cancellationToken, vdiRef)) < bytes)
+                await CallAsync("VDI.set_other_config", cancellationToken, vdiRef, marker).ConfigureAwait(false);
+                if (XenValue.ToInt64(await CallAsync("VDI.get_virtual_size", cancellationToken, vdiRef).ConfigureAwait(false)) < bytes)
                 {
-                    await RunTaskAsync("VDI.resize", cancellationToken, vdiRef, bytes.ToString(CultureInfo.InvariantCulture));
+                    await LongCallAsync("VDI.resize", cancellationToken, vdiRef, bytes.ToString(CultureInfo.InvariantCulture)).ConfigureAwait(false);
                 }
             }
 
@@ -422,14 +417,14 @@ public sealed partial class XenDriver
             }
 
             used.Add(slot);
-            await CallAsync("VBD.create", cancellationToken, VbdRecord(vmRef, vdiRef, slot, bootable: i == 0, "RW", []));
+            await CallAsync("VBD.create", cancellationToken, VbdRecord(vmRef, vdiRef, slot, bootable: i == 0, "RW", [])).ConfigureAwait(false);
         }
     }
 
     private async Task<string> CreateVifAsync(string vmRef, NetworkInterfaceSpec nic, string device, CancellationToken cancellationToken)
     {
-        var network = await FindByNameOrUuidAsync("network", nic.Network, cancellationToken)
-            ?? (_options.Network is { } fallback ? await FindByNameOrUuidAsync("network", fallback, cancellationToken) : null)
+        var network = await FindByNameOrUuidAsync("network", nic.Network, cancellationToken).ConfigureAwait(false)
+            ?? (_options.Network is { } fallback ? await FindByNameOrUuidAsync("network", fallback, cancellationToken).ConfigureAwait(false) : null)
             ?? throw new InvalidSpecException("networkInterface.Network", $"no XenAPI network named or with UUID '{nic.Network}' exists.");
         return XenValue.ToText(await CallAsync("VIF.create", cancellationToken, new Dictionary<string, object?>(StringComparer.Ordinal)
         {
@@ -444,48 +439,45 @@ public sealed partial class XenDriver
             ["locking_mode"] = "network_default",
             ["ipv4_allowed"] = Array.Empty<string>(),
             ["ipv6_allowed"] = Array.Empty<string>(),
-        }));
+        }).ConfigureAwait(false));
     }
 
     /// <summary>
-    /// Destroys a halted VM's VBDs, the VDIs the driver made for it (every VDI, for a snapshot, whose disks are
-    /// its own copies), its VIFs, then the VM.
+    /// Destroys a halted VM and the VDIs the driver made for it (every VDI, for a snapshot, whose disks are its own
+    /// copies). XenAPI's <c>VM.destroy</c> destroys the VM's VBDs and VIFs with it; the VDIs outlive it, so they are
+    /// found (<c>VBD.get_VDI</c>, <c>VDI.get_other_config</c> for the owner mark) before and destroyed after.
     /// </summary>
     private async Task DestroyVmAsync(Guid instanceId, string vmRef, Dictionary<string, object?> record, CancellationToken cancellationToken, bool ownsAllDisks = false)
     {
         var id = instanceId.ToString("D");
+        var owned = new List<string>();
         foreach (var vbdRef in XenValue.ToStringArray(XenValue.Member(record, "VBDs")))
         {
             await IgnoreMissingAsync(async () =>
             {
-                var vbd = XenValue.ToStruct(await CallAsync("VBD.get_record", cancellationToken, vbdRef));
-                var vdiRef = XenValue.ToText(vbd.GetValueOrDefault("VDI"));
-                await CallAsync("VBD.destroy", cancellationToken, vbdRef);
-                if (vdiRef != XenValue.NullRef && vdiRef.Length > 0)
+                var vdiRef = XenValue.ToText(await CallAsync("VBD.get_VDI", cancellationToken, vbdRef).ConfigureAwait(false));
+                if (vdiRef != XenValue.NullRef && vdiRef.Length > 0
+                    && (ownsAllDisks || XenValue.ToStringMap(await CallAsync("VDI.get_other_config", cancellationToken, vdiRef).ConfigureAwait(false))
+                        .GetValueOrDefault(VmRecords.InstanceIdKey) == id))
                 {
-                    var vdiConfig = XenValue.ToStringMap(await CallAsync("VDI.get_other_config", cancellationToken, vdiRef));
-                    if (ownsAllDisks || vdiConfig.GetValueOrDefault(VmRecords.InstanceIdKey) == id)
-                    {
-                        await CallAsync("VDI.destroy", cancellationToken, vdiRef);
-                    }
+                    owned.Add(vdiRef);
                 }
-            });
+            }).ConfigureAwait(false);
         }
 
-        foreach (var vifRef in XenValue.ToStringArray(XenValue.Member(record, "VIFs")))
-        {
-            await IgnoreMissingAsync(() => CallAsync("VIF.destroy", cancellationToken, vifRef));
-        }
-
-        await CallAsync("VM.destroy", cancellationToken, vmRef);
+        await CallAsync("VM.destroy", cancellationToken, vmRef).ConfigureAwait(false);
         _refsById.TryRemove(new KeyValuePair<Guid, string>(instanceId, vmRef));
+        foreach (var vdiRef in owned)
+        {
+            await IgnoreMissingAsync(() => CallAsync("VDI.destroy", cancellationToken, vdiRef)).ConfigureAwait(false);
+        }
     }
 
     private static async Task IgnoreMissingAsync(Func<Task> action)
     {
         try
         {
-            await action();
+            await action().ConfigureAwait(false);
         }
         catch (XenApiFailureException ex) when (ex.Code == "HANDLE_INVALID")
         {
@@ -501,16 +493,16 @@ public sealed partial class XenDriver
     {
         try
         {
-            await RunTaskAsync(deviceClass + ".plug", cancellationToken, deviceRef);
+            await CallAsync(deviceClass + ".plug", cancellationToken, deviceRef).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is HypervisorException or OperationCanceledException)
+        catch (Exception ex) when (IsCallFailure(ex))
         {
             try
             {
                 using var timeout = new CancellationTokenSource(_options.RequestTimeout);
-                await CallAsync(deviceClass + ".destroy", timeout.Token, deviceRef);
+                await CallAsync(deviceClass + ".destroy", timeout.Token, deviceRef).ConfigureAwait(false);
             }
-            catch (Exception cleanup) when (cleanup is HypervisorException or OperationCanceledException)
+            catch (Exception cleanup) when (IsCallFailure(cleanup))
             {
                 LogHotplugCleanupFailed(_logger, cleanup, deviceClass, deviceRef);
             }
@@ -523,7 +515,7 @@ public sealed partial class XenDriver
     {
         try
         {
-            var (finished, _) = await RunTaskWithTimeoutAsync("VM.clean_shutdown", timeout, cancellationToken, vmRef);
+            var (finished, _) = await RunTaskWithTimeoutAsync("VM.clean_shutdown", timeout, cancellationToken, vmRef).ConfigureAwait(false);
             return finished;
         }
         catch (XenApiFailureException ex) when (ex.Code == "VM_BAD_POWER_STATE" && ex.Parameters.Count > 2)
@@ -546,14 +538,14 @@ public sealed partial class XenDriver
         string sr;
         if (_options.StorageRepository is { } name)
         {
-            sr = await FindByNameOrUuidAsync("SR", name, cancellationToken)
+            sr = await FindByNameOrUuidAsync("SR", name, cancellationToken).ConfigureAwait(false)
                 ?? throw new InvalidSpecException("XenDriverOptions.StorageRepository", $"no SR named or with UUID '{name}' exists.");
         }
         else
         {
-            var pool = XenValue.ToStringArray(await CallAsync("pool.get_all", cancellationToken)).FirstOrDefault()
+            var pool = XenValue.ToStringArray(await CallAsync("pool.get_all", cancellationToken).ConfigureAwait(false)).FirstOrDefault()
                 ?? throw new HypervisorException("The XenAPI server lists no pool.");
-            sr = XenValue.ToText(await CallAsync("pool.get_default_SR", cancellationToken, pool));
+            sr = XenValue.ToText(await CallAsync("pool.get_default_SR", cancellationToken, pool).ConfigureAwait(false));
             if (sr == XenValue.NullRef)
             {
                 throw new HypervisorException("The pool has no default SR; set XenDriverOptions.StorageRepository.");
@@ -568,11 +560,12 @@ public sealed partial class XenDriver
     {
         try
         {
-            var sr = XenValue.ToStruct(await CallAsync("SR.get_record", cancellationToken, await GetStorageRepositoryAsync(cancellationToken)));
+            var sr = XenValue.ToStruct(await CallAsync("SR.get_record", cancellationToken, await GetStorageRepositoryAsync(cancellationToken).ConfigureAwait(false)).ConfigureAwait(false));
             return (XenValue.ToInt64(XenValue.Member(sr, "physical_size")), XenValue.ToInt64(XenValue.Member(sr, "physical_utilisation")));
         }
-        catch (HypervisorException ex) when (ex is not XenApiFailureException and not HypervisorUnavailableException and not HypervisorTimeoutException)
+        catch (HypervisorException)
         {
+            // No SR the driver can use: the host reports no disk totals rather than failing.
             return (0, 0);
         }
     }
@@ -584,7 +577,7 @@ public sealed partial class XenDriver
         {
             try
             {
-                return XenValue.ToText(await CallAsync(xenClass + ".get_by_uuid", cancellationToken, nameOrUuid));
+                return XenValue.ToText(await CallAsync(xenClass + ".get_by_uuid", cancellationToken, nameOrUuid).ConfigureAwait(false));
             }
             catch (XenApiFailureException ex) when (ex.Code is "UUID_INVALID" or "HANDLE_INVALID")
             {
@@ -592,6 +585,6 @@ public sealed partial class XenDriver
             }
         }
 
-        return XenValue.ToStringArray(await CallAsync(xenClass + ".get_by_name_label", cancellationToken, nameOrUuid)).FirstOrDefault();
+        return XenValue.ToStringArray(await CallAsync(xenClass + ".get_by_name_label", cancellationToken, nameOrUuid).ConfigureAwait(false)).FirstOrDefault();
     }
 }

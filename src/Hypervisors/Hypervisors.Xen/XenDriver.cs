@@ -14,8 +14,9 @@ namespace Hypervisors.Xen;
 
 /// <summary>
 /// The Xen / XCP-ng / XenServer driver, over XenAPI (XML-RPC or JSON-RPC). Instances are VMs tagged with the
-/// caller's id in <c>other_config</c>; power operations run as <c>Async.VM.*</c> tasks whose completion arrives
-/// through one <c>event.from</c> loop, which also feeds lifecycle events.
+/// caller's id in <c>other_config</c>; operations are synchronous XenAPI calls (tasks only where an operation is long
+/// and must be cancellable), and one <c>event.from</c> loop feeds lifecycle events while somebody watches. The README
+/// lists the calls each operation makes.
 /// </summary>
 public sealed partial class XenDriver : HypervisorDriverBase
 {
@@ -44,12 +45,11 @@ public sealed partial class XenDriver : HypervisorDriverBase
     private readonly XenEventPump _events;
     private readonly InstanceEventHub _hub = new();
     private readonly ConcurrentDictionary<Guid, string> _refsById = new();
-    private readonly Dictionary<string, (Guid Id, PowerState State)> _watched = new(StringComparer.Ordinal);
-    private readonly Lock _watchLock = new();
-    private readonly StripedLock _createLocks = new();
+    private readonly KeyedAsyncLock<string> _createLocks = new(StringComparer.Ordinal, StringComparer.Ordinal);
     private readonly SemaphoreSlim _readyGate = new(1, 1);
     private readonly CancellationTokenSource _lifetime = new();
     private volatile bool _ready;
+    private volatile bool _watching;
     private string? _srRef;
 
     /// <summary>Creates the driver; it connects on first use.</summary>
@@ -68,7 +68,7 @@ public sealed partial class XenDriver : HypervisorDriverBase
             return new XenCredentials(credential.UserName, credential.Password);
         }, options.Originator);
         _session.Relogged += (_, _) => LogRelogin(_logger);
-        _events = new XenEventPump(_session, options.EventPollTimeout, _logger, OnVmEvent, ct => ResynchronizeAsync(publishChanges: true, ct));
+        _events = new XenEventPump(_session, options.EventPollTimeout, _hub, TimeProvider, _logger, OnRefSeen);
     }
 
     /// <inheritdoc />
@@ -77,8 +77,8 @@ public sealed partial class XenDriver : HypervisorDriverBase
     /// <summary>The options the driver was created with.</summary>
     public XenDriverOptions Options => _options;
 
-    /// <summary>The XenAPI session, for calls the contract does not cover.</summary>
-    public XenApiSession Session => _session;
+    /// <summary>The XenAPI session (tests read its login count).</summary>
+    internal XenApiSession Session => _session;
 
     /// <inheritdoc />
     public override object? GetService(Type serviceType, object? serviceKey = null)
@@ -86,19 +86,9 @@ public sealed partial class XenDriver : HypervisorDriverBase
         ArgumentNullException.ThrowIfNull(serviceType);
         if (serviceKey is null)
         {
-            if (serviceType == typeof(XenApiSession))
-            {
-                return _session;
-            }
-
             if (serviceType == typeof(XenDriverOptions))
             {
                 return _options;
-            }
-
-            if (serviceType == typeof(XenApiRpcClient))
-            {
-                return _rpc;
             }
         }
 
@@ -107,16 +97,15 @@ public sealed partial class XenDriver : HypervisorDriverBase
 
     /// <inheritdoc />
     protected override async Task<HostInfo> GetHostInfoCoreAsync(CancellationToken cancellationToken) =>
-        await RunAsync(InstanceOperation.GetHostInfo, null, async ct =>
+        await RunAsync(null, async ct =>
         {
-            var hostRef = XenValue.ToStringArray(await CallAsync("host.get_all", ct)).FirstOrDefault()
-                ?? throw new HypervisorException("The XenAPI server lists no host.");
-            var host = XenValue.ToStruct(await CallAsync("host.get_record", ct, hostRef));
-            var metrics = XenValue.ToStruct(await CallAsync("host_metrics.get_record", ct, XenValue.ToText(XenValue.Member(host, "metrics"))));
+            var host = XenValue.ToStruct(XenValue.ToStruct(await CallAsync("host.get_all_records", ct).ConfigureAwait(false)).Values.FirstOrDefault()
+                ?? throw new HypervisorException("The XenAPI server lists no host."));
+            var metrics = XenValue.ToStruct(await CallAsync("host_metrics.get_record", ct, XenValue.ToText(XenValue.Member(host, "metrics"))).ConfigureAwait(false));
             var cpuRefs = XenValue.ToStringArray(XenValue.Member(host, "host_CPUs"));
-            var firstCpu = cpuRefs.Length > 0 ? XenValue.ToStruct(await CallAsync("host_cpu.get_record", ct, cpuRefs[0])) : null;
+            var firstCpu = cpuRefs.Length > 0 ? XenValue.ToStruct(await CallAsync("host_cpu.get_record", ct, cpuRefs[0]).ConfigureAwait(false)) : null;
             var cpuInfo = host.GetValueOrDefault("cpu_info") is Dictionary<string, object?> info ? XenValue.ToStringMap(info) : [];
-            var vms = XenValue.ToStruct(await CallAsync("VM.get_all_records", ct));
+            var vms = XenValue.ToStruct(await CallAsync("VM.get_all_records", ct).ConfigureAwait(false));
             var used = 0;
             foreach (var vm in vms.Values.Cast<Dictionary<string, object?>>())
             {
@@ -126,7 +115,7 @@ public sealed partial class XenDriver : HypervisorDriverBase
                 }
             }
 
-            var (diskTotal, diskUsed) = await GetStorageAsync(ct);
+            var (diskTotal, diskUsed) = await GetStorageAsync(ct).ConfigureAwait(false);
             var cpuCount = cpuInfo.TryGetValue("cpu_count", out var count) ? int.Parse(count, CultureInfo.InvariantCulture) : cpuRefs.Length;
             var sockets = cpuInfo.TryGetValue("socket_count", out var s) ? Math.Max(1, int.Parse(s, CultureInfo.InvariantCulture)) : 1;
             var software = host.GetValueOrDefault("software_version") is Dictionary<string, object?> sw ? XenValue.ToStringMap(sw) : [];
@@ -162,71 +151,62 @@ public sealed partial class XenDriver : HypervisorDriverBase
                 SupportedArchitectures = Architectures(host),
                 Uptime = uptime < TimeSpan.Zero ? TimeSpan.Zero : uptime,
             };
-        }, cancellationToken);
+        }, cancellationToken).ConfigureAwait(false);
 
     /// <inheritdoc />
     protected override async Task<IReadOnlyList<InstanceInfo>> ListInstancesCoreAsync(CancellationToken cancellationToken) =>
-        await RunAsync(InstanceOperation.ListInstances, null, async ct =>
+        await RunAsync(null, async ct =>
         {
-            var records = XenValue.ToStruct(await CallAsync("VM.get_all_records", ct));
-            var result = new List<InstanceInfo>();
-            foreach (var (vmRef, value) in records)
-            {
-                var record = XenValue.ToStruct(value);
-                if (VmRecords.TryGetInstanceId(record, out var id))
-                {
-                    result.Add(VmRecords.ToInstanceInfo(id, vmRef, record));
-                }
-            }
-
-            return (IReadOnlyList<InstanceInfo>)result;
-        }, cancellationToken);
+            // The list refreshes the whole index on the way.
+            var tagged = Reindex(XenValue.ToStruct(await CallAsync("VM.get_all_records", ct).ConfigureAwait(false)));
+            return (IReadOnlyList<InstanceInfo>)[.. tagged.Select(vm => VmRecords.ToInstanceInfo(vm.Id, vm.Ref, vm.Record))];
+        }, cancellationToken).ConfigureAwait(false);
 
     /// <inheritdoc />
     protected override Task<InstanceInfo> GetInstanceCoreAsync(Guid instanceId, CancellationToken cancellationToken) =>
-        RunAsync(InstanceOperation.GetInstance, instanceId, async ct =>
+        RunAsync(instanceId, async ct =>
         {
-            var vmRef = await ResolveAsync(instanceId, ct);
-            var record = XenValue.ToStruct(await CallAsync("VM.get_record", ct, vmRef));
+            var vmRef = await ResolveAsync(instanceId, ct).ConfigureAwait(false);
+            var record = XenValue.ToStruct(await CallAsync("VM.get_record", ct, vmRef).ConfigureAwait(false));
             return VmRecords.ToInstanceInfo(instanceId, vmRef, record);
         }, cancellationToken);
 
     /// <inheritdoc />
     protected override Task<InstanceInfo> CreateInstanceCoreAsync(InstanceSpec spec, CancellationToken cancellationToken) =>
-        RunAsync(InstanceOperation.Create, spec.Id, ct => CreateAsync(spec, ct), cancellationToken);
+        RunAsync(spec.Id, ct => CreateAsync(spec, ct), cancellationToken);
 
     /// <inheritdoc />
     protected override Task StartInstanceCoreAsync(Guid instanceId, CancellationToken cancellationToken) =>
-        VmTaskAsync(InstanceOperation.Start, instanceId, "VM.start", cancellationToken, false, false);
+        VmCallAsync(instanceId, "VM.start", cancellationToken, false, false);
 
     /// <inheritdoc />
     protected override Task PowerOffInstanceCoreAsync(Guid instanceId, CancellationToken cancellationToken) =>
-        RunAsync(InstanceOperation.PowerOff, instanceId, async ct =>
+        RunAsync(instanceId, async ct =>
         {
-            var vmRef = await ResolveAsync(instanceId, ct);
+            var vmRef = await ResolveAsync(instanceId, ct).ConfigureAwait(false);
 
             // XenAPI also hard-shuts-down a suspended VM (discarding its saved memory); the contract does not.
-            var state = XenPowerStates.Parse(XenValue.ToText(await CallAsync("VM.get_power_state", ct, vmRef)));
+            var state = XenPowerStates.Parse(XenValue.ToText(await CallAsync("VM.get_power_state", ct, vmRef).ConfigureAwait(false)));
             PowerStateRules.EnsureAllowed(InstanceOperation.PowerOff, instanceId, state);
-            await RunTaskAsync("VM.hard_shutdown", ct, vmRef);
+            await LongCallAsync("VM.hard_shutdown", ct, vmRef).ConfigureAwait(false);
             return true;
         }, cancellationToken);
 
     /// <inheritdoc />
     protected override Task StopInstanceCoreAsync(Guid instanceId, TimeSpan gracefulTimeout, CancellationToken cancellationToken) =>
-        RunAsync(InstanceOperation.Stop, instanceId, async ct =>
+        RunAsync(instanceId, async ct =>
         {
-            var vmRef = await ResolveAsync(instanceId, ct);
-            var state = XenPowerStates.Parse(XenValue.ToText(await CallAsync("VM.get_power_state", ct, vmRef)));
+            var vmRef = await ResolveAsync(instanceId, ct).ConfigureAwait(false);
+            var state = XenPowerStates.Parse(XenValue.ToText(await CallAsync("VM.get_power_state", ct, vmRef).ConfigureAwait(false)));
             PowerStateRules.EnsureAllowed(InstanceOperation.Stop, instanceId, state);
-            if (gracefulTimeout > TimeSpan.Zero && state == PowerState.Running && await TryCleanShutdownAsync(vmRef, gracefulTimeout, ct))
+            if (gracefulTimeout > TimeSpan.Zero && state == PowerState.Running && await TryCleanShutdownAsync(vmRef, gracefulTimeout, ct).ConfigureAwait(false))
             {
                 return true;
             }
 
             try
             {
-                await RunTaskAsync("VM.hard_shutdown", ct, vmRef);
+                await LongCallAsync("VM.hard_shutdown", ct, vmRef).ConfigureAwait(false);
             }
             catch (XenApiFailureException ex) when (ex.Code == "VM_BAD_POWER_STATE" && ex.Parameters.Count > 2
                 && XenPowerStates.Parse(ex.Parameters[2]) == PowerState.Shutdown)
@@ -241,65 +221,62 @@ public sealed partial class XenDriver : HypervisorDriverBase
     protected override async Task RebootInstanceCoreAsync(Guid instanceId, RebootKind kind, CancellationToken cancellationToken)
     {
         await (kind == RebootKind.Soft
-            ? VmTaskAsync(InstanceOperation.SoftReboot, instanceId, "VM.clean_reboot", cancellationToken)
-            : VmTaskAsync(InstanceOperation.HardReboot, instanceId, "VM.hard_reboot", cancellationToken)).ConfigureAwait(false);
+            ? VmCallAsync(instanceId, "VM.clean_reboot", cancellationToken)
+            : VmCallAsync(instanceId, "VM.hard_reboot", cancellationToken)).ConfigureAwait(false);
 
         // The VM stays Running across a reboot, so its records show no power-state change; watchers still learn
         // the instance began running again.
-        lock (_watchLock)
-        {
-            _hub.Publish(new InstanceEvent(instanceId, InstanceEventKind.Started, PowerState.Running, TimeProvider.GetUtcNow()));
-        }
+        _hub.Publish(new InstanceEvent(instanceId, InstanceEventKind.Started, PowerState.Running, TimeProvider.GetUtcNow()));
     }
 
     /// <inheritdoc />
     protected override Task PauseInstanceCoreAsync(Guid instanceId, CancellationToken cancellationToken) =>
-        VmTaskAsync(InstanceOperation.Pause, instanceId, "VM.pause", cancellationToken);
+        VmCallAsync(instanceId, "VM.pause", cancellationToken);
 
     /// <inheritdoc />
     protected override Task UnpauseInstanceCoreAsync(Guid instanceId, CancellationToken cancellationToken) =>
-        VmTaskAsync(InstanceOperation.Unpause, instanceId, "VM.unpause", cancellationToken);
+        VmCallAsync(instanceId, "VM.unpause", cancellationToken);
 
     /// <inheritdoc />
     protected override Task SuspendInstanceCoreAsync(Guid instanceId, CancellationToken cancellationToken) =>
-        VmTaskAsync(InstanceOperation.Suspend, instanceId, "VM.suspend", cancellationToken);
+        VmCallAsync(instanceId, "VM.suspend", cancellationToken);
 
     /// <inheritdoc />
     protected override Task ResumeInstanceCoreAsync(Guid instanceId, CancellationToken cancellationToken) =>
-        VmTaskAsync(InstanceOperation.Resume, instanceId, "VM.resume", cancellationToken, false, false);
+        VmCallAsync(instanceId, "VM.resume", cancellationToken, false, false);
 
     /// <inheritdoc />
     protected override Task DeleteInstanceCoreAsync(Guid instanceId, CancellationToken cancellationToken) =>
-        RunAsync(InstanceOperation.Delete, instanceId, async ct =>
+        RunAsync(instanceId, async ct =>
         {
-            var vmRef = await ResolveAsync(instanceId, ct);
-            var record = XenValue.ToStruct(await CallAsync("VM.get_record", ct, vmRef));
+            var vmRef = await ResolveAsync(instanceId, ct).ConfigureAwait(false);
+            var record = XenValue.ToStruct(await CallAsync("VM.get_record", ct, vmRef).ConfigureAwait(false));
             if (VmRecords.PowerStateOf(record) != PowerState.Shutdown)
             {
-                await RunTaskAsync("VM.hard_shutdown", ct, vmRef);
+                await LongCallAsync("VM.hard_shutdown", ct, vmRef).ConfigureAwait(false);
             }
 
             foreach (var snapshotRef in XenValue.ToStringArray(record.GetValueOrDefault("snapshots") ?? Array.Empty<object?>()))
             {
                 await IgnoreMissingAsync(async () =>
-                    await DestroyVmAsync(instanceId, snapshotRef, XenValue.ToStruct(await CallAsync("VM.get_record", ct, snapshotRef)), ct, ownsAllDisks: true));
+                    await DestroyVmAsync(instanceId, snapshotRef, XenValue.ToStruct(await CallAsync("VM.get_record", ct, snapshotRef).ConfigureAwait(false)), ct, ownsAllDisks: true).ConfigureAwait(false)).ConfigureAwait(false);
             }
 
-            await DestroyVmAsync(instanceId, vmRef, record, ct);
+            await DestroyVmAsync(instanceId, vmRef, record, ct).ConfigureAwait(false);
             return true;
         }, cancellationToken);
 
     /// <inheritdoc />
     protected override Task<InstanceDevices> GetDevicesCoreAsync(Guid instanceId, CancellationToken cancellationToken) =>
-        RunAsync(InstanceOperation.GetDevices, instanceId, async ct =>
+        RunAsync(instanceId, async ct =>
         {
-            var vmRef = await ResolveAsync(instanceId, ct);
-            var record = XenValue.ToStruct(await CallAsync("VM.get_record", ct, vmRef));
+            var vmRef = await ResolveAsync(instanceId, ct).ConfigureAwait(false);
+            var record = XenValue.ToStruct(await CallAsync("VM.get_record", ct, vmRef).ConfigureAwait(false));
             var disks = new List<DiskInfo>();
             var volumes = new List<VolumeAttachment>();
             foreach (var vbdRef in XenValue.ToStringArray(XenValue.Member(record, "VBDs")))
             {
-                var vbd = XenValue.ToStruct(await CallAsync("VBD.get_record", ct, vbdRef));
+                var vbd = XenValue.ToStruct(await CallAsync("VBD.get_record", ct, vbdRef).ConfigureAwait(false));
                 var vdiRef = XenValue.ToText(vbd.GetValueOrDefault("VDI"));
                 if (vdiRef == XenValue.NullRef || XenValue.ToText(vbd.GetValueOrDefault("type")) == "CD")
                 {
@@ -308,7 +285,7 @@ public sealed partial class XenDriver : HypervisorDriverBase
 
                 var device = "xvd" + (char)('a' + (int)Math.Clamp(XenValue.ToInt64(XenValue.Member(vbd, "userdevice")), 0, 25));
                 var vbdConfig = XenValue.ToStringMap(vbd.GetValueOrDefault("other_config") ?? new Dictionary<string, object?>());
-                var vdi = XenValue.ToStruct(await CallAsync("VDI.get_record", ct, vdiRef));
+                var vdi = XenValue.ToStruct(await CallAsync("VDI.get_record", ct, vdiRef).ConfigureAwait(false));
                 if (vbdConfig.TryGetValue(VmRecords.VolumeIdKey, out var volumeId))
                 {
                     volumes.Add(new VolumeAttachment(volumeId, XenValue.ToText(vdi.GetValueOrDefault("uuid")), device,
@@ -325,8 +302,8 @@ public sealed partial class XenDriver : HypervisorDriverBase
             var nics = new List<NetworkInterfaceInfo>();
             foreach (var vifRef in XenValue.ToStringArray(XenValue.Member(record, "VIFs")))
             {
-                var vif = XenValue.ToStruct(await CallAsync("VIF.get_record", ct, vifRef));
-                var network = XenValue.ToStruct(await CallAsync("network.get_record", ct, XenValue.ToText(XenValue.Member(vif, "network"))));
+                var vif = XenValue.ToStruct(await CallAsync("VIF.get_record", ct, vifRef).ConfigureAwait(false));
+                var network = XenValue.ToStruct(await CallAsync("network.get_record", ct, XenValue.ToText(XenValue.Member(vif, "network"))).ConfigureAwait(false));
                 nics.Add(new NetworkInterfaceInfo(InstanceSpecValidator.NormalizeMac(XenValue.ToText(XenValue.Member(vif, "MAC"))),
                     XenValue.ToText(network.GetValueOrDefault("name_label")), XenValue.ToText(vif.GetValueOrDefault("device"))));
             }
@@ -336,14 +313,14 @@ public sealed partial class XenDriver : HypervisorDriverBase
 
     /// <inheritdoc />
     protected override Task<VolumeAttachment> AttachVolumeCoreAsync(Guid instanceId, VolumeSpec volume, CancellationToken cancellationToken) =>
-        RunAsync(InstanceOperation.AttachVolume, instanceId, async ct =>
+        RunAsync(instanceId, async ct =>
         {
-            var vmRef = await ResolveAsync(instanceId, ct);
-            var record = XenValue.ToStruct(await CallAsync("VM.get_record", ct, vmRef));
+            var vmRef = await ResolveAsync(instanceId, ct).ConfigureAwait(false);
+            var record = XenValue.ToStruct(await CallAsync("VM.get_record", ct, vmRef).ConfigureAwait(false));
             var used = new HashSet<long>();
             foreach (var vbdRef in XenValue.ToStringArray(XenValue.Member(record, "VBDs")))
             {
-                var vbd = XenValue.ToStruct(await CallAsync("VBD.get_record", ct, vbdRef));
+                var vbd = XenValue.ToStruct(await CallAsync("VBD.get_record", ct, vbdRef).ConfigureAwait(false));
                 used.Add(XenValue.ToInt64(XenValue.Member(vbd, "userdevice")));
                 var config = XenValue.ToStringMap(vbd.GetValueOrDefault("other_config") ?? new Dictionary<string, object?>());
                 if (config.GetValueOrDefault(VmRecords.VolumeIdKey) == volume.VolumeId)
@@ -352,39 +329,39 @@ public sealed partial class XenDriver : HypervisorDriverBase
                 }
             }
 
-            var vdiRef = await FindByNameOrUuidAsync("VDI", volume.Source, ct)
+            var vdiRef = await FindByNameOrUuidAsync("VDI", volume.Source, ct).ConfigureAwait(false)
                 ?? throw new DeviceNotFoundException(instanceId, "volume", volume.Source);
             var slot = Enumerable.Range(0, 16).First(i => !used.Contains(i));
             var vbdRecord = VbdRecord(vmRef, vdiRef, slot, bootable: false, volume.ReadOnly ? "RO" : "RW",
                 new Dictionary<string, string> { [VmRecords.VolumeIdKey] = volume.VolumeId });
-            var newVbd = XenValue.ToText(await CallAsync("VBD.create", ct, vbdRecord));
+            var newVbd = XenValue.ToText(await CallAsync("VBD.create", ct, vbdRecord).ConfigureAwait(false));
             if (VmRecords.PowerStateOf(record) == PowerState.Running)
             {
-                await PlugOrRemoveAsync("VBD", newVbd, ct);
+                await PlugOrRemoveAsync("VBD", newVbd, ct).ConfigureAwait(false);
             }
 
-            var uuid = XenValue.ToText(await CallAsync("VDI.get_uuid", ct, vdiRef));
+            var uuid = XenValue.ToText(await CallAsync("VDI.get_uuid", ct, vdiRef).ConfigureAwait(false));
             return new VolumeAttachment(volume.VolumeId, uuid, "xvd" + (char)('a' + slot), volume.ReadOnly);
         }, cancellationToken);
 
     /// <inheritdoc />
     protected override Task DetachVolumeCoreAsync(Guid instanceId, string volumeId, CancellationToken cancellationToken) =>
-        RunAsync(InstanceOperation.DetachVolume, instanceId, async ct =>
+        RunAsync(instanceId, async ct =>
         {
-            var vmRef = await ResolveAsync(instanceId, ct);
-            var record = XenValue.ToStruct(await CallAsync("VM.get_record", ct, vmRef));
+            var vmRef = await ResolveAsync(instanceId, ct).ConfigureAwait(false);
+            var record = XenValue.ToStruct(await CallAsync("VM.get_record", ct, vmRef).ConfigureAwait(false));
             foreach (var vbdRef in XenValue.ToStringArray(XenValue.Member(record, "VBDs")))
             {
-                var vbd = XenValue.ToStruct(await CallAsync("VBD.get_record", ct, vbdRef));
+                var vbd = XenValue.ToStruct(await CallAsync("VBD.get_record", ct, vbdRef).ConfigureAwait(false));
                 var config = XenValue.ToStringMap(vbd.GetValueOrDefault("other_config") ?? new Dictionary<string, object?>());
                 if (config.GetValueOrDefault(VmRecords.VolumeIdKey) == volumeId)
                 {
                     if (IsTrue(vbd, "currently_attached"))
                     {
-                        await RunTaskAsync("VBD.unplug", ct, vbdRef);
+                        await LongCallAsync("VBD.unplug", ct, vbdRef).ConfigureAwait(false);
                     }
 
-                    await CallAsync("VBD.destroy", ct, vbdRef);
+                    await CallAsync("VBD.destroy", ct, vbdRef).ConfigureAwait(false);
                     return true;
                 }
             }
@@ -394,15 +371,15 @@ public sealed partial class XenDriver : HypervisorDriverBase
 
     /// <inheritdoc />
     protected override Task<NetworkInterfaceInfo> AttachInterfaceCoreAsync(Guid instanceId, NetworkInterfaceSpec networkInterface, CancellationToken cancellationToken) =>
-        RunAsync(InstanceOperation.AttachInterface, instanceId, async ct =>
+        RunAsync(instanceId, async ct =>
         {
-            var vmRef = await ResolveAsync(instanceId, ct);
-            var record = XenValue.ToStruct(await CallAsync("VM.get_record", ct, vmRef));
+            var vmRef = await ResolveAsync(instanceId, ct).ConfigureAwait(false);
+            var record = XenValue.ToStruct(await CallAsync("VM.get_record", ct, vmRef).ConfigureAwait(false));
             var devices = new HashSet<string>(StringComparer.Ordinal);
             var mac = networkInterface.MacAddress is null ? null : InstanceSpecValidator.NormalizeMac(networkInterface.MacAddress);
             foreach (var vifRef in XenValue.ToStringArray(XenValue.Member(record, "VIFs")))
             {
-                var vif = XenValue.ToStruct(await CallAsync("VIF.get_record", ct, vifRef));
+                var vif = XenValue.ToStruct(await CallAsync("VIF.get_record", ct, vifRef).ConfigureAwait(false));
                 devices.Add(XenValue.ToText(vif.GetValueOrDefault("device")));
                 if (mac is not null && string.Equals(XenValue.ToText(vif.GetValueOrDefault("MAC")), mac, StringComparison.OrdinalIgnoreCase))
                 {
@@ -411,31 +388,31 @@ public sealed partial class XenDriver : HypervisorDriverBase
             }
 
             var device = Enumerable.Range(0, 64).Select(i => i.ToString(CultureInfo.InvariantCulture)).First(d => !devices.Contains(d));
-            var vifNew = await CreateVifAsync(vmRef, networkInterface, device, ct);
+            var vifNew = await CreateVifAsync(vmRef, networkInterface, device, ct).ConfigureAwait(false);
             if (VmRecords.PowerStateOf(record) == PowerState.Running)
             {
-                await PlugOrRemoveAsync("VIF", vifNew, ct);
+                await PlugOrRemoveAsync("VIF", vifNew, ct).ConfigureAwait(false);
             }
 
-            var created = XenValue.ToStruct(await CallAsync("VIF.get_record", ct, vifNew));
+            var created = XenValue.ToStruct(await CallAsync("VIF.get_record", ct, vifNew).ConfigureAwait(false));
             return new NetworkInterfaceInfo(InstanceSpecValidator.NormalizeMac(XenValue.ToText(XenValue.Member(created, "MAC"))), networkInterface.Network, device);
         }, cancellationToken);
 
     /// <inheritdoc />
     protected override Task DetachInterfaceCoreAsync(Guid instanceId, string macAddress, CancellationToken cancellationToken) =>
-        RunAsync(InstanceOperation.DetachInterface, instanceId, async ct =>
+        RunAsync(instanceId, async ct =>
         {
-            var vmRef = await ResolveAsync(instanceId, ct);
-            foreach (var (vifRef, vif) in await GetRelatedRecordsAsync("VM.get_VIFs", "VIF", vmRef, ct))
+            var vmRef = await ResolveAsync(instanceId, ct).ConfigureAwait(false);
+            foreach (var (vifRef, vif) in await GetRelatedRecordsAsync("VM.get_VIFs", "VIF", vmRef, ct).ConfigureAwait(false))
             {
                 if (string.Equals(XenValue.ToText(vif.GetValueOrDefault("MAC")), macAddress, StringComparison.OrdinalIgnoreCase))
                 {
                     if (IsTrue(vif, "currently_attached"))
                     {
-                        await RunTaskAsync("VIF.unplug", ct, vifRef);
+                        await LongCallAsync("VIF.unplug", ct, vifRef).ConfigureAwait(false);
                     }
 
-                    await CallAsync("VIF.destroy", ct, vifRef);
+                    await CallAsync("VIF.destroy", ct, vifRef).ConfigureAwait(false);
                     return true;
                 }
             }
@@ -445,21 +422,21 @@ public sealed partial class XenDriver : HypervisorDriverBase
 
     /// <inheritdoc />
     protected override Task<SnapshotInfo> CreateSnapshotCoreAsync(Guid instanceId, string name, CancellationToken cancellationToken) =>
-        RunAsync(InstanceOperation.CreateSnapshot, instanceId, async ct =>
+        RunAsync(instanceId, async ct =>
         {
-            var vmRef = await ResolveAsync(instanceId, ct);
-            var state = XenPowerStates.Parse(XenValue.ToText(await CallAsync("VM.get_power_state", ct, vmRef)));
-            var snapshotRef = XenValue.ToText(await RunTaskAsync("VM.snapshot", ct, vmRef, name));
-            await CallAsync("VM.add_to_other_config", ct, snapshotRef, SnapshotStateKey, state.ToString());
-            return ToSnapshotInfo(XenValue.ToStruct(await CallAsync("VM.get_record", ct, snapshotRef)));
+            var vmRef = await ResolveAsync(instanceId, ct).ConfigureAwait(false);
+            var state = XenPowerStates.Parse(XenValue.ToText(await CallAsync("VM.get_power_state", ct, vmRef).ConfigureAwait(false)));
+            var snapshotRef = XenValue.ToText(await RunTaskAsync("VM.snapshot", ct, vmRef, name).ConfigureAwait(false));
+            await CallAsync("VM.add_to_other_config", ct, snapshotRef, SnapshotStateKey, state.ToString()).ConfigureAwait(false);
+            return ToSnapshotInfo(XenValue.ToStruct(await CallAsync("VM.get_record", ct, snapshotRef).ConfigureAwait(false)));
         }, cancellationToken);
 
     /// <inheritdoc />
     protected override Task<IReadOnlyList<SnapshotInfo>> ListSnapshotsCoreAsync(Guid instanceId, CancellationToken cancellationToken) =>
-        RunAsync(InstanceOperation.ListSnapshots, instanceId, async ct =>
+        RunAsync(instanceId, async ct =>
         {
-            var vmRef = await ResolveAsync(instanceId, ct);
-            var snapshots = await GetRelatedRecordsAsync("VM.get_snapshots", "VM", vmRef, ct);
+            var vmRef = await ResolveAsync(instanceId, ct).ConfigureAwait(false);
+            var snapshots = await GetRelatedRecordsAsync("VM.get_snapshots", "VM", vmRef, ct).ConfigureAwait(false);
 
             // Stable: snapshots taken within the same second keep XenAPI's order.
             return (IReadOnlyList<SnapshotInfo>)snapshots.Select(s => ToSnapshotInfo(s.Record)).OrderBy(s => s.CreatedAt).ToList();
@@ -467,14 +444,14 @@ public sealed partial class XenDriver : HypervisorDriverBase
 
     /// <inheritdoc />
     protected override Task DeleteSnapshotCoreAsync(Guid instanceId, string snapshotId, CancellationToken cancellationToken) =>
-        RunAsync(InstanceOperation.DeleteSnapshot, instanceId, async ct =>
+        RunAsync(instanceId, async ct =>
         {
-            var vmRef = await ResolveAsync(instanceId, ct);
-            foreach (var (snapshotRef, snapshot) in await GetRelatedRecordsAsync("VM.get_snapshots", "VM", vmRef, ct))
+            var vmRef = await ResolveAsync(instanceId, ct).ConfigureAwait(false);
+            foreach (var (snapshotRef, snapshot) in await GetRelatedRecordsAsync("VM.get_snapshots", "VM", vmRef, ct).ConfigureAwait(false))
             {
                 if (XenValue.ToText(snapshot.GetValueOrDefault("uuid")) == snapshotId)
                 {
-                    await DestroyVmAsync(instanceId, snapshotRef, snapshot, ct, ownsAllDisks: true);
+                    await DestroyVmAsync(instanceId, snapshotRef, snapshot, ct, ownsAllDisks: true).ConfigureAwait(false);
                     return true;
                 }
             }
@@ -487,11 +464,11 @@ public sealed partial class XenDriver : HypervisorDriverBase
     {
         // Subscribe before the loop may start, so nothing published after this call is missed.
         var events = _hub.SubscribeAsync(cancellationToken);
-        await RunAsync(InstanceOperation.WatchEvents, null, async ct =>
+        await RunAsync(null, async ct =>
         {
-            await EnsureReadyAsync(ct);
+            await EnsureWatchingAsync(ct).ConfigureAwait(false);
             return true;
-        }, cancellationToken);
+        }, cancellationToken).ConfigureAwait(false);
         await foreach (var item in events.WithCancellation(cancellationToken))
         {
             yield return item;
@@ -501,15 +478,21 @@ public sealed partial class XenDriver : HypervisorDriverBase
     /// <inheritdoc />
     protected override async ValueTask DisposeAsyncCore()
     {
-        await _lifetime.CancelAsync();
-        await _events.DisposeAsync();
+        await _lifetime.CancelAsync().ConfigureAwait(false);
+        await _events.DisposeAsync().ConfigureAwait(false);
         _hub.Dispose();
-        await _session.DisposeAsync();
+        await _session.DisposeAsync().ConfigureAwait(false);
         _rpc.Dispose();
         _lifetime.Dispose();
-        _createLocks.Dispose();
         _readyGate.Dispose();
     }
+
+    /// <summary>
+    /// The driver's one mapping place: what the wire layer throws (<see cref="XenApiFailureException"/>,
+    /// <see cref="XenApiProtocolException"/>, <see cref="XenApiTransportException"/>) becomes a contract error through
+    /// <see cref="XenErrorMap"/>; the base class calls it for every failure of a call and stamps the operation and instance.
+    /// </summary>
+    protected override Exception MapException(Exception exception, OperationContext context) => XenErrorMap.ToHypervisorException(exception, context);
 
     private const string ImageRefKey = "hypervisors_image_ref";
 
@@ -518,9 +501,9 @@ public sealed partial class XenDriver : HypervisorDriverBase
         string listMethod, string itemClass, string ownerRef, CancellationToken cancellationToken)
     {
         var result = new List<(string, Dictionary<string, object?>)>();
-        foreach (var itemRef in XenValue.ToStringArray(await CallAsync(listMethod, cancellationToken, ownerRef)))
+        foreach (var itemRef in XenValue.ToStringArray(await CallAsync(listMethod, cancellationToken, ownerRef).ConfigureAwait(false)))
         {
-            result.Add((itemRef, XenValue.ToStruct(await CallAsync(itemClass + ".get_record", cancellationToken, itemRef))));
+            result.Add((itemRef, XenValue.ToStruct(await CallAsync(itemClass + ".get_record", cancellationToken, itemRef).ConfigureAwait(false))));
         }
 
         return result;
@@ -598,12 +581,12 @@ public sealed partial class XenDriver : HypervisorDriverBase
         ["device"] = string.Empty,
     };
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "XenAPI session was invalid; logged in again")]
+    [LoggerMessage(EventId = 4001, EventName = "XenRelogin", Level = LogLevel.Information, Message = "XenAPI session was invalid; logged in again")]
     private static partial void LogRelogin(ILogger logger);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Rolling back a failed create of instance {InstanceId}")]
+    [LoggerMessage(EventId = 4002, EventName = "XenCreateRollback", Level = LogLevel.Warning, Message = "Rolling back a failed create of instance {InstanceId}")]
     private static partial void LogRollback(ILogger logger, Exception exception, Guid instanceId);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not remove {DeviceClass} {DeviceRef} after its hot-plug failed")]
+    [LoggerMessage(EventId = 4003, EventName = "XenHotplugCleanupFailed", Level = LogLevel.Warning, Message = "Could not remove {DeviceClass} {DeviceRef} after its hot-plug failed")]
     private static partial void LogHotplugCleanupFailed(ILogger logger, Exception exception, string deviceClass, string deviceRef);
 }

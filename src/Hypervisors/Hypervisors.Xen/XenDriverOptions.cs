@@ -32,7 +32,10 @@ public sealed class XenDriverOptions : RemoteHypervisorOptions
     /// <summary>How long one <c>event.from</c> long poll waits on the server.</summary>
     public TimeSpan EventPollTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>How long the driver waits for an asynchronous task (VM.start and friends).</summary>
+    /// <summary>
+    /// How long a long operation may take: a task (storage copies, the graceful shutdown's upper bound) and, beyond
+    /// <see cref="RequestTimeout"/>, a synchronous call a real host may take long to answer (VM.start, VM.suspend, ...).
+    /// </summary>
     public TimeSpan TaskTimeout { get; set; } = TimeSpan.FromMinutes(10);
 
     /// <summary>The originator string sent at login (shown in xapi's session list).</summary>

@@ -25,7 +25,7 @@ public abstract class HypervisorDriverBase : IHypervisorDriver
     /// this machine: every such path must lie inside one of <paramref name="hostPaths"/>' directories (none when null).
     /// </summary>
     protected HypervisorDriverBase(TimeProvider? timeProvider, HostPathPolicy? hostPaths)
-        : this(timeProvider) => HostFilePolicy = hostPaths ?? HostPathPolicy.None;
+        : this(timeProvider) => HostFilePolicy = hostPaths ?? new HostPathPolicy([]);
 
     /// <inheritdoc />
     public abstract DriverCapabilities Capabilities { get; }

@@ -117,14 +117,13 @@ public sealed class RequestTests
     public async Task Every_error_status_is_answered_with_a_problem()
     {
         await using var agent = await TestAgent.StartAsync(new Dictionary<string, string> { ["Agent:MaxRequestBodyBytes"] = "2048" });
-        var chunked = new PushStreamContentOfSize(64 * 1024);
 
         var badId = await SendAsync(agent, HttpMethod.Get, "/v1/drivers/local/instances/not-a-guid");
         var badIdPut = await SendAsync(agent, HttpMethod.Put, "/v1/drivers/local/instances/not-a-guid", JsonContent.Create(Specs.Small("x"), options: AgentJson.Options));
         var method = await SendAsync(agent, HttpMethod.Patch, $"/v1/drivers/local/instances/{Guid.NewGuid()}");
         var route = await SendAsync(agent, HttpMethod.Get, "/v1/nothing/here");
         var mediaType = await SendAsync(agent, HttpMethod.Put, $"/v1/drivers/local/instances/{Guid.NewGuid()}", new StringContent("{}", Encoding.UTF8, "text/plain"));
-        var tooLarge = await SendAsync(agent, HttpMethod.Put, $"/v1/drivers/local/instances/{Guid.NewGuid()}", chunked);
+        var tooLarge = await SendOversizedChunkedAsync(agent, $"/v1/drivers/local/instances/{Guid.NewGuid()}", 64 * 1024);
 
         Assert.Equal((HttpStatusCode.BadRequest, "id"), (badId.Status, badId.Problem?.Field));
         Assert.Equal((HttpStatusCode.BadRequest, "id"), (badIdPut.Status, badIdPut.Problem?.Field));
@@ -181,34 +180,66 @@ public sealed class RequestTests
     }
 
     /// <summary>A body of <paramref name="size"/> bytes sent chunked (no Content-Length).</summary>
-    private sealed class PushStreamContentOfSize : HttpContent
+    /// <summary>
+    /// A chunked PUT larger than the limit, over a plain socket: the agent answers 413 and closes the connection
+    /// while the body is still coming, which HttpClient reports as a broken pipe instead of the answer. The body is
+    /// written beside the read, and a write refused by the closed connection is expected.
+    /// </summary>
+    private static async Task<(HttpStatusCode Status, string? MediaType, AgentProblem? Problem)> SendOversizedChunkedAsync(TestAgent agent, string path, int size)
     {
-        private readonly int size;
-
-        public PushStreamContentOfSize(int size)
+        using var client = new System.Net.Sockets.TcpClient();
+        await client.ConnectAsync(agent.BaseAddress.Host, agent.BaseAddress.Port, Ct);
+        var stream = client.GetStream();
+        var writer = Task.Run(async () =>
         {
-            this.size = size;
-            Headers.ContentType = new("application/json");
-        }
-
-        protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context)
-        {
-            var prefix = "{\"name\":\""u8.ToArray();
-            await stream.WriteAsync(prefix);
-            var chunk = Enumerable.Repeat((byte)'a', 1024).ToArray();
-            for (var written = 0; written < size; written += chunk.Length)
+            try
             {
-                await stream.WriteAsync(chunk);
-                await stream.FlushAsync();
+                var head = new StringBuilder()
+                    .Append("PUT ").Append(path).Append(" HTTP/1.1\r\n")
+                    .Append("Host: ").Append(agent.BaseAddress.Authority).Append("\r\n")
+                    .Append("Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
+                await stream.WriteAsync(Encoding.ASCII.GetBytes(head.ToString()), Ct);
+                var chunk = Encoding.ASCII.GetBytes("400\r\n" + new string('a', 1024) + "\r\n");
+                for (var written = 0; written < size; written += 1024)
+                {
+                    await stream.WriteAsync(chunk, Ct);
+                }
+
+                await stream.WriteAsync("0\r\n\r\n"u8.ToArray(), Ct);
             }
+            catch (IOException)
+            {
+                // The agent closed the connection after its answer.
+            }
+        }, Ct);
 
-            await stream.WriteAsync("\"}"u8.ToArray());
-        }
-
-        protected override bool TryComputeLength(out long length)
+        var received = new MemoryStream();
+        var buffer = new byte[8192];
+        try
         {
-            length = 0;
-            return false;
+            int read;
+            while ((read = await stream.ReadAsync(buffer, Ct)) > 0)
+            {
+                received.Write(buffer, 0, read);
+            }
         }
+        catch (IOException) when (received.Length > 0)
+        {
+            // A reset after the answer arrived.
+        }
+
+        await writer;
+        var text = Encoding.UTF8.GetString(received.ToArray());
+        var headerEnd = text.IndexOf("\r\n\r\n", StringComparison.Ordinal);
+        Assert.True(headerEnd > 0, $"no HTTP answer: '{text}'");
+        var lines = text[..headerEnd].Split("\r\n");
+        var status = (HttpStatusCode)int.Parse(lines[0].Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
+        var mediaType = lines.Skip(1).Select(line => line.Split(':', 2))
+            .Where(pair => pair.Length == 2 && pair[0].Equals("Content-Type", StringComparison.OrdinalIgnoreCase))
+            .Select(pair => pair[1].Split(';')[0].Trim()).FirstOrDefault();
+        var body = text[(headerEnd + 4)..];
+        var json = body.IndexOf('{', StringComparison.Ordinal) is var open and >= 0 ? body[open..(body.LastIndexOf('}') + 1)] : null;
+        var problem = json is null ? null : System.Text.Json.JsonSerializer.Deserialize<AgentProblem>(json, AgentJson.Options);
+        return (status, mediaType, problem);
     }
 }

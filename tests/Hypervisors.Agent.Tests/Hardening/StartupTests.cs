@@ -57,7 +57,11 @@ public sealed class StartupTests : IDisposable
     [InlineData("--Agent:DrainTime=-00:00:01", "Agent:DrainTime")]
     [InlineData("--Agent:TokenFile=/nonexistent/token", "Agent:TokenFile")]
     [InlineData("--Agent:Drivers:x:Kind=vmware-workstation", "Agent:Drivers:x:Kind")]
-    [InlineData("--Agent:Drivers:x:AllowedHostDirectories:0=relative/dir", "Agent:Drivers:x")]
+    [InlineData("--Agent:Drivers:x:AllowedHostDirectories:0=relative/dir", "Agent:Drivers:x:AllowedHostDirectories:0: 'relative/dir' is not an absolute path.")]
+    [InlineData("--Agent:Drivers:x:Kind=acme", "registered kinds: esx, fake, hyperv, libvirt, uml, xen.")]
+    [InlineData("--Agent:Drivers:vc1:Kind=esx", "Agent:Drivers:vc1:Url: is required.")]
+    [InlineData("--Agent:Drivers:pool1:Kind=xen", "Agent:Drivers:pool1:PasswordFile: is required (or Password).")]
+    [InlineData("--Agent:Drivers:hv1:Kind=hyperv", "Agent:Drivers:hv1:Host: set Host or Url.")]
     [InlineData("--Agent:Listen:1=http://example.com:8470", "Agent:Listen")]
     public async Task Configuration_errors_are_one_line_naming_the_key_and_exit_78(string setting, string key) =>
         AssertRefused(await RunAsync(setting), key);

@@ -66,14 +66,15 @@ public abstract class CreateTests<TFixture>(TFixture fixture) : DriverSuite<TFix
     public virtual async Task Non_default_sizes_and_metadata_read_back_through_get_and_list_in_every_state(PowerState state)
     {
         var metadata = new Dictionary<string, string> { ["kit"] = "sizes", ["state"] = state.ToString() };
-        await using var instance = await CreateInstanceInStateAsync(state, s => s with { VCpus = 2, MemoryMiB = s.MemoryMiB * 3, Metadata = metadata });
+        var vcpus = NonDefaultVCpus;
+        await using var instance = await CreateInstanceInStateAsync(state, s => s with { VCpus = vcpus, MemoryMiB = s.MemoryMiB * 3, Metadata = metadata });
         var got = await Driver.GetInstanceAsync(instance.Id, Ct);
         var listed = Assert.Single(await Driver.ListInstancesAsync(Ct), i => i.Id == instance.Id);
         foreach (var (info, source) in new[] { (got, "get"), (listed, "list") })
         {
             Assert.True(info.PowerState == state, $"{source} reported {info.PowerState} for an instance brought to {state}.");
             Assert.True(info.Name == instance.Spec.Name, $"{source} reported name {info.Name} in {state}.");
-            Assert.True(info.VCpus == 2, $"{source} reported {info.VCpus} vCPUs in {state}; the spec asked for 2.");
+            Assert.True(info.VCpus == vcpus, $"{source} reported {info.VCpus} vCPUs in {state}; the spec asked for {vcpus}.");
             Assert.True(info.MemoryMiB == instance.Spec.MemoryMiB, $"{source} reported {info.MemoryMiB} MiB in {state}; the spec asked for {instance.Spec.MemoryMiB}.");
             Assert.True(metadata.Count == info.Metadata.Count && metadata.All(p => info.Metadata.TryGetValue(p.Key, out var v) && v == p.Value),
                 $"{source} reported metadata {{{string.Join(", ", info.Metadata.Select(p => p.Key + "=" + p.Value))}}} in {state}.");
@@ -193,14 +194,32 @@ public abstract class CreateTests<TFixture>(TFixture fixture) : DriverSuite<TFix
     [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
     public virtual async Task Instance_info_reports_the_name_vcpus_and_memory_of_the_spec()
     {
-        await using var instance = await CreateInstanceAsync(s => s with { VCpus = 2, MemoryMiB = s.MemoryMiB * 2 });
+        var vcpus = NonDefaultVCpus;
+        await using var instance = await CreateInstanceAsync(s => s with { VCpus = vcpus, MemoryMiB = s.MemoryMiB * 2 });
         foreach (var (info, source) in new[] { (instance.Created, "create"), (await Driver.GetInstanceAsync(instance.Id, Ct), "get") })
         {
             Assert.True(info.Id == instance.Id, $"{source} reported id {info.Id}.");
             Assert.True(info.Name == instance.Spec.Name, $"{source} reported name {info.Name}.");
-            Assert.True(info.VCpus == 2, $"{source} reported {info.VCpus} vCPUs; the spec asked for 2.");
+            Assert.True(info.VCpus == vcpus, $"{source} reported {info.VCpus} vCPUs; the spec asked for {vcpus}.");
             Assert.True(info.MemoryMiB == instance.Spec.MemoryMiB, $"{source} reported {info.MemoryMiB} MiB; the spec asked for {instance.Spec.MemoryMiB}.");
         }
+    }
+
+    [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]
+    public virtual async Task A_spec_above_the_declared_vcpu_limit_is_refused_naming_the_field_and_creates_nothing()
+    {
+        if (Fixture.MaxVCpus is not { } max)
+        {
+            Assert.Skip("The fixture declares no vCPU limit (MaxVCpus).");
+            return;
+        }
+
+        var spec = NewSpec(s => s with { VCpus = max + 1 });
+        await using var _ = CleanupGuard(spec);
+        var ex = await KitAssert.ThrowsAsync<InvalidSpecException>(() => Driver.CreateInstanceAsync(spec, Ct), $"create with {max + 1} vCPUs (the declared limit is {max})");
+        Assert.Equal("spec.VCpus", ex.Field);
+        await KitAssert.ThrowsAsync<InstanceNotFoundException>(() => Driver.GetInstanceAsync(spec.Id, Ct), "GetInstanceAsync after a create above the vCPU limit");
+        Assert.DoesNotContain(await Driver.ListInstancesAsync(Ct), i => i.Id == spec.Id);
     }
 
     [Fact(Timeout = KitLimits.TestTimeoutMilliseconds)]

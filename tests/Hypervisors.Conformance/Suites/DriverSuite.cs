@@ -20,6 +20,9 @@ public abstract class DriverSuite<TFixture>(TFixture fixture) : IClassFixture<TF
     /// <summary>The driver's declared capabilities.</summary>
     protected DriverCapabilities Capabilities => Driver.Capabilities;
 
+    /// <summary>A vCPU count other than the default spec's: 2, or the fixture's <see cref="DriverFixture.MaxVCpus"/> when that is lower.</summary>
+    protected int NonDefaultVCpus => Math.Min(2, Fixture.MaxVCpus ?? 2);
+
     /// <summary>The running test's cancellation token.</summary>
     protected static CancellationToken Ct => TestContext.Current.CancellationToken;
 

@@ -146,7 +146,7 @@ public abstract class FaultTests<TFixture>(TFixture fixture) : DriverSuite<TFixt
     {
         Fixture.SkipUnlessHook(FixtureHook.FillHost);
         await using var stopped = await CreateInstanceAsync();
-        await using var suspended = Capabilities.SupportsSuspend ? await CreateInstanceInStateAsync(PowerState.Suspended) : null;
+        await using var suspended = Capabilities.SupportsSuspend && Fixture.GuestsCooperate ? await CreateInstanceInStateAsync(PowerState.Suspended) : null;
         await using var paused = Capabilities.SupportsPause ? await CreateInstanceInStateAsync(PowerState.Paused) : null;
         var startNow = NewSpec(s => s with { StartAfterCreate = true });
         await using var startNowGuard = CleanupGuard(startNow);

@@ -104,7 +104,7 @@ public abstract class HostTests<TFixture>(TFixture fixture) : DriverSuite<TFixtu
         SkipUnlessExclusive();
         SkipUnlessReachable(state);
         var before = await Driver.GetHostInfoAsync(Ct);
-        await using var instance = await CreateInstanceAsync(s => s with { VCpus = 2, MemoryMiB = s.MemoryMiB * 2, Disks = [.. s.Disks, new DiskSpec(2)] });
+        await using var instance = await CreateInstanceAsync(s => s with { VCpus = NonDefaultVCpus, MemoryMiB = s.MemoryMiB * 2, Disks = [.. s.Disks, new DiskSpec(2)] });
         var diskGiB = Fixture.HostDiskUsageIsExclusive ? instance.Spec.Disks.Sum(d => d.SizeGiB) : (long?)null;
         var created = await Driver.GetHostInfoAsync(Ct);
         AssertUsage(before, created, 0, 0, diskGiB, "creating a stopped instance");
@@ -124,7 +124,7 @@ public abstract class HostTests<TFixture>(TFixture fixture) : DriverSuite<TFixtu
     {
         SkipUnlessExclusive();
         var before = await Driver.GetHostInfoAsync(Ct);
-        await using var first = await CreateInstanceInStateAsync(PowerState.Running, s => s with { VCpus = 2 });
+        await using var first = await CreateInstanceInStateAsync(PowerState.Running, s => s with { VCpus = NonDefaultVCpus });
         await using var second = await CreateInstanceInStateAsync(PowerState.Running, s => s with { MemoryMiB = s.MemoryMiB * 2 });
         var both = await Driver.GetHostInfoAsync(Ct);
         AssertUsage(before, both, first.Spec.VCpus + second.Spec.VCpus, first.Spec.MemoryMiB + second.Spec.MemoryMiB,

@@ -9,6 +9,7 @@ namespace Hypervisors.Esx.Tests.Conformance;
 /// </summary>
 public abstract class EsxFixture(bool vcenter, bool tls) : DriverFixture
 {
+    private readonly DirectoryInfo _images = Directory.CreateTempSubdirectory("hv-esx-kit-images-");
     private VcsimServer? _server;
 
     public VcsimServer Server => _server ?? throw new InvalidOperationException("Not initialized.");
@@ -23,11 +24,15 @@ public abstract class EsxFixture(bool vcenter, bool tls) : DriverFixture
         NetworkInterfaces = [new NetworkInterfaceSpec(NetworkName, "02:50:56:" + id.ToString("N")[..2] + ":" + id.ToString("N")[2..4] + ":" + id.ToString("N")[4..6])],
     };
 
+    /// <summary>A raw disk image of this host, which the driver uploads to the datastore.</summary>
+    public override string? ImageRef => Path.Combine(_images.FullName, "kit-base.raw");
+
     public override VolumeSpec CreateVolumeSpec(string volumeId) => new(volumeId, Server.CreateVolumeFile(volumeId));
 
     public override async ValueTask InitializeAsync()
     {
         _server = await VcsimServer.StartAsync(vcenter, tls);
+        await File.WriteAllBytesAsync(ImageRef!, new byte[64 * 1024]);
         await base.InitializeAsync();
     }
 
@@ -38,6 +43,8 @@ public abstract class EsxFixture(bool vcenter, bool tls) : DriverFixture
         {
             await _server.DisposeAsync();
         }
+
+        _images.Delete(recursive: true);
 
         GC.SuppressFinalize(this);
     }
@@ -52,16 +59,23 @@ public abstract class EsxFixture(bool vcenter, bool tls) : DriverFixture
 
     public override async Task<IHypervisorDriver> CreateOwnDriverAsync(CancellationToken cancellationToken)
     {
-        var driver = new EsxDriver(Server.CreateOptions());
+        var driver = new EsxDriver(Options());
         await driver.ConnectAsync(cancellationToken);
         return driver;
     }
 
     protected override async Task<IHypervisorDriver> CreateDriverAsync()
     {
-        var driver = new EsxDriver(Server.CreateOptions());
+        var driver = new EsxDriver(Options());
         await driver.ConnectAsync();
         return driver;
+    }
+
+    private EsxDriverOptions Options()
+    {
+        var options = Server.CreateOptions();
+        options.AllowedHostDirectories.Add(_images.FullName);
+        return options;
     }
 }
 

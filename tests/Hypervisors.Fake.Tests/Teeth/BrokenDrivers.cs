@@ -231,6 +231,39 @@ internal sealed class ImageDisksDeclaredFalseButWork(IHypervisorDriver inner) : 
     public override DriverCapabilities Capabilities => InnerDriver.Capabilities with { SupportsImageDisks = false };
 }
 
+/// <summary>Declares image disks but refuses every spec that has one.</summary>
+internal sealed class ImageDisksDeclaredTrueButRefused(IHypervisorDriver inner) : DelegatingHypervisorDriver(inner)
+{
+    public override Task<InstanceInfo> CreateInstanceAsync(InstanceSpec spec, CancellationToken cancellationToken = default) =>
+        spec.Disks.Any(d => d.ImageRef is not null)
+            ? throw new OperationNotSupportedException(Capabilities.HypervisorType, InstanceOperation.Create, "disks from an image are not supported.")
+            : InnerDriver.CreateInstanceAsync(spec, cancellationToken);
+}
+
+/// <summary>Declares image disks but creates a blank disk in place of the image.</summary>
+internal sealed class ImageDisksCreatedBlank(IHypervisorDriver inner) : DelegatingHypervisorDriver(inner)
+{
+    public override Task<InstanceInfo> CreateInstanceAsync(InstanceSpec spec, CancellationToken cancellationToken = default) =>
+        InnerDriver.CreateInstanceAsync(spec with { Disks = [.. spec.Disks.Select(d => d with { ImageRef = null })] }, cancellationToken);
+}
+
+/// <summary>Declares image disks unsupported and refuses them, but only after creating the instance without them.</summary>
+internal sealed class ImageDisksRefusedAfterCreating(IHypervisorDriver inner) : DelegatingHypervisorDriver(inner)
+{
+    public override DriverCapabilities Capabilities => InnerDriver.Capabilities with { SupportsImageDisks = false };
+
+    public override async Task<InstanceInfo> CreateInstanceAsync(InstanceSpec spec, CancellationToken cancellationToken = default)
+    {
+        if (!spec.Disks.Any(d => d.ImageRef is not null))
+        {
+            return await InnerDriver.CreateInstanceAsync(spec, cancellationToken);
+        }
+
+        await InnerDriver.CreateInstanceAsync(spec with { Disks = [.. spec.Disks.Where(d => d.ImageRef is null)] }, cancellationToken);
+        throw new OperationNotSupportedException(Capabilities.HypervisorType, InstanceOperation.Create, "disks from an image are not supported.");
+    }
+}
+
 /// <summary>Suspended instances keep holding host memory.</summary>
 internal sealed class SuspendKeepsMemory(IHypervisorDriver inner) : DelegatingHypervisorDriver(inner)
 {

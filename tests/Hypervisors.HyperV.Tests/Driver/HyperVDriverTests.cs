@@ -167,6 +167,58 @@ public sealed class HyperVDriverTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_vm_deleted_by_another_client_while_a_call_is_in_flight_is_instance_not_found_with_the_id()
+    {
+        var spec = Spec("vanishing");
+        await _driver.CreateInstanceAsync(spec, Ct);
+        _server.Host.Behavior.ResetRequestCounts();
+        using (_server.Host.Behavior.Hold("RequestStateChange", TimeSpan.FromMilliseconds(500)))
+        {
+            var start = _driver.StartInstanceAsync(spec.Id, Ct);
+            while (_server.Host.Behavior.RequestCounts.GetValueOrDefault("RequestStateChange") == 0)
+            {
+                await Task.Delay(5, Ct);
+            }
+
+            Assert.True(_server.Host.DeleteVirtualMachine("vanishing"));
+            var ex = await Assert.ThrowsAsync<InstanceNotFoundException>(() => start);
+            Assert.Equal(spec.Id, ex.InstanceId);
+            Assert.Equal(InstanceOperation.Start, ex.Operation);
+            Assert.Equal("cim:6", ex.NativeCode);
+            Assert.IsType<WsManException>(ex.InnerException);
+        }
+
+        var again = await Assert.ThrowsAsync<InstanceNotFoundException>(() => _driver.PowerOffInstanceAsync(spec.Id, Ct));
+        Assert.Equal(spec.Id, again.InstanceId);
+    }
+
+    [Fact]
+    public async Task A_vm_deleted_by_another_client_before_delete_is_instance_not_found_with_the_id()
+    {
+        var spec = Spec("gone-before-delete");
+        await _driver.CreateInstanceAsync(spec, Ct);
+        Assert.True(_server.Host.DeleteVirtualMachine("gone-before-delete"));
+        var ex = await Assert.ThrowsAsync<InstanceNotFoundException>(() => _driver.DeleteInstanceAsync(spec.Id, Ct));
+        Assert.Equal(spec.Id, ex.InstanceId);
+        Assert.Equal(InstanceOperation.Delete, ex.Operation);
+    }
+
+    [Fact]
+    public async Task Delete_turns_a_running_vm_off_first_even_when_the_driver_did_not_see_it_start()
+    {
+        var spec = Spec("started-elsewhere");
+        await _driver.CreateInstanceAsync(spec, Ct);
+        await using (var other = new HyperVDriver(HyperVFixture.OptionsFor(_server)))
+        {
+            await other.StartInstanceAsync(spec.Id, Ct);
+        }
+
+        // This driver last saw the VM off, so it sends DestroySystem at once; Hyper-V answers 32775 and the VM is turned off first.
+        await _driver.DeleteInstanceAsync(spec.Id, Ct);
+        Assert.Equal(0, _server.Host.VirtualMachineCount);
+    }
+
+    [Fact]
     public async Task A_second_driver_finds_the_instances_and_ignores_vms_it_did_not_make()
     {
         var spec = Spec("shared", s => s with { Metadata = new Dictionary<string, string> { ["owner"] = "team-a" } });
@@ -295,9 +347,30 @@ public sealed class HyperVDriverTests : IAsyncLifetime
     [InlineData("rv:12345", HypervisorErrorKind.Unknown, typeof(HypervisorException))]
     public void The_error_table_gives_each_native_code_its_kind_and_type(string code, HypervisorErrorKind kind, Type type)
     {
-        var ex = HyperVErrorTable.Create(code, "test");
+        var wire = new WsManException(WsManFailure.MethodFailed, code, "test") { ClassName = "Msvm_VirtualSystemManagementService" };
+        var ex = Assert.IsAssignableFrom<HypervisorException>(HyperVErrorTable.ToHypervisorException(wire, new OperationContext(InstanceOperation.ListInstances, null)));
         Assert.Equal(kind, ex.Kind);
         Assert.IsType(type, ex);
         Assert.Equal(code, ex.NativeCode);
+    }
+
+    [Fact]
+    public void The_mapping_names_the_instance_for_a_missing_vm_and_reports_the_state_read_after_a_refusal()
+    {
+        var id = Guid.NewGuid();
+        var missing = new WsManException(WsManFailure.Fault, "cim:6", "gone") { ClassName = "Msvm_ComputerSystem" };
+        var notFound = Assert.IsType<InstanceNotFoundException>(HyperVErrorTable.ToHypervisorException(missing, new OperationContext(InstanceOperation.Start, id)));
+        Assert.Equal((id, "cim:6"), (notFound.InstanceId!.Value, notFound.NativeCode));
+
+        // Not found about something else (a file, a job) is no statement about the instance.
+        var file = new WsManException(WsManFailure.Fault, "cim:6", "no file") { ClassName = "CIM_DataFile" };
+        Assert.IsNotType<InstanceNotFoundException>(HyperVErrorTable.ToHypervisorException(file, new OperationContext(InstanceOperation.Start, id)));
+
+        var refused = new WsManException(WsManFailure.MethodFailed, "rv:32775", "refused") { ClassName = "Msvm_ComputerSystem", ObservedState = PowerState.Paused };
+        var invalid = Assert.IsType<InvalidPowerStateException>(HyperVErrorTable.ToHypervisorException(refused, new OperationContext(InstanceOperation.Pause, id)));
+        Assert.Equal((id, PowerState.Paused, InstanceOperation.Pause), (invalid.InstanceId!.Value, invalid.CurrentState, invalid.RefusedOperation));
+
+        var other = new InvalidOperationException("not a wire failure");
+        Assert.Same(other, HyperVErrorTable.ToHypervisorException(other, new OperationContext(InstanceOperation.Start, id)));
     }
 }

@@ -19,8 +19,24 @@ public sealed class LibvirtQemuConnectionLossTests(LibvirtQemuConnectionLossFixt
 /// <summary>A driver on qemu:///system whose daemon connections the fixture can cut.</summary>
 public sealed class LibvirtQemuConnectionLossFixture : DriverFixture, IConnectionLossFixture
 {
+    private const string OnlyConnectionLoss =
+        "This fixture serves only ConnectionLossTests, which use no fault hook; FaultTests run on the same libvirtd through LibvirtQemuFixture, which implements or declares each hook.";
+
     /// <inheritdoc />
     public override TimeSpan GracefulStopTimeout => TimeSpan.FromSeconds(1);
+
+    /// <summary>Only the connection-loss suite runs on this fixture; the fault hooks live on <see cref="LibvirtQemuFixture"/>.</summary>
+    public override IReadOnlyDictionary<FixtureHook, string> MissingHooks => new Dictionary<FixtureHook, string>
+    {
+        [FixtureHook.CrashInstance] = OnlyConnectionLoss,
+        [FixtureHook.SlowOperation] = OnlyConnectionLoss,
+        [FixtureHook.FillHost] = OnlyConnectionLoss,
+        [FixtureHook.WriteConsole] = OnlyConnectionLoss,
+    };
+
+    /// <summary>A second driver on the same daemon, as <see cref="InterruptConnectionAsync"/> gives.</summary>
+    public override Task<IHypervisorDriver> CreateOwnDriverAsync(CancellationToken cancellationToken) =>
+        Task.FromResult<IHypervisorDriver>(CiHost.NewDriver());
 
     /// <inheritdoc />
     public async Task InterruptConnectionAsync(Func<IHypervisorDriver?, Task>? whileDown, CancellationToken cancellationToken)

@@ -54,13 +54,5 @@ public sealed class LibvirtQemuFixture : DriverFixture
         return Task.FromResult<IHypervisorDriver>(NewDriver());
     }
 
-    private static LibvirtDriver NewDriver() => new(new LibvirtDriverOptions
-    {
-        Uri = CiHost.Uri,
-        DomainType = "qemu",
-        MachineType = "pc",
-        InstanceDirectory = CiHost.InstanceDirectory,
-        ShutdownPollInterval = TimeSpan.FromMilliseconds(250),
-        ConsoleTailBytes = ConsoleTail,
-    });
+    private static LibvirtDriver NewDriver() => CiHost.NewDriver(o => o.ConsoleTailBytes = ConsoleTail);
 }

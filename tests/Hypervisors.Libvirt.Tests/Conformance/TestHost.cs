@@ -24,3 +24,36 @@ internal static class TestHost
         return new UriBuilder("test", string.Empty) { Path = path }.Uri.AbsoluteUri;
     }
 }
+
+/// <summary>
+/// A test class on a private host of libvirt's test driver: the node file in a temporary folder, written before
+/// each test and removed after it.
+/// </summary>
+public abstract class PrivateTestHostSuite : IAsyncLifetime
+{
+    /// <summary>The folder holding the node file and the instances' files.</summary>
+    protected string HostDirectory { get; } = Path.Combine(Path.GetTempPath(), "hypervisors-libvirt-host-" + Guid.NewGuid().ToString("N")[..8]);
+
+    /// <summary>The host's connection URI (a <c>test:///path</c> URI; every connection to it is a new host).</summary>
+    protected string HostUri { get; private set; } = string.Empty;
+
+    /// <summary>The test's cancellation token.</summary>
+    protected static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public async ValueTask InitializeAsync()
+    {
+        Hypervisors.Testing.ExternalParts.Require(LibvirtDriver.IsLibvirtAvailable(), "libvirt.so.0 (Debian package libvirt0)");
+        HostUri = await TestHost.WriteNodeAsync(HostDirectory);
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        if (Directory.Exists(HostDirectory))
+        {
+            Directory.Delete(HostDirectory, recursive: true);
+        }
+
+        GC.SuppressFinalize(this);
+        return ValueTask.CompletedTask;
+    }
+}

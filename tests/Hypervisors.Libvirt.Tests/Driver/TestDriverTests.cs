@@ -1,33 +1,11 @@
 using Hypervisors.Libvirt.Native;
 using Hypervisors.Libvirt.Xml;
-using Hypervisors.Testing;
 
 namespace Hypervisors.Libvirt.Tests.Driver;
 
 /// <summary>Driver behaviour beyond the kit, on private hosts of libvirt's test driver.</summary>
-public sealed class TestDriverTests : IAsyncLifetime
+public sealed class TestDriverTests : PrivateTestHostSuite
 {
-    private readonly string _directory = Path.Combine(Path.GetTempPath(), "hypervisors-libvirt-driver-" + Guid.NewGuid().ToString("N")[..8]);
-    private string _uri = string.Empty;
-
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
-
-    public async ValueTask InitializeAsync()
-    {
-        ExternalParts.Require(LibvirtDriver.IsLibvirtAvailable(), "libvirt.so.0 (Debian package libvirt0)");
-        _uri = await TestHost.WriteNodeAsync(_directory);
-    }
-
-    public ValueTask DisposeAsync()
-    {
-        if (Directory.Exists(_directory))
-        {
-            Directory.Delete(_directory, recursive: true);
-        }
-
-        return ValueTask.CompletedTask;
-    }
-
     [Fact]
     public async Task A_name_that_looks_like_markup_is_refused_and_defines_nothing()
     {
@@ -176,7 +154,7 @@ public sealed class TestDriverTests : IAsyncLifetime
     [Fact]
     public async Task A_daemon_that_cannot_be_reached_is_unavailable_and_retryable()
     {
-        var socket = Path.Combine(_directory, "no-daemon.sock");
+        var socket = Path.Combine(HostDirectory, "no-daemon.sock");
         await using var driver = new LibvirtDriver(new LibvirtDriverOptions { Uri = "qemu+unix:///system?socket=" + socket });
         var error = await Assert.ThrowsAsync<HypervisorUnavailableException>(() => driver.ListInstancesAsync(Ct));
         Assert.True(error.IsTransient);
@@ -185,7 +163,7 @@ public sealed class TestDriverTests : IAsyncLifetime
         await Assert.ThrowsAsync<HypervisorUnavailableException>(() => driver.GetHostInfoAsync(Ct));
     }
 
-    private LibvirtDriver NewDriver() => new(new LibvirtDriverOptions { Uri = _uri, InstanceDirectory = Path.Combine(_directory, "instances") });
+    private LibvirtDriver NewDriver() => new(new LibvirtDriverOptions { Uri = HostUri, InstanceDirectory = Path.Combine(HostDirectory, "instances") });
 
     private static InstanceSpec Spec() => new()
     {

@@ -28,16 +28,24 @@ internal static class CiHost
             LibvirtDriver.IsLibvirtAvailable() && File.Exists(Socket) && File.Exists(Kernel) && File.Exists(Initramfs) && File.Exists(BaseImage),
             "libvirtd with the QEMU driver and the CI guest (.ci/setup/20-libvirt.sh)");
 
-    /// <summary>A driver on qemu:///system with software emulation (KVM hangs guests on these machines).</summary>
-    public static LibvirtDriver NewDriver() => new(new LibvirtDriverOptions
+    /// <summary>
+    /// A driver on qemu:///system with software emulation (KVM hangs guests on these machines), allowed the guest's and
+    /// the instances' folders; <paramref name="adjust"/> changes other settings.
+    /// </summary>
+    public static LibvirtDriver NewDriver(Action<LibvirtDriverOptions>? adjust = null)
     {
-        Uri = Uri,
-        DomainType = "qemu",
-        MachineType = "pc",
-        InstanceDirectory = InstanceDirectory,
-        ShutdownPollInterval = TimeSpan.FromMilliseconds(250),
-        AllowedHostDirectories = { GuestDirectory, InstanceDirectory },
-    });
+        var options = new LibvirtDriverOptions
+        {
+            Uri = Uri,
+            DomainType = "qemu",
+            MachineType = "pc",
+            InstanceDirectory = InstanceDirectory,
+            ShutdownPollInterval = TimeSpan.FromMilliseconds(250),
+            AllowedHostDirectories = { GuestDirectory, InstanceDirectory },
+        };
+        adjust?.Invoke(options);
+        return new LibvirtDriver(options);
+    }
 
     /// <summary>Kills the running libvirtd (the one in its pid file) and waits until it has exited.</summary>
     public static async Task StopDaemonAsync(CancellationToken cancellationToken)

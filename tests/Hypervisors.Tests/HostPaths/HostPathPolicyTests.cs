@@ -148,4 +148,57 @@ public sealed class HostPathPolicyTests : IDisposable
         await Assert.ThrowsAsync<InvalidSpecException>(() => driver.CreateInstanceAsync(
             new InstanceSpec { Id = Guid.NewGuid(), Name = "defaults", VCpus = 1, MemoryMiB = 64, Disks = [new DiskSpec(1, "/var/lib/images/a.qcow2")] }, Ct));
     }
+
+    [Fact]
+    public async Task A_trusted_image_store_widens_only_disk_images_and_only_to_the_files_it_vouches_for()
+    {
+        var storeDirectory = Path.Combine(_root.FullName, "cache");
+        Directory.CreateDirectory(storeDirectory);
+        var verified = Path.Combine(storeDirectory, "verified.qcow2");
+        var partial = Path.Combine(storeDirectory, "partial.qcow2");
+        File.WriteAllText(verified, "image");
+        File.WriteAllText(partial, "half");
+        var link = Path.Combine(Allowed, "to-verified.qcow2");
+        File.CreateSymbolicLink(link, verified);
+        await using var driver = new FakeHypervisorDriver(new FakeHypervisorOptions { AllowedHostDirectories = { Allowed } });
+        var policy = Assert.IsType<HostPathPolicy>(driver.GetService(typeof(HostPathPolicy)));
+        var store = new OneFileStore(verified);
+        var spec = new InstanceSpec { Id = Guid.NewGuid(), Name = "trusted", VCpus = 1, MemoryMiB = 64 };
+        await Assert.ThrowsAsync<InvalidSpecException>(() => driver.CreateInstanceAsync(spec with { Disks = [new DiskSpec(1, verified)] }, Ct));
+
+        policy.TrustImagesOf(store);
+        policy.TrustImagesOf(store);
+
+        Assert.Same(store, Assert.Single(policy.VerifiedImageStores));
+        var refusals = new[]
+        {
+            await Assert.ThrowsAsync<InvalidSpecException>(() => driver.CreateInstanceAsync(spec with { Disks = [new DiskSpec(1, partial)] }, Ct)),
+            await Assert.ThrowsAsync<InvalidSpecException>(() => driver.CreateInstanceAsync(spec with { Disks = [new DiskSpec(1, Path.Combine(_root.FullName, "secret", "key"))] }, Ct)),
+            await Assert.ThrowsAsync<InvalidSpecException>(() => driver.CreateInstanceAsync(spec with { KernelBoot = new KernelBootSpec(verified) }, Ct)),
+        };
+        Assert.Equal(["spec.Disks[0].ImageRef", "spec.Disks[0].ImageRef", "spec.KernelBoot.KernelPath"], refusals.Select(r => r.Field));
+        Assert.Empty(await driver.ListInstancesAsync(Ct));
+
+        var created = await driver.CreateInstanceAsync(spec with { Disks = [new DiskSpec(1, verified), new DiskSpec(1, Path.Combine(storeDirectory, ".", "verified.qcow2")), new DiskSpec(1, link)] }, Ct);
+        var volume = await Assert.ThrowsAsync<InvalidSpecException>(() => driver.AttachVolumeAsync(created.Id, new VolumeSpec("v", verified), Ct));
+        Assert.Equal("volume.Source", volume.Field);
+        Assert.Equal([partial, Path.Combine(_root.FullName, "secret", "key"), verified], store.Asked.Distinct());
+        Assert.Throws<InvalidOperationException>(() => HostPathPolicy.None.TrustImagesOf(store));
+    }
+
+    /// <summary>A store that vouches for one file and records what it was asked.</summary>
+    private sealed class OneFileStore(string file) : IVerifiedImageStore
+    {
+        public List<string> Asked { get; } = [];
+
+        public bool HoldsVerifiedImage(string resolvedPath)
+        {
+            lock (Asked)
+            {
+                Asked.Add(resolvedPath);
+            }
+
+            return resolvedPath == file;
+        }
+    }
 }

@@ -2,7 +2,7 @@ using System.Text;
 
 namespace Hypervisors.Uml.Tests;
 
-/// <summary>Snapshots of a COW disk the guest wrote to: uml_moo merges on create and on delete, the base image never changes.</summary>
+/// <summary>Snapshots of a COW disk the guest wrote to, running and stopped: uml_moo merges on create and on delete, the base image never changes.</summary>
 public sealed class UmlSnapshotTests : IDisposable
 {
     private readonly UmlTestHost _host = new();
@@ -18,7 +18,20 @@ public sealed class UmlSnapshotTests : IDisposable
         var folder = Path.Combine(_host.StateDirectory, "instances", id.ToString("D"));
         await driver.CreateInstanceAsync(_host.Spec(id, "snap-" + id.ToString("N")[..6]) with { StartAfterCreate = true }, Ct);
         await GuestConsole.WaitForAsync(driver, id, t => GuestConsole.Count(t, UmlTestHost.BootMarker) == 1, "the boot marker");
-        await Assert.ThrowsAsync<InvalidPowerStateException>(() => driver.CreateSnapshotAsync(id, "while-running", Ct));
+
+        // Of a running guest: the kernel is held while the disk is copied; the copy holds the guest's write (made
+        // before its boot marker), the disk stays on its COW layer, and the guest runs on.
+        var live = await driver.CreateSnapshotAsync(id, "while-running", Ct);
+        Assert.Equal(PowerState.Running, live.PowerStateAtSnapshot);
+        Assert.True(StartsWithMarker(Path.Combine(folder, "snapshots", live.SnapshotId, "disk0.img")), "The running snapshot's image lacks what the guest wrote.");
+        Assert.Equal(Path.Combine(folder, "disk0.cow"), Assert.Single((await driver.GetDevicesAsync(id, Ct)).Disks).Path);
+        Assert.Equal(PowerState.Running, (await driver.GetInstanceAsync(id, Ct)).PowerState);
+        var ticks = GuestConsole.Status(await GuestConsole.TextAsync(driver, id)).Count;
+        await GuestConsole.WaitForAsync(driver, id, t => GuestConsole.Status(t).Count > ticks + 2, "status lines after the running snapshot");
+
+        // Its images back no disk, so it can be deleted while the guest runs.
+        await driver.DeleteSnapshotAsync(id, live.SnapshotId, Ct);
+        Assert.False(Directory.Exists(Path.Combine(folder, "snapshots", live.SnapshotId)));
         await driver.StopInstanceAsync(id, TimeSpan.FromSeconds(30), Ct);
 
         // The guest's write is in the COW layer, not in the base image.

@@ -12,7 +12,7 @@ namespace Hypervisors.Xen.Tests.Conformance;
 /// </summary>
 /// <param name="transport">XML-RPC or JSON-RPC.</param>
 /// <param name="guestsHavePvDrivers">Whether the simulated guests have PV drivers (and so can shut down, reboot, suspend and hot-plug cleanly).</param>
-public abstract class XenFixture(XenApiTransport transport, bool guestsHavePvDrivers) : DriverFixture
+public abstract class XenFixture(XenApiTransport transport, bool guestsHavePvDrivers) : DriverFixture, IConnectionLossFixture
 {
     private XenApiSimulatorHost? _simulator;
 
@@ -63,6 +63,32 @@ public abstract class XenFixture(XenApiTransport transport, bool guestsHavePvDri
 
     public override Task<IHypervisorDriver> CreateOwnDriverAsync(CancellationToken cancellationToken) =>
         Task.FromResult<IHypervisorDriver>(NewDriver());
+
+    /// <summary>
+    /// Cuts the driver off as a xapi restart does: every session is dropped, a second driver makes its changes, and
+    /// the server's event log moves past the driver's token (EVENTS_LOST), so the driver must log in again and
+    /// resynchronise from the VM list.
+    /// </summary>
+    public async Task InterruptConnectionAsync(Func<IHypervisorDriver?, Task>? whileDown, CancellationToken cancellationToken)
+    {
+        Simulator.KillAllSessions();
+        if (whileDown is not null)
+        {
+            await using var other = NewDriver();
+            await whileDown(other);
+        }
+
+        lock (Simulator.Database.Gate)
+        {
+            var pool = Simulator.Database.First("pool");
+            for (var i = 0; i <= Simulator.Database.EventLogCapacity; i++)
+            {
+                Simulator.Database.Inject(pool);
+            }
+        }
+
+        Simulator.KillAllSessions();
+    }
 
     protected override async Task<IHypervisorDriver> CreateDriverAsync()
     {

@@ -141,8 +141,9 @@ public sealed class XenDriverTests
     {
         using var handler = new CannedHandler(HttpStatusCode.OK, body);
         await using var driver = new XenDriver(new XenDriverOptions { Url = new Uri("http://127.0.0.1:9/") }.UseCredentials("root", "x"), httpHandler: handler);
-        var ex = await Assert.ThrowsAsync<XenApiProtocolException>(() => driver.ListInstancesAsync(Ct));
-        Assert.IsAssignableFrom<HypervisorException>(ex);
+        var ex = await Assert.ThrowsAsync<HypervisorException>(() => driver.ListInstancesAsync(Ct));
+        Assert.IsType<XenApiProtocolException>(ex.InnerException);
+        Assert.Equal(InstanceOperation.ListInstances, ex.Operation);
     }
 
     [Fact]

@@ -8,7 +8,7 @@ public sealed class XenErrorMapTests
     private static readonly Guid Id = Guid.NewGuid();
 
     private static HypervisorException Map(string code, params string[] parameters) =>
-        XenErrorMap.Map(new XenApiFailureException(code, parameters), new XenCallContext(InstanceOperation.Start, Id));
+        XenErrorMap.Map(new XenApiFailureException(code, parameters), new OperationContext(InstanceOperation.Start, Id));
 
     [Theory]
     [InlineData("halted", PowerState.Shutdown)]
@@ -29,7 +29,7 @@ public sealed class XenErrorMapTests
         Assert.Equal(Id, Assert.IsType<InstanceNotFoundException>(Map("HANDLE_INVALID", "VM", "OpaqueRef:v")).MissingInstanceId);
         Assert.Equal("volume", Assert.IsType<DeviceNotFoundException>(Map("HANDLE_INVALID", "VBD", "OpaqueRef:b")).DeviceKind);
         Assert.Equal("interface", Assert.IsType<DeviceNotFoundException>(Map("HANDLE_INVALID", "VIF", "OpaqueRef:f")).DeviceKind);
-        var hostless = XenErrorMap.Map(new XenApiFailureException("HANDLE_INVALID", ["host", "OpaqueRef:h"]), new XenCallContext(InstanceOperation.GetHostInfo, null));
+        var hostless = XenErrorMap.Map(new XenApiFailureException("HANDLE_INVALID", ["host", "OpaqueRef:h"]), new OperationContext(InstanceOperation.GetHostInfo, null));
         Assert.Equal(HypervisorErrorKind.NotFound, hostless.Kind);
     }
 

@@ -62,6 +62,14 @@ internal sealed class AmqpCommandHandler(
                     ?? throw NotFound("call-not-found", $"No command with message id '{Text(args, "message_id")}' was accepted by this agent.");
                 return Done(await FindOperationAsync(operationId, args, cancellationToken).ConfigureAwait(false));
             default:
+                if (callIndex.Find(messageKey) is { } known)
+                {
+                    // A redelivered command (its agent stopped before acknowledging it): the operation it started
+                    // answers, and nothing is done again (a create whose instance has gone since would otherwise be
+                    // a new create).
+                    return KnownOutcomeAsync(known, cancellationToken);
+                }
+
                 var submitted = await SubmitAsync(request.Method, args, messageKey, cancellationToken).ConfigureAwait(false);
                 callIndex.Record(messageKey, submitted.Operation.Id, time.GetUtcNow());
                 return OutcomeAsync(submitted);
@@ -117,6 +125,14 @@ internal sealed class AmqpCommandHandler(
         }
 
         return Outcome(operation);
+    }
+
+    private async Task<CommandOutcome> KnownOutcomeAsync(string operationId, CancellationToken cancellationToken)
+    {
+        var operation = await operations.WaitAsync(operationId, options.Value.MaxCallWait, cancellationToken).ConfigureAwait(false);
+        return operation is null
+            ? new CommandOutcome(null, NotFound("operation-not-found", $"No operation {operationId} (pruned since).").Problem)
+            : Outcome(operation);
     }
 
     private async Task<JsonNode?> FindOperationAsync(string operationId, JsonObject args, CancellationToken cancellationToken)

@@ -1,7 +1,5 @@
 using System.Reflection;
-using Hypervisors.Fake;
-using Hypervisors.Libvirt;
-using Hypervisors.Uml;
+using Microsoft.Extensions.Options;
 
 namespace Hypervisors.Agent.Configuration;
 
@@ -9,89 +7,145 @@ namespace Hypervisors.Agent.Configuration;
 internal sealed record DriverDefinition(string Name, string Kind, IConfigurationSection Settings);
 
 /// <summary>
-/// Registers the drivers named under <c>Agent:Drivers</c> through the SDK's <c>AddHypervisors</c>; with none
-/// configured, one in-memory fake named <c>local</c>. Settings bind onto the driver's options; a setting
-/// <c>XFile</c> for an option <c>X</c> the options do not have as a file (<c>PasswordFile</c> for <c>Password</c>)
-/// is read from that file, so secrets come from files or the environment and never from appsettings.json.
+/// Hosts the drivers named under <c>Agent:Drivers</c> through the SDK's one registration point for driver kinds
+/// (<see cref="HypervisorDriverKinds.AddDriversFromConfiguration"/>): each child is a driver, its key the driver's
+/// name and its <c>Kind</c> a kind found by <see cref="DriverKindCatalog"/> (<c>fake</c> when left out); with no
+/// child, one in-memory fake named <c>local</c>. Each kind binds and validates its own options when the agent starts.
+/// A setting <c>XFile</c> for a string option <c>X</c> that the options do not take as a file themselves
+/// (<c>HostNameFile</c> for <c>HostName</c>) is read from that file, so secrets stay out of appsettings.json; the
+/// remote drivers take <c>PasswordFile</c> themselves and read it again at every login.
 /// </summary>
 internal static class DriverSetup
 {
     public const string DefaultDriverName = "local";
 
+    public const string DefaultKind = "fake";
+
+    private const string SectionPath = AgentOptions.SectionName + ":Drivers";
+
     public static IReadOnlyList<DriverDefinition> Read(IConfiguration configuration)
     {
-        var section = configuration.GetSection($"{AgentOptions.SectionName}:Drivers");
+        var section = configuration.GetSection(SectionPath);
         var definitions = section.GetChildren()
-            .Select(child => new DriverDefinition(child.Key, (child["Kind"] ?? "fake").ToLowerInvariant(), child))
+            .Select(child => new DriverDefinition(child.Key, (child[HypervisorDriverKinds.KindKey] ?? DefaultKind).ToLowerInvariant(), child))
             .ToList();
         if (definitions.Count == 0)
         {
-            definitions.Add(new DriverDefinition(DefaultDriverName, "fake", section.GetSection(DefaultDriverName)));
+            definitions.Add(new DriverDefinition(DefaultDriverName, DefaultKind, section.GetSection(DefaultDriverName)));
         }
 
         return definitions;
     }
 
-    public static void Register(IServiceCollection services, IReadOnlyList<DriverDefinition> definitions)
+    /// <summary>
+    /// Registers every kind in <paramref name="kinds"/> and adds the drivers of <paramref name="definitions"/>;
+    /// the defaults (kind, the <c>local</c> driver) and the secrets read from files are added to
+    /// <paramref name="configuration"/> so that each kind binds one section.
+    /// </summary>
+    /// <exception cref="AgentStartupException">A driver names a kind not found (the message lists the known ones), two
+    /// packages claim one kind, or a secret file cannot be read.</exception>
+    public static void Register(IServiceCollection services, ConfigurationManager configuration, IReadOnlyList<DriverDefinition> definitions, IReadOnlyList<IHypervisorDriverKind> kinds)
     {
-        services.AddHypervisors(hypervisors =>
+        var optionsTypes = new Dictionary<string, Type>(StringComparer.OrdinalIgnoreCase);
+        foreach (var kind in kinds)
         {
-            foreach (var definition in definitions)
+            if (OptionsType(kind.GetType()) is { } type)
             {
-                switch (definition.Kind)
-                {
-                    case "fake":
-                        hypervisors.AddFake(definition.Name, options => Bind(definition.Settings, options));
-                        break;
-                    case "libvirt":
-                        hypervisors.AddLibvirt(definition.Name, options => Bind(definition.Settings, options));
-                        break;
-                    case "uml":
-                        // Through the SDK's kind registration point: options bound from the section and checked at start.
-                        hypervisors.AddUml(definition.Name, definition.Settings);
-                        break;
-                    default:
-                        throw AgentStartupException.Setting($"Agent:Drivers:{definition.Name}:Kind",
-                            $"'{definition.Kind}' is not a known driver kind (known: {string.Join(", ", KnownKinds)}).");
-                }
+                optionsTypes.TryAdd(kind.Kind, type);
+            }
+        }
+
+        var derived = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+        foreach (var definition in definitions)
+        {
+            var path = $"{SectionPath}:{definition.Name}";
+            if (definition.Settings[HypervisorDriverKinds.KindKey] is null)
+            {
+                derived[$"{path}:{HypervisorDriverKinds.KindKey}"] = definition.Kind;
             }
 
-            // The SDK's decorators: one activity and measurement per driver call (source and meter "Hypervisors"),
-            // and its log lines with event ids.
-            hypervisors.UseOpenTelemetry().UseLogging();
-        });
+            if (optionsTypes.TryGetValue(definition.Kind, out var optionsType))
+            {
+                foreach (var (key, secret) in SecretsFromFiles(definition.Settings, optionsType))
+                {
+                    derived[$"{path}:{key}"] = secret;
+                }
+            }
+        }
+
+        if (derived.Count > 0)
+        {
+            configuration.AddInMemoryCollection(derived);
+        }
+
+        var drivers = configuration.GetSection(SectionPath);
+        try
+        {
+            services.AddHypervisors(hypervisors =>
+            {
+                foreach (var kind in kinds)
+                {
+                    hypervisors.AddDriverKind(kind);
+                }
+
+                hypervisors.AddDriversFromConfiguration(drivers);
+
+                // The SDK's decorators: one activity and measurement per driver call (source and meter "Hypervisors"),
+                // and its log lines with event ids.
+                hypervisors.UseOpenTelemetry().UseLogging();
+            });
+        }
+        catch (OptionsValidationException exception)
+        {
+            throw new AgentStartupException(string.Join(" ", exception.Failures), exception);
+        }
+        catch (Exception exception) when (exception is InvalidOperationException or ArgumentException)
+        {
+            throw AgentStartupException.Setting(SectionPath, exception.Message, exception);
+        }
     }
 
-    public static IReadOnlyList<string> KnownKinds { get; } = ["fake", "libvirt", "uml"];
-
-    /// <summary>Binds <paramref name="settings"/> onto <paramref name="options"/>, then resolves <c>XFile</c> secrets.</summary>
-    public static void Bind(IConfigurationSection settings, object options)
+    /// <summary>
+    /// The <c>TOptions</c> of a kind built on <see cref="HypervisorDriverKind{TOptions}"/>; null for a kind that binds
+    /// its section its own way (then its settings are passed as written).
+    /// </summary>
+    private static Type? OptionsType(Type? kindType)
     {
-        settings.Bind(options);
-        var type = options.GetType();
+        for (; kindType is not null; kindType = kindType.BaseType)
+        {
+            if (kindType.IsGenericType && kindType.GetGenericTypeDefinition() == typeof(HypervisorDriverKind<>))
+            {
+                return kindType.GetGenericArguments()[0];
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The <c>X</c> = content of each <c>XFile</c> setting whose options have a string <c>X</c> and no <c>XFile</c> of their own.</summary>
+    private static IEnumerable<(string Key, string Secret)> SecretsFromFiles(IConfigurationSection settings, Type optionsType)
+    {
+        const BindingFlags Public = BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase;
         foreach (var child in settings.GetChildren())
         {
-            if (!child.Key.EndsWith("File", StringComparison.Ordinal) || child.Key.Length <= 4 || string.IsNullOrEmpty(child.Value)
-                || type.GetProperty(child.Key, BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase) is not null)
+            if (!child.Key.EndsWith("File", StringComparison.OrdinalIgnoreCase) || child.Key.Length <= 4 || string.IsNullOrEmpty(child.Value)
+                || optionsType.GetProperty(child.Key, Public) is not null
+                || optionsType.GetProperty(child.Key[..^4], Public) is not { CanWrite: true } target || target.PropertyType != typeof(string))
             {
                 continue;
             }
 
-            var target = type.GetProperty(child.Key[..^4], BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase);
-            if (target is { CanWrite: true } && target.PropertyType == typeof(string))
+            string secret;
+            try
             {
-                string secret;
-                try
-                {
-                    secret = File.ReadAllText(child.Value).TrimEnd('\r', '\n');
-                }
-                catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
-                {
-                    throw AgentStartupException.Setting(child.Path, $"cannot read '{child.Value}': {exception.Message}", exception);
-                }
-
-                target.SetValue(options, secret);
+                secret = File.ReadAllText(child.Value).TrimEnd('\r', '\n');
             }
+            catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+            {
+                throw AgentStartupException.Setting(child.Path, $"cannot read '{child.Value}': {exception.Message}", exception);
+            }
+
+            yield return (target.Name, secret);
         }
     }
 }

@@ -70,6 +70,7 @@ public static class AgentApplication
         builder.WebHost.UseSetting(WebHostDefaults.PreferHostingUrlsKey, "false");
         var dataDirectory = agentOptions.ResolveDataDirectory();
         var drivers = DriverSetup.Read(builder.Configuration);
+        var kinds = DriverKindCatalog.Discover(AppContext.BaseDirectory);
         var dataLock = DataDirectoryLock.Acquire(dataDirectory);
         OperationJournal journal;
         try
@@ -85,7 +86,8 @@ public static class AgentApplication
         var services = builder.Services;
         services.Configure<AgentOptions>(agentSection);
         services.AddSingleton(token);
-        services.AddSingleton(new AgentStartupInfo(string.Join(", ", agentOptions.EffectiveListen), dataDirectory, drivers.Select(d => (d.Name, d.Kind)).ToList()));
+        services.AddSingleton(new AgentStartupInfo(string.Join(", ", agentOptions.EffectiveListen), dataDirectory, drivers.Select(d => (d.Name, d.Kind)).ToList(),
+            kinds.Kinds.Select(k => k.Kind).Distinct(StringComparer.OrdinalIgnoreCase).Order(StringComparer.Ordinal).ToList(), kinds.Skipped));
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<AgentMetrics>();
         // Built above (a busy data directory or a bad journal stops the start there); factories make the container dispose them.
@@ -103,7 +105,7 @@ public static class AgentApplication
         services.Configure<HostOptions>(host => host.ShutdownTimeout = agentOptions.DrainTime + TimeSpan.FromSeconds(15));
         services.AddHostedService(provider => provider.GetRequiredService<PowerStateSync>());
         services.AddHostedService<DriverEventPump>();
-        DriverSetup.Register(services, drivers);
+        DriverSetup.Register(services, builder.Configuration, drivers, kinds.Kinds);
         services.AddAgentImages(builder.Configuration, drivers);
         services.AddAgentAmqp(builder.Configuration, dataDirectory);
 
@@ -199,7 +201,12 @@ public static class AgentApplication
             {
                 _ = registry.Get(definition.Name).Capabilities;
             }
-            catch (Exception exception) when (exception is ArgumentException or InvalidOperationException or Microsoft.Extensions.Options.OptionsValidationException or FormatException)
+            catch (Microsoft.Extensions.Options.OptionsValidationException exception)
+            {
+                // The kind's checks name each key ("Agent:Drivers:vc1:Url: is required.").
+                throw new AgentStartupException(string.Join(" ", exception.Failures), exception);
+            }
+            catch (Exception exception) when (exception is ArgumentException or InvalidOperationException or FormatException)
             {
                 throw exception as AgentStartupException
                     ?? AgentStartupException.Setting($"Agent:Drivers:{definition.Name}", exception.Message, exception);
@@ -209,4 +216,5 @@ public static class AgentApplication
 }
 
 /// <summary>What the start-up log line reports.</summary>
-internal sealed record AgentStartupInfo(string Urls, string DataDirectory, IReadOnlyList<(string Name, string Kind)> Drivers);
+internal sealed record AgentStartupInfo(string Urls, string DataDirectory, IReadOnlyList<(string Name, string Kind)> Drivers,
+    IReadOnlyList<string> DriverKinds, IReadOnlyList<string> SkippedDriverPackages);

@@ -23,6 +23,12 @@ internal sealed class AgentStartup(
     public Task StartAsync(CancellationToken cancellationToken)
     {
         Log.AgentStarting(logger, info.Urls, info.DataDirectory, token.IsConfigured ? "bearer token" : "none (loopback only)");
+        Log.DriverKindsOffered(logger, string.Join(", ", info.DriverKinds));
+        foreach (var skipped in info.SkippedDriverPackages)
+        {
+            Log.DriverPackageSkipped(logger, skipped);
+        }
+
         foreach (var (name, kind) in info.Drivers)
         {
             Log.DriverConfigured(logger, name, kind);

@@ -9,6 +9,12 @@ internal static partial class Log
     [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "Driver {Driver} of kind {Kind} configured")]
     public static partial void DriverConfigured(ILogger logger, string driver, string kind);
 
+    [LoggerMessage(EventId = 1004, Level = LogLevel.Information, Message = "Driver kinds offered: {Kinds}")]
+    public static partial void DriverKindsOffered(ILogger logger, string kinds);
+
+    [LoggerMessage(EventId = 1005, Level = LogLevel.Warning, Message = "A driver package in the agent's directory was not loaded, so its kinds are not offered: {Problem}")]
+    public static partial void DriverPackageSkipped(ILogger logger, string problem);
+
     [LoggerMessage(EventId = 1003, Level = LogLevel.Information, Message = "Agent listening on {Urls}")]
     public static partial void AgentListening(ILogger logger, string urls);
 

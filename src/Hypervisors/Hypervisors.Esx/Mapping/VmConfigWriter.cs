@@ -17,7 +17,9 @@ internal static class VmConfigWriter
     /// <summary>SCSI unit 7 belongs to the controller itself.</summary>
     public static IEnumerable<int> ScsiUnits => Enumerable.Range(0, 16).Where(u => u != 7);
 
-    public static void WriteCreateSpec(VimWriter w, InstanceSpec spec, string guestId, string datastore, IReadOnlyDictionary<string, ManagedObjectReference> networks)
+    /// <param name="diskFiles">Per disk, the existing disk file it is backed by (a copy of its image), or null for a new thin disk.</param>
+    public static void WriteCreateSpec(VimWriter w, InstanceSpec spec, string guestId, string datastore, IReadOnlyDictionary<string, ManagedObjectReference> networks,
+        IReadOnlyList<string?>? diskFiles = null)
     {
         w.Start("config")
             .Element("name", spec.Name)
@@ -33,6 +35,12 @@ internal static class VmConfigWriter
             for (var i = 0; i < spec.Disks.Count; i++)
             {
                 units.MoveNext();
+                if (diskFiles?[i] is { } existing)
+                {
+                    WriteAddExistingDisk(w, -(101 + i), existing, NewControllerKey, units.Current);
+                    continue;
+                }
+
                 w.Start("deviceChange").Element("operation", "add").Element("fileOperation", "create")
                     .Start("device", "VirtualDisk").Element("key", -(101 + i))
                     .Start("backing", "VirtualDiskFlatVer2BackingInfo").Element("fileName", DatastoreRoot(datastore)).Element("diskMode", "persistent").Element("thinProvisioned", true).End()

@@ -1,5 +1,5 @@
 using System.Collections.Frozen;
-using System.Globalization;
+using Hypervisors.HyperV.Wire;
 
 namespace Hypervisors.HyperV.Mapping;
 
@@ -8,7 +8,7 @@ namespace Hypervisors.HyperV.Mapping;
 /// (<c>w:</c>, <c>a:</c>, <c>n:</c>), the CIM status codes of <c>MSFT_WmiError</c> (<c>cim:N</c>), and the
 /// return values of WMI methods and the error codes of failed <c>Msvm_ConcreteJob</c>s (<c>rv:N</c>).
 /// </summary>
-public static class HyperVErrorTable
+internal static class HyperVErrorTable
 {
     private static readonly FrozenDictionary<string, (HypervisorErrorKind Kind, string Meaning)> Table =
         new Dictionary<string, (HypervisorErrorKind, string)>(StringComparer.Ordinal)
@@ -74,21 +74,62 @@ public static class HyperVErrorTable
     public static (HypervisorErrorKind Kind, string Meaning) Lookup(string nativeCode) =>
         Table.TryGetValue(nativeCode, out var entry) ? entry : (HypervisorErrorKind.Unknown, "unrecognized error " + nativeCode);
 
-    /// <summary>The native code of a WMI method return value or job error code.</summary>
-    public static string ReturnValueCode(uint returnValue) => "rv:" + returnValue.ToString(CultureInfo.InvariantCulture);
+    /// <summary>Whether the wire failure's native code means <paramref name="kind"/> (for the driver's own recovery decisions).</summary>
+    public static bool Means(WsManException exception, HypervisorErrorKind kind) =>
+        exception.Failure is WsManFailure.Fault or WsManFailure.MethodFailed or WsManFailure.JobFailed && Lookup(exception.NativeCode).Kind == kind;
 
-    /// <summary>The typed error for <paramref name="nativeCode"/>, using the contract's own subclasses where one fits.</summary>
-    public static HypervisorException Create(string nativeCode, string message, Exception? innerException = null)
+    /// <summary>
+    /// The contract error for a wire failure in <paramref name="context"/>: the driver's <c>MapException</c> calls this and
+    /// nothing else maps. A not-found answer about the VM of an instance operation is
+    /// <see cref="InstanceNotFoundException"/> with the id; an invalid-state refusal whose state the driver read back is
+    /// <see cref="InvalidPowerStateException"/>; the rest go by the table. Exceptions that are not wire failures pass.
+    /// </summary>
+    public static Exception ToHypervisorException(Exception exception, OperationContext context)
     {
-        var (kind, meaning) = Lookup(nativeCode);
-        var text = $"{message} ({nativeCode}: {meaning})";
+        if (exception is not WsManException wire)
+        {
+            return exception;
+        }
+
+        switch (wire.Failure)
+        {
+            case WsManFailure.Unreachable:
+                return new HypervisorUnavailableException(wire.Message, wire) { NativeCode = wire.NativeCode };
+            case WsManFailure.TimedOut:
+            case WsManFailure.JobTimedOut:
+                return new HypervisorTimeoutException(wire.Message, wire) { NativeCode = wire.NativeCode };
+            case WsManFailure.Unauthorized:
+                return new HypervisorAuthenticationException(wire.Message, wire) { NativeCode = wire.NativeCode };
+            case WsManFailure.HttpStatus when wire.HttpStatus is 502 or 503 or 504 or 408 or 429:
+                return new HypervisorUnavailableException(wire.Message, wire) { NativeCode = wire.NativeCode };
+            case WsManFailure.HttpStatus:
+            case WsManFailure.Malformed:
+            case WsManFailure.TooLarge:
+                return new HypervisorException(HypervisorErrorKind.Unknown, wire.Message, wire) { NativeCode = wire.NativeCode };
+        }
+
+        var (kind, meaning) = Lookup(wire.NativeCode);
+        var text = $"{wire.Message} ({wire.NativeCode}: {meaning})";
+        if (context.InstanceId is { } instanceId)
+        {
+            if (kind == HypervisorErrorKind.NotFound && wire.ClassName is "Msvm_ComputerSystem")
+            {
+                return new InstanceNotFoundException(instanceId, wire) { NativeCode = wire.NativeCode };
+            }
+
+            if (kind == HypervisorErrorKind.InvalidPowerState && wire.ObservedState is { } state)
+            {
+                return new InvalidPowerStateException(instanceId, context.Operation, state, wire) { NativeCode = wire.NativeCode };
+            }
+        }
+
         return kind switch
         {
-            HypervisorErrorKind.Unavailable => new HypervisorUnavailableException(text, innerException) { NativeCode = nativeCode },
-            HypervisorErrorKind.Timeout => new HypervisorTimeoutException(text, innerException) { NativeCode = nativeCode },
-            HypervisorErrorKind.AuthenticationFailed => new HypervisorAuthenticationException(text, innerException) { NativeCode = nativeCode },
-            HypervisorErrorKind.InsufficientResources => new InsufficientResourcesException(text) { NativeCode = nativeCode },
-            _ => new HypervisorException(kind, text, innerException) { NativeCode = nativeCode },
+            HypervisorErrorKind.Unavailable => new HypervisorUnavailableException(text, wire) { NativeCode = wire.NativeCode },
+            HypervisorErrorKind.Timeout => new HypervisorTimeoutException(text, wire) { NativeCode = wire.NativeCode },
+            HypervisorErrorKind.AuthenticationFailed => new HypervisorAuthenticationException(text, wire) { NativeCode = wire.NativeCode },
+            HypervisorErrorKind.InsufficientResources => new InsufficientResourcesException(text) { NativeCode = wire.NativeCode },
+            _ => new HypervisorException(kind, text, wire) { NativeCode = wire.NativeCode },
         };
     }
 }

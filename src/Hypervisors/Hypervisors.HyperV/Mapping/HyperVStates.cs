@@ -1,7 +1,7 @@
 namespace Hypervisors.HyperV.Mapping;
 
 /// <summary>Hyper-V's EnabledState and RequestedState values and their mapping to the contract's power states.</summary>
-public static class HyperVStates
+internal static class HyperVStates
 {
     public const ushort Enabled = 2;
     public const ushort Disabled = 3;

@@ -4,7 +4,7 @@ namespace Hypervisors.HyperV.Wire;
 /// A CIM instance (or a method's output) as WS-Man returned it: each property holds zero or more values, each a
 /// string, an <see cref="EndpointReference"/>, or null for <c>xsi:nil</c>.
 /// </summary>
-public sealed class CimInstance(string className, IReadOnlyDictionary<string, IReadOnlyList<object?>> properties)
+internal sealed class CimInstance(string className, IReadOnlyDictionary<string, IReadOnlyList<object?>> properties)
 {
     /// <summary>The class name (the element's local name).</summary>
     public string ClassName { get; } = className;

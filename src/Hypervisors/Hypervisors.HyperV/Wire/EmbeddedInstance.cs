@@ -8,7 +8,7 @@ namespace Hypervisors.HyperV.Wire;
 /// An instance to pass as a method parameter, serialized as CIM-XML (DSP0201)
 /// <c>&lt;INSTANCE CLASSNAME&gt;&lt;PROPERTY NAME TYPE&gt;&lt;VALUE&gt;</c>, the way WMI accepts embedded objects over WS-Man.
 /// </summary>
-public sealed class EmbeddedInstance(string className)
+internal sealed class EmbeddedInstance(string className)
 {
     private readonly List<(string Name, string Type, IReadOnlyList<string> Values, bool IsArray)> _properties = [];
 

@@ -3,7 +3,7 @@ namespace Hypervisors.HyperV.Wire;
 /// <summary>A WS-Addressing endpoint reference to one CIM instance: its resource URI and key selectors.</summary>
 /// <param name="ResourceUri">The class's resource URI.</param>
 /// <param name="Selectors">The key properties (and optionally <c>__cimnamespace</c>), in order.</param>
-public sealed record EndpointReference(Uri ResourceUri, IReadOnlyList<KeyValuePair<string, string>> Selectors)
+internal sealed record EndpointReference(Uri ResourceUri, IReadOnlyList<KeyValuePair<string, string>> Selectors)
 {
     /// <summary>The class name: the last segment of the resource URI.</summary>
     public string ClassName => ResourceUri.AbsoluteUri[(ResourceUri.AbsoluteUri.LastIndexOf('/') + 1)..];

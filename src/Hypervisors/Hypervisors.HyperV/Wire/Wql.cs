@@ -3,7 +3,7 @@ using System.Text;
 namespace Hypervisors.HyperV.Wire;
 
 /// <summary>Builds WQL text and WMI object paths with every value quoted and escaped, never spliced raw.</summary>
-public static class Wql
+internal static class Wql
 {
     /// <summary>A WQL string literal: single-quoted, with backslash and quote escaped.</summary>
     public static string Quote(string value) => "'" + Escape(value, '\'') + "'";

@@ -4,12 +4,11 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Xml;
 using System.Xml.Linq;
-using Hypervisors.HyperV.Mapping;
 
 namespace Hypervisors.HyperV.Wire;
 
 /// <summary>How <see cref="WsManClient"/> talks to one WinRM endpoint.</summary>
-public sealed record WsManClientSettings
+internal sealed record WsManClientSettings
 {
     /// <summary>The endpoint, e.g. <c>https://host:5986/wsman</c>.</summary>
     public required Uri Endpoint { get; init; }
@@ -48,11 +47,10 @@ public enum WsManAuthentication
 
 /// <summary>
 /// A WS-Management client for WMI over WinRM: SOAP 1.2 over <see cref="HttpClient"/> to <c>/wsman</c>, with Enumerate
-/// (WQL filter) and Pull, Get and Invoke. Every failure leaves it as a <see cref="HypervisorException"/>: HTTP 401 as
-/// <see cref="HypervisorAuthenticationException"/>, connection failures as <see cref="HypervisorUnavailableException"/>,
-/// SOAP faults through <see cref="HyperVErrorTable"/>, malformed or oversized responses as malformed-response errors.
+/// (WQL filter) and Pull, Get and Invoke. Every failure leaves it as a <see cref="WsManException"/> saying what failed on
+/// the wire (fault, HTTP status, unreachable, timed out, malformed, too large); the driver gives it a contract meaning.
 /// </summary>
-public sealed class WsManClient(HttpClient http, WsManClientSettings settings)
+internal sealed class WsManClient(HttpClient http, WsManClientSettings settings)
 {
     private const int MaxConsecutiveEmptyPulls = 16;
 
@@ -175,24 +173,25 @@ public sealed class WsManClient(HttpClient http, WsManClientSettings settings)
 
         HttpResponseMessage response;
         byte[] body;
+        var host = Settings.Endpoint.GetLeftPart(UriPartial.Authority);
         try
         {
             response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
         }
         catch (HttpRequestException ex)
         {
-            throw new HypervisorUnavailableException($"Cannot reach the Hyper-V host at {Settings.Endpoint.GetLeftPart(UriPartial.Authority)}: {ex.Message}", ex);
+            throw new WsManException(WsManFailure.Unreachable, "wsman:Unreachable", $"Cannot reach the Hyper-V host at {host}: {ex.Message}", ex);
         }
         catch (TaskCanceledException ex) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new HypervisorTimeoutException($"The Hyper-V host at {Settings.Endpoint.GetLeftPart(UriPartial.Authority)} did not answer {ShortAction(action)} in time.", ex);
+            throw new WsManException(WsManFailure.TimedOut, "wsman:TimedOut", $"The Hyper-V host at {host} did not answer {ShortAction(action)} in time.", ex);
         }
 
         using (response)
         {
             if (response.StatusCode == HttpStatusCode.Unauthorized)
             {
-                throw new HypervisorAuthenticationException($"The Hyper-V host at {Settings.Endpoint.GetLeftPart(UriPartial.Authority)} refused the credentials (HTTP 401).");
+                throw new WsManException(WsManFailure.Unauthorized, "http:401", $"The Hyper-V host at {host} refused the credentials (HTTP 401).") { HttpStatus = 401 };
             }
 
             try
@@ -201,26 +200,19 @@ public sealed class WsManClient(HttpClient http, WsManClientSettings settings)
             }
             catch (Exception ex) when (ex is IOException or HttpRequestException)
             {
-                throw new HypervisorUnavailableException($"The connection to the Hyper-V host dropped while reading the answer to {ShortAction(action)}: {ex.Message}", ex);
+                throw new WsManException(WsManFailure.Unreachable, "wsman:Dropped", $"The connection to the Hyper-V host dropped while reading the answer to {ShortAction(action)}: {ex.Message}", ex);
             }
             catch (TaskCanceledException ex) when (!cancellationToken.IsCancellationRequested)
             {
-                throw new HypervisorTimeoutException($"The Hyper-V host did not finish answering {ShortAction(action)} in time.", ex);
+                throw new WsManException(WsManFailure.TimedOut, "wsman:TimedOut", $"The Hyper-V host did not finish answering {ShortAction(action)} in time.", ex);
             }
 
             var isSoap = response.Content.Headers.ContentType?.MediaType is "application/soap+xml" or "text/xml" or "application/xml";
             if (!response.IsSuccessStatusCode && (!isSoap || body.Length == 0))
             {
                 var status = (int)response.StatusCode;
-                if (status is 502 or 503 or 504 or 408 or 429)
-                {
-                    throw new HypervisorUnavailableException($"The Hyper-V host answered {ShortAction(action)} with HTTP {status}.");
-                }
-
-                throw new HypervisorException(HypervisorErrorKind.Unknown, $"The Hyper-V host answered {ShortAction(action)} with HTTP {status}.")
-                {
-                    NativeCode = "http:" + status.ToString(CultureInfo.InvariantCulture),
-                };
+                throw new WsManException(WsManFailure.HttpStatus, "http:" + status.ToString(CultureInfo.InvariantCulture),
+                    $"The Hyper-V host answered {ShortAction(action)} with HTTP {status}.") { HttpStatus = status };
             }
         }
 
@@ -228,7 +220,8 @@ public sealed class WsManClient(HttpClient http, WsManClientSettings settings)
         if (WsManEnvelope.ReadFault(document) is { } fault)
         {
             var detail = fault.WmiMessage is null ? fault.Reason : fault.Reason + " " + fault.WmiMessage;
-            throw HyperVErrorTable.Create(fault.NativeCode, $"{ShortAction(action)} on {resourceUri.AbsoluteUri[(resourceUri.AbsoluteUri.LastIndexOf('/') + 1)..]} failed: {detail}");
+            var className = resourceUri.AbsoluteUri[(resourceUri.AbsoluteUri.LastIndexOf('/') + 1)..];
+            throw new WsManException(WsManFailure.Fault, fault.NativeCode, $"{ShortAction(action)} on {className} failed: {detail}") { ClassName = className };
         }
 
         return document;
@@ -258,11 +251,8 @@ public sealed class WsManClient(HttpClient http, WsManClientSettings settings)
         return buffer.ToArray();
     }
 
-    private HypervisorException TooLarge() =>
-        new(HypervisorErrorKind.Unknown, $"The Hyper-V host sent a response larger than {Settings.MaxResponseBytes} bytes; refused.")
-        {
-            NativeCode = "w:EncodingLimit",
-        };
+    private WsManException TooLarge() =>
+        new(WsManFailure.TooLarge, "w:EncodingLimit", $"The Hyper-V host sent a response larger than {Settings.MaxResponseBytes} bytes; refused.");
 
     private static string ShortAction(string action) => action[(action.LastIndexOf('/') + 1)..];
 }

@@ -16,14 +16,14 @@ internal sealed record WsManRequestHeader(
     int MaxEnvelopeSize);
 
 /// <summary>A method parameter value: a string, an <see cref="EmbeddedInstance"/>, an <see cref="EndpointReference"/>, or a list of one of these.</summary>
-public sealed record MethodParameter(string Name, object Value);
+internal sealed record MethodParameter(string Name, object Value);
 
 /// <summary>A SOAP fault as WinRM reports it, with the WMI error details when the provider sent them.</summary>
 /// <param name="Subcode">The fault subcode as prefix:name with the prefixes of <see cref="HyperVErrorTable"/> (w:, a:, n:), or null.</param>
 /// <param name="Reason">The fault's reason text.</param>
 /// <param name="CimStatusCode">MSFT_WmiError.CIMStatusCode, or null.</param>
 /// <param name="WmiMessage">MSFT_WmiError.Message or WSManFault/Message, or null.</param>
-public sealed record WsManFault(string? Subcode, string Reason, int? CimStatusCode, string? WmiMessage)
+internal sealed record WsManFault(string? Subcode, string Reason, int? CimStatusCode, string? WmiMessage)
 {
     /// <summary>The most specific native code for <see cref="HyperVErrorTable"/>: the CIM status when present, else the subcode.</summary>
     public string NativeCode => CimStatusCode is { } cim ? "cim:" + cim.ToString(CultureInfo.InvariantCulture) : Subcode ?? "w:InternalError";
@@ -166,11 +166,7 @@ internal static class WsManEnvelope
 
     public static XElement Body(XDocument document) => document.Root!.Element(WsManNames.Soap + "Body")!;
 
-    public static HypervisorException Malformed(string detail, Exception? inner) =>
-        new(HypervisorErrorKind.Unknown, "The Hyper-V host sent a malformed WS-Management response: " + detail, inner)
-        {
-            NativeCode = "wsman:MalformedResponse",
-        };
+    public static WsManException Malformed(string detail, Exception? inner) => WsManException.Malformed(detail, inner);
 
     /// <summary>Reads the SOAP fault in <paramref name="document"/>, or null when it holds none.</summary>
     public static WsManFault? ReadFault(XDocument document)

@@ -3,7 +3,7 @@ using System.Xml.Linq;
 namespace Hypervisors.HyperV.Wire;
 
 /// <summary>XML namespaces, action URIs and resource URIs of WS-Management (DSP0226) as WinRM speaks it.</summary>
-public static class WsManNames
+internal static class WsManNames
 {
     public static readonly XNamespace Soap = "http://www.w3.org/2003/05/soap-envelope";
     public static readonly XNamespace Addressing = "http://schemas.xmlsoap.org/ws/2004/08/addressing";

@@ -23,7 +23,12 @@ public sealed record ResolvedImage(string Path, string Format, long VirtualSize,
 /// then renamed into place, so a partial or refused file is never used and never left behind. Instances hold leases
 /// on the entries their disks are based on; an entry is aged out only when no lease holds it.
 /// </summary>
-public sealed partial class ImageCache : IDisposable
+/// <remarks>
+/// As an <see cref="IVerifiedImageStore"/> the cache vouches for its complete entries (never for temporary files,
+/// leases or metadata) and for the files its image allow-list lets callers name, which it uses in place when they are
+/// already in the wanted format; a driver whose host-path policy trusts the cache accepts them as disk images.
+/// </remarks>
+public sealed partial class ImageCache : IDisposable, IVerifiedImageStore
 {
     /// <summary>The meter's name.</summary>
     public const string MeterName = "Hypervisors.Images";
@@ -48,6 +53,7 @@ public sealed partial class ImageCache : IDisposable
     private readonly string _images;
     private readonly string _temporary;
     private readonly string _leases;
+    private readonly string _imagesResolved;
 
     /// <summary>Creates the cache in <see cref="ImageCacheOptions.Directory"/> (made when missing).</summary>
     /// <param name="options">Folder, limits, programs.</param>
@@ -83,6 +89,8 @@ public sealed partial class ImageCache : IDisposable
         {
             System.IO.Directory.CreateDirectory(directory);
         }
+
+        _imagesResolved = ImageDirectoryAllowList.RealPath(_images);
 
         var meter = meterFactory?.Create(MeterName) ?? (_ownedMeter = new Meter(MeterName));
         _hits = meter.CreateCounter<long>("hypervisors.image_cache.hits", "{request}", "Image requests served from the cache");
@@ -358,6 +366,27 @@ public sealed partial class ImageCache : IDisposable
                 return 0L;
             },
             cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public bool HoldsVerifiedImage(string resolvedPath)
+    {
+        ArgumentNullException.ThrowIfNull(resolvedPath);
+        var name = Path.GetFileName(resolvedPath);
+        if (string.Equals(Path.GetDirectoryName(resolvedPath), _imagesResolved, StringComparison.Ordinal) && IsEntryName(name))
+        {
+            var file = new FileInfo(resolvedPath);
+            return file.Exists && file.LinkTarget is null && Read(name) is not null;
+        }
+
+        try
+        {
+            return string.Equals(_paths.ResolveImageFile(resolvedPath), resolvedPath, StringComparison.Ordinal);
+        }
+        catch (InvalidImageReferenceException)
+        {
+            return false;
+        }
     }
 
     /// <summary>The cache entry whose file is <paramref name="path"/>, or null.</summary>

@@ -12,6 +12,12 @@ namespace Hypervisors.Images.Disks;
 /// entry until it is deleted, so the cache never ages out an image that backs a disk. A refused image changes
 /// nothing: no instance, no lease, no cache entry.
 /// </summary>
+/// <remarks>
+/// The cache's files are bases the inner driver must accept, though the operator lists only the directories callers
+/// may name: the decorator registers the cache with the inner driver's <see cref="HostPathPolicy"/>
+/// (<see cref="HostPathPolicy.TrustImagesOf"/>), which then accepts the cache's verified entries as disk images, and
+/// still refuses every other host path outside its allowed directories.
+/// </remarks>
 public sealed partial class ImageDisksDriver : DelegatingHypervisorDriver
 {
     private readonly ImageCache _cache;
@@ -23,6 +29,7 @@ public sealed partial class ImageDisksDriver : DelegatingHypervisorDriver
     {
         ArgumentNullException.ThrowIfNull(cache);
         _cache = cache;
+        innerDriver.GetService<HostPathPolicy>()?.TrustImagesOf(cache);
         DiskFormat = diskFormat;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
     }
@@ -37,6 +44,12 @@ public sealed partial class ImageDisksDriver : DelegatingHypervisorDriver
         if (!spec.Disks.Any(d => d.ImageRef is not null))
         {
             return await base.CreateInstanceAsync(spec, cancellationToken).ConfigureAwait(false);
+        }
+
+        // A driver that cannot base disks on images refuses before anything is fetched or leased.
+        if (!Capabilities.SupportsImageDisks)
+        {
+            throw new OperationNotSupportedException(Capabilities.HypervisorType, InstanceOperation.Create, "disks from an image are not supported.");
         }
 
         // Parse every reference before fetching any, so a malformed one refuses the request without a download.

@@ -89,7 +89,7 @@ public sealed class ImageDirectoryAllowList : IImagePathPolicy
     }
 
     /// <summary>The path with every symbolic link along it resolved.</summary>
-    private static string RealPath(string path)
+    internal static string RealPath(string path)
     {
         var full = Path.GetFullPath(path);
         var root = Path.GetPathRoot(full)!;

@@ -59,8 +59,10 @@ internal static unsafe class LibvirtEventLoop
             throw new LibvirtCallException("virEventRegisterDefaultImpl", LibvirtError.Capture("virEventRegisterDefaultImpl"));
         }
 
+        // Started without the caller's execution context: the process-wide loop carries none of the first caller's
+        // async-local state (a call counter, say) into every later callback.
         var thread = new Thread(Run) { IsBackground = true, Name = "libvirt event loop" };
-        thread.Start();
+        thread.UnsafeStart();
         return thread;
     }
 

@@ -51,6 +51,18 @@ internal static unsafe partial class LibvirtNative
         return IntPtr.Zero;
     }
 
+    /// <summary>
+    /// Passes a call's result through after noting the call on the flow's <see cref="LibvirtCallCounter"/>. Every
+    /// function that does work in libvirt's driver (one RPC to libvirtd for a remote connection) goes through here;
+    /// local ones (the UUID and name a handle carries, frees, errors, the event loop) and a connection's close-callback
+    /// bookkeeping do not.
+    /// </summary>
+    private static T Counted<T>(T result, string function)
+    {
+        LibvirtCallCounter.Record(function);
+        return result;
+    }
+
     /// <summary>Frees a string or array that libvirt allocated with malloc for the caller.</summary>
     public static void FreeString(IntPtr pointer) => NativeMemory.Free((void*)pointer);
 
@@ -92,7 +104,9 @@ internal static unsafe partial class LibvirtNative
     // ---- connections ----
 
     [LibraryImport(Library, EntryPoint = "virConnectOpen", StringMarshalling = StringMarshalling.Utf8)]
-    public static partial SafeConnectHandle ConnectOpen(string name);
+    private static partial SafeConnectHandle ConnectOpenCore(string name);
+
+    public static SafeConnectHandle ConnectOpen(string name) => Counted(ConnectOpenCore(name), "virConnectOpen");
 
     [LibraryImport(Library, EntryPoint = "virConnectClose")]
     public static partial int ConnectClose(IntPtr conn);
@@ -101,19 +115,29 @@ internal static unsafe partial class LibvirtNative
     public static partial int ConnectIsAlive(SafeConnectHandle conn);
 
     [LibraryImport(Library, EntryPoint = "virConnectGetCapabilities")]
-    public static partial IntPtr ConnectGetCapabilities(SafeConnectHandle conn);
+    private static partial IntPtr ConnectGetCapabilitiesCore(SafeConnectHandle conn);
+
+    public static IntPtr ConnectGetCapabilities(SafeConnectHandle conn) => Counted(ConnectGetCapabilitiesCore(conn), "virConnectGetCapabilities");
 
     [LibraryImport(Library, EntryPoint = "virConnectGetHostname")]
-    public static partial IntPtr ConnectGetHostname(SafeConnectHandle conn);
+    private static partial IntPtr ConnectGetHostnameCore(SafeConnectHandle conn);
+
+    public static IntPtr ConnectGetHostname(SafeConnectHandle conn) => Counted(ConnectGetHostnameCore(conn), "virConnectGetHostname");
 
     [LibraryImport(Library, EntryPoint = "virConnectGetVersion")]
-    public static partial int ConnectGetVersion(SafeConnectHandle conn, out nuint hvVer);
+    private static partial int ConnectGetVersionCore(SafeConnectHandle conn, out nuint hvVer);
+
+    public static int ConnectGetVersion(SafeConnectHandle conn, out nuint hvVer) => Counted(ConnectGetVersionCore(conn, out hvVer), "virConnectGetVersion");
 
     [LibraryImport(Library, EntryPoint = "virNodeGetInfo")]
-    public static partial int NodeGetInfo(SafeConnectHandle conn, out VirNodeInfo info);
+    private static partial int NodeGetInfoCore(SafeConnectHandle conn, out VirNodeInfo info);
+
+    public static int NodeGetInfo(SafeConnectHandle conn, out VirNodeInfo info) => Counted(NodeGetInfoCore(conn, out info), "virNodeGetInfo");
 
     [LibraryImport(Library, EntryPoint = "virConnectListAllDomains")]
-    public static partial int ConnectListAllDomains(SafeConnectHandle conn, out IntPtr* domains, uint flags);
+    private static partial int ConnectListAllDomainsCore(SafeConnectHandle conn, out IntPtr* domains, uint flags);
+
+    public static int ConnectListAllDomains(SafeConnectHandle conn, out IntPtr* domains, uint flags) => Counted(ConnectListAllDomainsCore(conn, out domains, flags), "virConnectListAllDomains");
 
     [LibraryImport(Library, EntryPoint = "virConnectRegisterCloseCallback")]
     public static partial int ConnectRegisterCloseCallback(SafeConnectHandle conn, delegate* unmanaged[Cdecl]<IntPtr, int, IntPtr, void> cb, IntPtr opaque, delegate* unmanaged[Cdecl]<IntPtr, void> freecb);
@@ -136,10 +160,14 @@ internal static unsafe partial class LibvirtNative
     public static partial int EventRemoveTimeout(int timer);
 
     [LibraryImport(Library, EntryPoint = "virConnectDomainEventRegisterAny")]
-    public static partial int ConnectDomainEventRegisterAny(SafeConnectHandle conn, IntPtr dom, int eventId, IntPtr cb, IntPtr opaque, delegate* unmanaged[Cdecl]<IntPtr, void> freecb);
+    private static partial int ConnectDomainEventRegisterAnyCore(SafeConnectHandle conn, IntPtr dom, int eventId, IntPtr cb, IntPtr opaque, delegate* unmanaged[Cdecl]<IntPtr, void> freecb);
+
+    public static int ConnectDomainEventRegisterAny(SafeConnectHandle conn, IntPtr dom, int eventId, IntPtr cb, IntPtr opaque, delegate* unmanaged[Cdecl]<IntPtr, void> freecb) => Counted(ConnectDomainEventRegisterAnyCore(conn, dom, eventId, cb, opaque, freecb), "virConnectDomainEventRegisterAny");
 
     [LibraryImport(Library, EntryPoint = "virConnectDomainEventDeregisterAny")]
-    public static partial int ConnectDomainEventDeregisterAny(SafeConnectHandle conn, int callbackId);
+    private static partial int ConnectDomainEventDeregisterAnyCore(SafeConnectHandle conn, int callbackId);
+
+    public static int ConnectDomainEventDeregisterAny(SafeConnectHandle conn, int callbackId) => Counted(ConnectDomainEventDeregisterAnyCore(conn, callbackId), "virConnectDomainEventDeregisterAny");
 
     // ---- domains ----
 
@@ -147,55 +175,89 @@ internal static unsafe partial class LibvirtNative
     public static partial int DomainFree(IntPtr domain);
 
     [LibraryImport(Library, EntryPoint = "virDomainLookupByUUID")]
-    public static partial SafeDomainHandle DomainLookupByUuid(SafeConnectHandle conn, byte* uuid);
+    private static partial SafeDomainHandle DomainLookupByUuidCore(SafeConnectHandle conn, byte* uuid);
+
+    public static SafeDomainHandle DomainLookupByUuid(SafeConnectHandle conn, byte* uuid) => Counted(DomainLookupByUuidCore(conn, uuid), "virDomainLookupByUUID");
 
     [LibraryImport(Library, EntryPoint = "virDomainLookupByName", StringMarshalling = StringMarshalling.Utf8)]
-    public static partial SafeDomainHandle DomainLookupByName(SafeConnectHandle conn, string name);
+    private static partial SafeDomainHandle DomainLookupByNameCore(SafeConnectHandle conn, string name);
+
+    public static SafeDomainHandle DomainLookupByName(SafeConnectHandle conn, string name) => Counted(DomainLookupByNameCore(conn, name), "virDomainLookupByName");
 
     [LibraryImport(Library, EntryPoint = "virDomainDefineXML", StringMarshalling = StringMarshalling.Utf8)]
-    public static partial SafeDomainHandle DomainDefineXml(SafeConnectHandle conn, string xml);
+    private static partial SafeDomainHandle DomainDefineXmlCore(SafeConnectHandle conn, string xml);
+
+    public static SafeDomainHandle DomainDefineXml(SafeConnectHandle conn, string xml) => Counted(DomainDefineXmlCore(conn, xml), "virDomainDefineXML");
 
     [LibraryImport(Library, EntryPoint = "virDomainCreate")]
-    public static partial int DomainCreate(SafeDomainHandle domain);
+    private static partial int DomainCreateCore(SafeDomainHandle domain);
+
+    public static int DomainCreate(SafeDomainHandle domain) => Counted(DomainCreateCore(domain), "virDomainCreate");
 
     [LibraryImport(Library, EntryPoint = "virDomainDestroy")]
-    public static partial int DomainDestroy(SafeDomainHandle domain);
+    private static partial int DomainDestroyCore(SafeDomainHandle domain);
+
+    public static int DomainDestroy(SafeDomainHandle domain) => Counted(DomainDestroyCore(domain), "virDomainDestroy");
 
     [LibraryImport(Library, EntryPoint = "virDomainShutdown")]
-    public static partial int DomainShutdown(SafeDomainHandle domain);
+    private static partial int DomainShutdownCore(SafeDomainHandle domain);
+
+    public static int DomainShutdown(SafeDomainHandle domain) => Counted(DomainShutdownCore(domain), "virDomainShutdown");
 
     [LibraryImport(Library, EntryPoint = "virDomainReboot")]
-    public static partial int DomainReboot(SafeDomainHandle domain, uint flags);
+    private static partial int DomainRebootCore(SafeDomainHandle domain, uint flags);
+
+    public static int DomainReboot(SafeDomainHandle domain, uint flags) => Counted(DomainRebootCore(domain, flags), "virDomainReboot");
 
     [LibraryImport(Library, EntryPoint = "virDomainReset")]
-    public static partial int DomainReset(SafeDomainHandle domain, uint flags);
+    private static partial int DomainResetCore(SafeDomainHandle domain, uint flags);
+
+    public static int DomainReset(SafeDomainHandle domain, uint flags) => Counted(DomainResetCore(domain, flags), "virDomainReset");
 
     [LibraryImport(Library, EntryPoint = "virDomainSuspend")]
-    public static partial int DomainSuspend(SafeDomainHandle domain);
+    private static partial int DomainSuspendCore(SafeDomainHandle domain);
+
+    public static int DomainSuspend(SafeDomainHandle domain) => Counted(DomainSuspendCore(domain), "virDomainSuspend");
 
     [LibraryImport(Library, EntryPoint = "virDomainResume")]
-    public static partial int DomainResume(SafeDomainHandle domain);
+    private static partial int DomainResumeCore(SafeDomainHandle domain);
+
+    public static int DomainResume(SafeDomainHandle domain) => Counted(DomainResumeCore(domain), "virDomainResume");
 
     [LibraryImport(Library, EntryPoint = "virDomainManagedSave")]
-    public static partial int DomainManagedSave(SafeDomainHandle domain, uint flags);
+    private static partial int DomainManagedSaveCore(SafeDomainHandle domain, uint flags);
+
+    public static int DomainManagedSave(SafeDomainHandle domain, uint flags) => Counted(DomainManagedSaveCore(domain, flags), "virDomainManagedSave");
 
     [LibraryImport(Library, EntryPoint = "virDomainHasManagedSaveImage")]
-    public static partial int DomainHasManagedSaveImage(SafeDomainHandle domain, uint flags);
+    private static partial int DomainHasManagedSaveImageCore(SafeDomainHandle domain, uint flags);
+
+    public static int DomainHasManagedSaveImage(SafeDomainHandle domain, uint flags) => Counted(DomainHasManagedSaveImageCore(domain, flags), "virDomainHasManagedSaveImage");
 
     [LibraryImport(Library, EntryPoint = "virDomainHasManagedSaveImage")]
-    public static partial int DomainHasManagedSaveImage(IntPtr domain, uint flags);
+    private static partial int DomainHasManagedSaveImageCore(IntPtr domain, uint flags);
+
+    public static int DomainHasManagedSaveImage(IntPtr domain, uint flags) => Counted(DomainHasManagedSaveImageCore(domain, flags), "virDomainHasManagedSaveImage");
 
     [LibraryImport(Library, EntryPoint = "virDomainUndefineFlags")]
-    public static partial int DomainUndefineFlags(SafeDomainHandle domain, uint flags);
+    private static partial int DomainUndefineFlagsCore(SafeDomainHandle domain, uint flags);
+
+    public static int DomainUndefineFlags(SafeDomainHandle domain, uint flags) => Counted(DomainUndefineFlagsCore(domain, flags), "virDomainUndefineFlags");
 
     [LibraryImport(Library, EntryPoint = "virDomainGetInfo")]
-    public static partial int DomainGetInfo(SafeDomainHandle domain, out VirDomainInfo info);
+    private static partial int DomainGetInfoCore(SafeDomainHandle domain, out VirDomainInfo info);
+
+    public static int DomainGetInfo(SafeDomainHandle domain, out VirDomainInfo info) => Counted(DomainGetInfoCore(domain, out info), "virDomainGetInfo");
 
     [LibraryImport(Library, EntryPoint = "virDomainGetInfo")]
-    public static partial int DomainGetInfo(IntPtr domain, out VirDomainInfo info);
+    private static partial int DomainGetInfoCore(IntPtr domain, out VirDomainInfo info);
+
+    public static int DomainGetInfo(IntPtr domain, out VirDomainInfo info) => Counted(DomainGetInfoCore(domain, out info), "virDomainGetInfo");
 
     [LibraryImport(Library, EntryPoint = "virDomainGetState")]
-    public static partial int DomainGetState(IntPtr domain, out int state, out int reason, uint flags);
+    private static partial int DomainGetStateCore(IntPtr domain, out int state, out int reason, uint flags);
+
+    public static int DomainGetState(IntPtr domain, out int state, out int reason, uint flags) => Counted(DomainGetStateCore(domain, out state, out reason, flags), "virDomainGetState");
 
     [LibraryImport(Library, EntryPoint = "virDomainGetUUID")]
     public static partial int DomainGetUuid(IntPtr domain, byte* uuid);
@@ -207,36 +269,56 @@ internal static unsafe partial class LibvirtNative
     public static partial IntPtr DomainGetName(SafeDomainHandle domain);
 
     [LibraryImport(Library, EntryPoint = "virDomainGetXMLDesc")]
-    public static partial IntPtr DomainGetXmlDesc(SafeDomainHandle domain, uint flags);
+    private static partial IntPtr DomainGetXmlDescCore(SafeDomainHandle domain, uint flags);
+
+    public static IntPtr DomainGetXmlDesc(SafeDomainHandle domain, uint flags) => Counted(DomainGetXmlDescCore(domain, flags), "virDomainGetXMLDesc");
 
     [LibraryImport(Library, EntryPoint = "virDomainGetMetadata", StringMarshalling = StringMarshalling.Utf8)]
-    public static partial IntPtr DomainGetMetadata(IntPtr domain, int type, string uri, uint flags);
+    private static partial IntPtr DomainGetMetadataCore(IntPtr domain, int type, string uri, uint flags);
+
+    public static IntPtr DomainGetMetadata(IntPtr domain, int type, string uri, uint flags) => Counted(DomainGetMetadataCore(domain, type, uri, flags), "virDomainGetMetadata");
 
     [LibraryImport(Library, EntryPoint = "virDomainSetMetadata", StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int DomainSetMetadata(SafeDomainHandle domain, int type, string? metadata, string? key, string? uri, uint flags);
+    private static partial int DomainSetMetadataCore(SafeDomainHandle domain, int type, string? metadata, string? key, string? uri, uint flags);
+
+    public static int DomainSetMetadata(SafeDomainHandle domain, int type, string? metadata, string? key, string? uri, uint flags) => Counted(DomainSetMetadataCore(domain, type, metadata, key, uri, flags), "virDomainSetMetadata");
 
     [LibraryImport(Library, EntryPoint = "virDomainAttachDeviceFlags", StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int DomainAttachDeviceFlags(SafeDomainHandle domain, string xml, uint flags);
+    private static partial int DomainAttachDeviceFlagsCore(SafeDomainHandle domain, string xml, uint flags);
+
+    public static int DomainAttachDeviceFlags(SafeDomainHandle domain, string xml, uint flags) => Counted(DomainAttachDeviceFlagsCore(domain, xml, flags), "virDomainAttachDeviceFlags");
 
     [LibraryImport(Library, EntryPoint = "virDomainDetachDeviceFlags", StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int DomainDetachDeviceFlags(SafeDomainHandle domain, string xml, uint flags);
+    private static partial int DomainDetachDeviceFlagsCore(SafeDomainHandle domain, string xml, uint flags);
+
+    public static int DomainDetachDeviceFlags(SafeDomainHandle domain, string xml, uint flags) => Counted(DomainDetachDeviceFlagsCore(domain, xml, flags), "virDomainDetachDeviceFlags");
 
     // ---- snapshots ----
 
     [LibraryImport(Library, EntryPoint = "virDomainSnapshotCreateXML", StringMarshalling = StringMarshalling.Utf8)]
-    public static partial SafeSnapshotHandle DomainSnapshotCreateXml(SafeDomainHandle domain, string xml, uint flags);
+    private static partial SafeSnapshotHandle DomainSnapshotCreateXmlCore(SafeDomainHandle domain, string xml, uint flags);
+
+    public static SafeSnapshotHandle DomainSnapshotCreateXml(SafeDomainHandle domain, string xml, uint flags) => Counted(DomainSnapshotCreateXmlCore(domain, xml, flags), "virDomainSnapshotCreateXML");
 
     [LibraryImport(Library, EntryPoint = "virDomainListAllSnapshots")]
-    public static partial int DomainListAllSnapshots(SafeDomainHandle domain, out IntPtr* snapshots, uint flags);
+    private static partial int DomainListAllSnapshotsCore(SafeDomainHandle domain, out IntPtr* snapshots, uint flags);
+
+    public static int DomainListAllSnapshots(SafeDomainHandle domain, out IntPtr* snapshots, uint flags) => Counted(DomainListAllSnapshotsCore(domain, out snapshots, flags), "virDomainListAllSnapshots");
 
     [LibraryImport(Library, EntryPoint = "virDomainSnapshotLookupByName", StringMarshalling = StringMarshalling.Utf8)]
-    public static partial SafeSnapshotHandle DomainSnapshotLookupByName(SafeDomainHandle domain, string name, uint flags);
+    private static partial SafeSnapshotHandle DomainSnapshotLookupByNameCore(SafeDomainHandle domain, string name, uint flags);
+
+    public static SafeSnapshotHandle DomainSnapshotLookupByName(SafeDomainHandle domain, string name, uint flags) => Counted(DomainSnapshotLookupByNameCore(domain, name, flags), "virDomainSnapshotLookupByName");
 
     [LibraryImport(Library, EntryPoint = "virDomainSnapshotGetXMLDesc")]
-    public static partial IntPtr DomainSnapshotGetXmlDesc(IntPtr snapshot, uint flags);
+    private static partial IntPtr DomainSnapshotGetXmlDescCore(IntPtr snapshot, uint flags);
+
+    public static IntPtr DomainSnapshotGetXmlDesc(IntPtr snapshot, uint flags) => Counted(DomainSnapshotGetXmlDescCore(snapshot, flags), "virDomainSnapshotGetXMLDesc");
 
     [LibraryImport(Library, EntryPoint = "virDomainSnapshotDelete")]
-    public static partial int DomainSnapshotDelete(SafeSnapshotHandle snapshot, uint flags);
+    private static partial int DomainSnapshotDeleteCore(SafeSnapshotHandle snapshot, uint flags);
+
+    public static int DomainSnapshotDelete(SafeSnapshotHandle snapshot, uint flags) => Counted(DomainSnapshotDeleteCore(snapshot, flags), "virDomainSnapshotDelete");
 
     [LibraryImport(Library, EntryPoint = "virDomainSnapshotFree")]
     public static partial int DomainSnapshotFree(IntPtr snapshot);

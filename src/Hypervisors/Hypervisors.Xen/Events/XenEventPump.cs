@@ -1,241 +1,181 @@
+using Hypervisors.Xen.Mapping;
 using Hypervisors.Xen.Session;
 using Hypervisors.Xen.Wire;
 using Microsoft.Extensions.Logging;
 
 namespace Hypervisors.Xen.Events;
 
-/// <summary>One event from <c>event.from</c>.</summary>
-/// <param name="Class">The object's class in lower case ("vm", "task").</param>
-/// <param name="Operation">"add", "mod" or "del".</param>
-/// <param name="Ref">The object's reference.</param>
-/// <param name="Snapshot">The object's record, when the server sent one.</param>
-internal sealed record XenEvent(string Class, string Operation, string Ref, Dictionary<string, object?>? Snapshot);
-
 /// <summary>
-/// The driver's single <c>event.from</c> loop on classes <c>VM</c> and <c>task</c>: it completes the waits of
-/// <see cref="WaitForTaskAsync"/> when a task leaves <c>pending</c> (no per-task polling) and hands VM events to the
-/// driver. Transient failures back off and retry; <c>EVENTS_LOST</c> asks the driver to resynchronise.
+/// Turns XenAPI's <c>event.from</c> on class <c>VM</c> into lifecycle events, run by the SDK's
+/// <see cref="ReconnectingLoop"/>: connecting takes a token for "now" and reads every VM once
+/// (<c>VM.get_all_records</c>); receiving long-polls <c>event.from</c> from that token. After a lost connection, a
+/// dead session or <c>EVENTS_LOST</c> the loop connects again and <see cref="InstanceStateTracker.Reconcile"/>
+/// publishes what changed meanwhile, as the contract states. It runs only while the driver has been watched.
 /// </summary>
-internal sealed partial class XenEventPump : IAsyncDisposable
+internal sealed class XenEventPump : IAsyncDisposable
 {
-    private static readonly string[] Classes = ["VM", "task"];
+    private static readonly string[] Classes = ["VM"];
 
     private readonly XenApiSession _session;
     private readonly TimeSpan _pollTimeout;
-    private readonly ILogger _logger;
-    private readonly Action<XenEvent> _onVmEvent;
-    private readonly Func<CancellationToken, Task<string>> _resynchronize;
-    private const int MaxUnclaimedTasks = 4096;
+    private readonly InstanceEventHub _hub;
+    private readonly TimeProvider _time;
+    private readonly Action<Guid, string, bool> _onRefChanged;
+    private readonly InstanceStateTracker _states = new();
+    private readonly Dictionary<string, Guid> _idsByRef = new(StringComparer.Ordinal);
+    private readonly ReconnectingLoop _loop;
+    private string _token = string.Empty;
 
-    private readonly Lock _taskLock = new();
-    private readonly Dictionary<string, TaskCompletionSource<Dictionary<string, object?>>> _taskWaiters = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, Dictionary<string, object?>> _finishedUnclaimed = new(StringComparer.Ordinal);
-    private readonly Queue<string> _unclaimedOrder = new();
-    private readonly CancellationTokenSource _stop = new();
-    private Task? _loop;
-
-    public XenEventPump(XenApiSession session, TimeSpan pollTimeout, ILogger logger, Action<XenEvent> onVmEvent, Func<CancellationToken, Task<string>> resynchronize)
+    /// <param name="session">The driver's session.</param>
+    /// <param name="pollTimeout">How long one <c>event.from</c> waits on the server.</param>
+    /// <param name="hub">Where events go.</param>
+    /// <param name="time">The clock for event timestamps and reconnect waits.</param>
+    /// <param name="logger">Where the loop logs.</param>
+    /// <param name="onRefChanged">Told of each instance's VM reference as seen (true) or gone (false), to keep the driver's index current.</param>
+    public XenEventPump(XenApiSession session, TimeSpan pollTimeout, InstanceEventHub hub, TimeProvider time, ILogger logger, Action<Guid, string, bool> onRefChanged)
     {
         _session = session;
         _pollTimeout = pollTimeout;
-        _logger = logger;
-        _onVmEvent = onVmEvent;
-        _resynchronize = resynchronize;
+        _hub = hub;
+        _time = time;
+        _onRefChanged = onRefChanged;
+        _loop = new ReconnectingLoop($"XenAPI VM events at {session.Rpc.Endpoint}", ConnectAsync, RunAsync, timeProvider: time, logger: logger);
     }
 
-    /// <summary>Gets a token for "now": events after it will be delivered.</summary>
-    public static async Task<string> GetCurrentTokenAsync(XenApiSession session, CancellationToken cancellationToken)
-    {
-        // An empty token returns the requested classes' objects; the pool class has one object, so this is cheap.
-        var result = XenValue.ToStruct(await session.CallAsync("event.from", [new[] { "pool" }, string.Empty, 0.0], TimeSpan.Zero, cancellationToken)
-            .ConfigureAwait(false));
-        return XenValue.ToText(XenValue.Member(result, "token"));
-    }
+    /// <summary>How many times the loop connected again after a loss.</summary>
+    public int Reconnects => _loop.Reconnects;
 
-    /// <summary>Starts the loop from <paramref name="token"/>.</summary>
-    public void Start(string token) => _loop = Task.Run(() => RunAsync(token, _stop.Token));
+    /// <summary>Connects on the caller's flow (events after this call are delivered), then runs in the background.</summary>
+    public Task StartAsync(CancellationToken cancellationToken) => _loop.StartAsync(cancellationToken);
+
+    public ValueTask DisposeAsync() => _loop.DisposeAsync();
 
     /// <summary>
-    /// Waits until <paramref name="taskRef"/> is no longer pending and returns its record, as the loop delivers it.
-    /// The loop's token predates every task the driver creates, so the completion always arrives; one that arrives
-    /// before the caller starts waiting is kept (a bounded number of them) and claimed here.
+    /// Takes a token for "now" (events after it will be delivered) and reads every VM: the driver's first use does
+    /// this once, so the watch, whenever it starts, reports everything from then on.
     /// </summary>
-    public async Task<Dictionary<string, object?>> WaitForTaskAsync(string taskRef, CancellationToken cancellationToken)
+    public async Task<Dictionary<string, object?>> PrimeAsync(CancellationToken cancellationToken)
     {
-        var waiter = new TaskCompletionSource<Dictionary<string, object?>>(TaskCreationOptions.RunContinuationsAsynchronously);
-        lock (_taskLock)
-        {
-            if (_finishedUnclaimed.Remove(taskRef, out var early))
-            {
-                return early;
-            }
+        // An empty token returns the requested classes' objects; the pool class has one object, so this is cheap.
+        var now = XenValue.ToStruct(await _session.CallAsync("event.from", [new[] { "pool" }, string.Empty, 0.0], TimeSpan.Zero, cancellationToken)
+            .ConfigureAwait(false));
+        var token = XenValue.ToText(XenValue.Member(now, "token"));
+        var records = XenValue.ToStruct(await _session.CallAsync("VM.get_all_records", cancellationToken).ConfigureAwait(false));
+        Reconcile(records, publishDifferences: false);
+        _token = token;
+        return records;
+    }
 
-            _taskWaiters[taskRef] = waiter;
-        }
-
-        try
+    /// <summary>
+    /// The loop's connect: the first time, the primed token is used as is; after a loss (or when never primed) it
+    /// primes again and publishes what changed meanwhile.
+    /// </summary>
+    private async Task ConnectAsync(bool afterLoss, CancellationToken cancellationToken)
+    {
+        if (afterLoss || _token.Length == 0)
         {
-            return await waiter.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            lock (_taskLock)
-            {
-                _taskWaiters.Remove(taskRef);
-            }
+            var token = XenValue.ToText(XenValue.Member(XenValue.ToStruct(await _session.CallAsync(
+                "event.from", [new[] { "pool" }, string.Empty, 0.0], TimeSpan.Zero, cancellationToken).ConfigureAwait(false)), "token"));
+            Reconcile(XenValue.ToStruct(await _session.CallAsync("VM.get_all_records", cancellationToken).ConfigureAwait(false)), afterLoss);
+            _token = token;
         }
     }
 
-    public async ValueTask DisposeAsync()
+    /// <summary>Replaces what is known with <paramref name="records"/> (every VM) and publishes the differences when asked.</summary>
+    private void Reconcile(Dictionary<string, object?> records, bool publishDifferences)
     {
-        await _stop.CancelAsync().ConfigureAwait(false);
-        if (_loop is not null)
+        var current = new Dictionary<Guid, PowerState>();
+        var previousRefs = new Dictionary<string, Guid>(_idsByRef, StringComparer.Ordinal);
+        _idsByRef.Clear();
+        foreach (var (vmRef, value) in records)
         {
-            try
+            var record = XenValue.ToStruct(value);
+            if (VmRecords.TryGetInstanceId(record, out var id))
             {
-                await _loop.ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                // Stopped.
+                _idsByRef[vmRef] = id;
+                current[id] = VmRecords.PowerStateOf(record);
+                _onRefChanged(id, vmRef, true);
             }
         }
 
-        lock (_taskLock)
+        foreach (var (vmRef, id) in previousRefs.Where(p => !_idsByRef.ContainsKey(p.Key)))
         {
-            foreach (var waiter in _taskWaiters.Values)
+            _onRefChanged(id, vmRef, false);
+        }
+
+        if (publishDifferences)
+        {
+            // A VM first seen now is reported as on live first sight: Created (shut down), then its state's event below.
+            var known = _states.Snapshot();
+            foreach (var id in current.Keys.Where(id => !known.ContainsKey(id)).Order())
             {
-                waiter.TrySetCanceled();
+                Publish(id, PowerState.Shutdown);
             }
         }
 
-        _stop.Dispose();
+        foreach (var change in _states.Reconcile(current, _time.GetUtcNow(), publishDifferences))
+        {
+            _hub.Publish(change);
+        }
     }
 
-    private static bool IsFinished(Dictionary<string, object?> task) =>
-        task.TryGetValue("status", out var status) && XenValue.ToText(status) is not ("pending" or "cancelling");
-
-    private async Task RunAsync(string token, CancellationToken stop)
+    /// <summary>Long-polls <c>event.from</c> until it fails; <c>EVENTS_LOST</c> ends the run, so the loop reconnects and reconciles.</summary>
+    private async Task RunAsync(CancellationToken stop)
     {
-        var failures = 0;
         while (!stop.IsCancellationRequested)
         {
-            try
+            var result = XenValue.ToStruct(await _session.CallAsync("event.from", [Classes, _token, _pollTimeout.TotalSeconds], _pollTimeout, stop)
+                .ConfigureAwait(false));
+            foreach (var item in XenValue.ToArray(XenValue.Member(result, "events")))
             {
-                var result = XenValue.ToStruct(await _session.CallAsync("event.from", [Classes, token, _pollTimeout.TotalSeconds], _pollTimeout, stop)
-                    .ConfigureAwait(false));
-                token = XenValue.ToText(XenValue.Member(result, "token"));
-                foreach (var item in XenValue.ToArray(XenValue.Member(result, "events")))
-                {
-                    Dispatch(XenValue.ToStruct(item));
-                }
+                Dispatch(XenValue.ToStruct(item));
+            }
 
-                failures = 0;
-            }
-            catch (OperationCanceledException) when (stop.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (XenApiFailureException ex) when (ex.Code == "EVENTS_LOST")
-            {
-                LogEventsLost(_logger);
-                token = await RetryAsync(_resynchronize, stop).ConfigureAwait(false);
-                await RecheckWaitersAsync(stop).ConfigureAwait(false);
-            }
-            catch (HypervisorException ex)
-            {
-                failures++;
-                LogLoopFailure(_logger, ex, failures);
-                await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(5000, 50 << Math.Min(failures, 7))), stop).ConfigureAwait(false);
-            }
-        }
-    }
-
-    private async Task<string> RetryAsync(Func<CancellationToken, Task<string>> action, CancellationToken stop)
-    {
-        for (var attempt = 1; ; attempt++)
-        {
-            try
-            {
-                return await action(stop).ConfigureAwait(false);
-            }
-            catch (HypervisorException ex)
-            {
-                LogLoopFailure(_logger, ex, attempt);
-                await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(5000, 50 << Math.Min(attempt, 7))), stop).ConfigureAwait(false);
-            }
+            _token = XenValue.ToText(XenValue.Member(result, "token"));
         }
     }
 
     private void Dispatch(Dictionary<string, object?> item)
     {
-        var cls = XenValue.ToText(item.GetValueOrDefault("class")).ToLowerInvariant();
-        var operation = XenValue.ToText(item.GetValueOrDefault("operation"));
+        if (!XenValue.ToText(item.GetValueOrDefault("class")).Equals("vm", StringComparison.OrdinalIgnoreCase))
+        {
+            return;
+        }
+
         var reference = XenValue.ToText(item.GetValueOrDefault("ref"));
-        var snapshot = item.GetValueOrDefault("snapshot") as Dictionary<string, object?>;
-        if (cls == "task")
+        if (XenValue.ToText(item.GetValueOrDefault("operation")) == "del")
         {
-            if (snapshot is not null && IsFinished(snapshot))
+            if (_idsByRef.Remove(reference, out var gone))
             {
-                Complete(reference, snapshot);
+                _onRefChanged(gone, reference, false);
+                Publish(gone, null);
             }
+
+            return;
         }
-        else if (cls == "vm")
+
+        if (item.GetValueOrDefault("snapshot") is not Dictionary<string, object?> snapshot || !VmRecords.TryGetInstanceId(snapshot, out var id))
         {
-            _onVmEvent(new XenEvent(cls, operation, reference, snapshot));
+            return;
         }
+
+        var state = VmRecords.PowerStateOf(snapshot);
+        if (_idsByRef.TryAdd(reference, id))
+        {
+            // First sight (created here or elsewhere, or tagged after a template clone): a new VM is shut down, then
+            // the change to the state it is already in when the watch saw it late.
+            _onRefChanged(id, reference, true);
+            Publish(id, PowerState.Shutdown);
+        }
+
+        Publish(id, state);
     }
 
-    private void Complete(string taskRef, Dictionary<string, object?> record)
+    private void Publish(Guid id, PowerState? state)
     {
-        lock (_taskLock)
+        if (_states.Observe(id, state, _time.GetUtcNow()) is { } change)
         {
-            if (_taskWaiters.TryGetValue(taskRef, out var waiter))
-            {
-                waiter.TrySetResult(record);
-                return;
-            }
-
-            if (_finishedUnclaimed.TryAdd(taskRef, record))
-            {
-                _unclaimedOrder.Enqueue(taskRef);
-                if (_unclaimedOrder.Count > MaxUnclaimedTasks)
-                {
-                    _finishedUnclaimed.Remove(_unclaimedOrder.Dequeue());
-                }
-            }
+            _hub.Publish(change);
         }
     }
-
-    /// <summary>After lost events, asks for each awaited task's record once, so no wait is left hanging.</summary>
-    private async Task RecheckWaitersAsync(CancellationToken stop)
-    {
-        string[] waiting;
-        lock (_taskLock)
-        {
-            waiting = [.. _taskWaiters.Keys];
-        }
-
-        foreach (var taskRef in waiting)
-        {
-            try
-            {
-                var record = XenValue.ToStruct(await _session.CallAsync("task.get_record", stop, taskRef).ConfigureAwait(false));
-                if (IsFinished(record))
-                {
-                    Complete(taskRef, record);
-                }
-            }
-            catch (HypervisorException ex)
-            {
-                LogLoopFailure(_logger, ex, 1);
-            }
-        }
-    }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "XenAPI event.from failed ({Failures} in a row); retrying")]
-    private static partial void LogLoopFailure(ILogger logger, Exception exception, int failures);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "XenAPI reported EVENTS_LOST; resynchronising the instance index")]
-    private static partial void LogEventsLost(ILogger logger);
 }

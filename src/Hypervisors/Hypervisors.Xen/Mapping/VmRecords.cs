@@ -1,6 +1,4 @@
 using System.Globalization;
-using System.Security.Cryptography;
-using System.Text;
 using Hypervisors.Xen.Wire;
 
 namespace Hypervisors.Xen.Mapping;
@@ -11,8 +9,8 @@ internal static class VmRecords
     /// <summary>The <c>other_config</c> key holding the caller's instance id.</summary>
     public const string InstanceIdKey = "hypervisors_instance_id";
 
-    /// <summary>The <c>other_config</c> key holding a hash of the spec, for idempotent create.</summary>
-    public const string SpecHashKey = "hypervisors_spec_sha256";
+    /// <summary>The <c>other_config</c> key holding the spec the VM was created from (<see cref="InstanceSpecEnvelope"/> text), for idempotent create.</summary>
+    public const string SpecKey = "hypervisors_spec";
 
     /// <summary>The prefix of <c>other_config</c> keys holding the caller's metadata.</summary>
     public const string MetadataPrefix = "hypervisors_meta:";
@@ -65,17 +63,33 @@ internal static class VmRecords
         };
     }
 
+    /// <summary>The contract's view of a VM the driver has just created from <paramref name="spec"/>: what was set and confirmed, with no read-back.</summary>
+    public static InstanceInfo ToInstanceInfo(InstanceSpec spec, string vmRef, PowerState state) =>
+        new(spec.Id, spec.Name, state, spec.VCpus, spec.MemoryMiB, TimeSpan.Zero)
+        {
+            NativeId = vmRef,
+            Metadata = new Dictionary<string, string>(spec.Metadata, StringComparer.Ordinal),
+        };
+
     /// <summary>The power state in a record.</summary>
     public static PowerState PowerStateOf(Dictionary<string, object?> record) =>
         XenPowerStates.Parse(XenValue.ToText(record.GetValueOrDefault("power_state")));
 
-    /// <summary>The <c>other_config</c> the driver writes on a VM: id, spec hash, metadata.</summary>
+    /// <summary>The spec stored on a VM record, or null when it has none the driver can read.</summary>
+    public static InstanceSpec? StoredSpec(Dictionary<string, object?> record) =>
+        record.GetValueOrDefault("other_config") is Dictionary<string, object?> config
+        && config.GetValueOrDefault(SpecKey) is { } text
+        && InstanceSpecEnvelope.TryDeserialize(XenValue.ToText(text), out var spec)
+            ? spec
+            : null;
+
+    /// <summary>The <c>other_config</c> the driver writes on a VM: id, the spec's envelope, metadata.</summary>
     public static Dictionary<string, string> OtherConfig(InstanceSpec spec)
     {
         var config = new Dictionary<string, string>(StringComparer.Ordinal)
         {
             [InstanceIdKey] = spec.Id.ToString("D"),
-            [SpecHashKey] = SpecHash(spec),
+            [SpecKey] = InstanceSpecEnvelope.Serialize(spec),
         };
         foreach (var (key, value) in spec.Metadata)
         {
@@ -141,34 +155,6 @@ internal static class VmRecords
             ["domain_type"] = "hvm",
             ["NVRAM"] = empty,
         };
-    }
-
-    /// <summary>A stable hash of everything in a spec, so a repeated create can be told from a conflicting one.</summary>
-    public static string SpecHash(InstanceSpec spec)
-    {
-        var text = new StringBuilder();
-        text.Append(CultureInfo.InvariantCulture, $"{spec.Id:D}\n{spec.Name}\n{spec.VCpus}\n{spec.MemoryMiB}\n{spec.StartAfterCreate}\n");
-        foreach (var disk in spec.Disks)
-        {
-            text.Append(CultureInfo.InvariantCulture, $"disk {disk.SizeGiB} {disk.ImageRef}\n");
-        }
-
-        foreach (var nic in spec.NetworkInterfaces)
-        {
-            text.Append(CultureInfo.InvariantCulture, $"nic {nic.Network} {nic.MacAddress}\n");
-        }
-
-        if (spec.KernelBoot is { } boot)
-        {
-            text.Append(CultureInfo.InvariantCulture, $"kernel {boot.KernelPath} {boot.InitrdPath} {boot.CommandLine}\n");
-        }
-
-        foreach (var (key, value) in spec.Metadata.OrderBy(p => p.Key, StringComparer.Ordinal))
-        {
-            text.Append(CultureInfo.InvariantCulture, $"meta {key.Length}:{key}={value}\n");
-        }
-
-        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
     }
 
     private static bool IsTrue(Dictionary<string, object?> record, string field) =>

@@ -3,19 +3,14 @@ using Hypervisors.Xen.Wire;
 
 namespace Hypervisors.Xen.Mapping;
 
-/// <summary>What the driver was doing when a XenAPI call failed.</summary>
-/// <param name="Operation">The contract operation.</param>
-/// <param name="InstanceId">The instance concerned, if any.</param>
-internal readonly record struct XenCallContext(InstanceOperation Operation, Guid? InstanceId);
-
 /// <summary>
 /// The one table from XenAPI error codes (ocaml/idl/datamodel_errors.ml) to the contract's typed errors. Codes not
 /// in the table become a <see cref="HypervisorException"/> of kind Unknown carrying the code.
 /// </summary>
 internal static class XenErrorMap
 {
-    private static readonly FrozenDictionary<string, Func<XenApiFailureException, XenCallContext, HypervisorException>> Table =
-        new Dictionary<string, Func<XenApiFailureException, XenCallContext, HypervisorException>>(StringComparer.Ordinal)
+    private static readonly FrozenDictionary<string, Func<XenApiFailureException, OperationContext, HypervisorException>> Table =
+        new Dictionary<string, Func<XenApiFailureException, OperationContext, HypervisorException>>(StringComparer.Ordinal)
         {
             // [vm, expected, actual]
             ["VM_BAD_POWER_STATE"] = (e, c) => new InvalidPowerStateException(c.InstanceId ?? Guid.Empty, c.Operation,
@@ -62,19 +57,36 @@ internal static class XenErrorMap
             ["TASK_CANCELLED"] = (e, c) => new HypervisorTimeoutException($"The XenAPI task for {c.Operation} was cancelled.", e),
         }.ToFrozenDictionary(StringComparer.Ordinal);
 
+    /// <summary>
+    /// The driver's one mapping from what the wire layer throws to the contract (called from
+    /// <c>XenDriver.MapException</c> only): XenAPI failures through the table, malformed answers as protocol errors,
+    /// transport failures as unavailable (or a timeout). Anything else passes unchanged.
+    /// </summary>
+    public static Exception ToHypervisorException(Exception exception, OperationContext context) => exception switch
+    {
+        XenApiFailureException failure => Map(failure, context),
+        XenApiProtocolException protocol => new HypervisorException(protocol.Message, protocol) { NativeCode = "XENAPI_PROTOCOL" },
+        XenApiTransportException { TimedOut: true } timeout => new HypervisorTimeoutException(timeout.Message, timeout),
+        XenApiTransportException transport => new HypervisorUnavailableException(transport.Message, transport)
+        {
+            NativeCode = transport.HttpStatus?.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        },
+        _ => exception,
+    };
+
     /// <summary>Maps a failure to the contract's typed error; the failure is kept as the inner exception.</summary>
-    public static HypervisorException Map(XenApiFailureException failure, XenCallContext context) =>
+    public static HypervisorException Map(XenApiFailureException failure, OperationContext context) =>
         Table.TryGetValue(failure.Code, out var factory) ? factory(failure, context) : Unclassified(failure, context);
 
-    private static HypervisorException Unclassified(XenApiFailureException e, XenCallContext c) =>
+    private static HypervisorException Unclassified(XenApiFailureException e, OperationContext c) =>
         new(e.Message, e) { NativeCode = e.Code, InstanceId = c.InstanceId };
 
-    private static HypervisorException Guest(XenApiFailureException e, XenCallContext c, string detail) =>
+    private static HypervisorException Guest(XenApiFailureException e, OperationContext c, string detail) =>
         c.InstanceId is { } id
             ? new GuestFeatureUnavailableException(id, c.Operation, detail, e) { NativeCode = e.Code }
             : new HypervisorException(HypervisorErrorKind.GuestFeatureUnavailable, $"Cannot {c.Operation}: {detail}", e) { NativeCode = e.Code };
 
-    private static HypervisorException NotFound(XenApiFailureException e, XenCallContext c)
+    private static HypervisorException NotFound(XenApiFailureException e, OperationContext c)
     {
         var kind = Param(e, 0).ToUpperInvariant() switch
         {
@@ -92,10 +104,10 @@ internal static class XenErrorMap
             : new HypervisorException(HypervisorErrorKind.NotFound, $"XenAPI: no {Param(e, 0)} '{Param(e, 1)}'.", e) { NativeCode = e.Code };
     }
 
-    private static HypervisorUnavailableException Transient(XenApiFailureException e, XenCallContext c) =>
+    private static HypervisorUnavailableException Transient(XenApiFailureException e, OperationContext c) =>
         new($"XenAPI is busy ({e.Code}) for {c.Operation}; retrying later may succeed.", e) { NativeCode = e.Code };
 
-    private static InsufficientResourcesException Insufficient(XenApiFailureException e, XenCallContext c) =>
+    private static InsufficientResourcesException Insufficient(XenApiFailureException e, OperationContext c) =>
         new($"The Xen host lacks resources for {c.Operation}: {e.Message}");
 
     private static string Param(XenApiFailureException e, int index) => e.Parameters.Count > index ? e.Parameters[index] : string.Empty;

@@ -7,7 +7,7 @@ namespace Hypervisors.Xen.Session;
 /// reference first; when the server answers <c>SESSION_INVALID</c> (the session expired or was killed) it logs in
 /// again once and repeats the call. Concurrent callers that hit the same dead session share one re-login.
 /// </summary>
-public sealed class XenApiSession : IAsyncDisposable
+internal sealed class XenApiSession : IAsyncDisposable
 {
     private const string ApiVersion = "1.0";
 
@@ -67,11 +67,7 @@ public sealed class XenApiSession : IAsyncDisposable
                 using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
                 await _rpc.CallAsync("session.logout", [session], TimeSpan.Zero, timeout.Token).ConfigureAwait(false);
             }
-            catch (HypervisorException)
-            {
-                // Best effort.
-            }
-            catch (OperationCanceledException)
+            catch (Exception ex) when (XenApiRpcClient.IsCallFailure(ex) || ex is OperationCanceledException)
             {
                 // Best effort.
             }

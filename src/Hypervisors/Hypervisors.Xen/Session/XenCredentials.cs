@@ -3,7 +3,7 @@ namespace Hypervisors.Xen;
 /// <summary>A XenAPI user name and password. <see cref="ToString"/> never shows the password.</summary>
 /// <param name="UserName">The user ("root" on a standalone host, or a pool RBAC user).</param>
 /// <param name="Password">The password.</param>
-public sealed record XenCredentials(string UserName, string Password)
+internal sealed record XenCredentials(string UserName, string Password)
 {
     /// <inheritdoc />
     public override string ToString() => $"XenCredentials {{ UserName = {UserName}, Password = *** }}";

@@ -9,7 +9,7 @@ namespace Hypervisors.Xen.Wire;
 /// <param name="Parameters">The parameters in order.</param>
 /// <param name="Id">The request id as raw JSON text ("1", "\"abc\""), echoed in the response.</param>
 /// <param name="IsVersion2">Whether the request said <c>"jsonrpc": "2.0"</c>.</param>
-public sealed record JsonRpcCall(string MethodName, object?[] Parameters, string Id, bool IsVersion2);
+internal sealed record JsonRpcCall(string MethodName, object?[] Parameters, string Id, bool IsVersion2);
 
 /// <summary>
 /// XenAPI's JSON-RPC (served at <c>/jsonrpc</c>): requests <c>{jsonrpc: "2.0", method, params, id}</c>, responses
@@ -17,7 +17,7 @@ public sealed record JsonRpcCall(string MethodName, object?[] Parameters, string
 /// version 1 responses (<c>{result, error: [code, params...], id}</c>) are read too. Values map to and from the
 /// model on <see cref="XenValue"/>; the document size, depth and string length are bounded by <see cref="XmlRpcLimits"/>.
 /// </summary>
-public static class JsonRpcCodec
+internal static class JsonRpcCodec
 {
     /// <summary>Encodes a version 2 request.</summary>
     public static byte[] EncodeCall(string methodName, IReadOnlyList<object?> parameters, long id)

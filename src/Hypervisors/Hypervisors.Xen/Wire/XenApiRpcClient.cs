@@ -3,23 +3,14 @@ using System.Net.Http.Headers;
 
 namespace Hypervisors.Xen.Wire;
 
-/// <summary>Which XenAPI wire protocol a client speaks.</summary>
-public enum XenApiTransport
-{
-    /// <summary>XML-RPC, POSTed to <c>/</c>: every XenAPI server.</summary>
-    XmlRpc,
-
-    /// <summary>JSON-RPC 2.0, POSTed to <c>/jsonrpc</c>: XCP-ng and XenServer 7.3 and later.</summary>
-    JsonRpc,
-}
-
 /// <summary>
 /// One XenAPI endpoint over HTTP: encodes a call, POSTs it, reads the (size-bounded) answer and unwraps XenAPI's
 /// envelope. Returns the <c>Value</c>; a <c>Failure</c> throws <see cref="XenApiFailureException"/>, bad bytes throw
-/// <see cref="XenApiProtocolException"/>, and HTTP or connection errors throw
-/// <see cref="HypervisorUnavailableException"/>. It knows nothing of sessions (see <see cref="Session.XenApiSession"/>).
+/// <see cref="XenApiProtocolException"/>, and HTTP or connection errors and timeouts throw
+/// <see cref="XenApiTransportException"/>: only its own exceptions, which the driver maps to the contract. It knows
+/// nothing of sessions (see <see cref="Session.XenApiSession"/>).
 /// </summary>
-public sealed class XenApiRpcClient : IDisposable
+internal sealed class XenApiRpcClient : IDisposable
 {
     private static readonly MediaTypeHeaderValue XmlContentType = new("text/xml") { CharSet = "utf-8" };
     private static readonly MediaTypeHeaderValue JsonContentType = new("application/json") { CharSet = "utf-8" };
@@ -49,6 +40,10 @@ public sealed class XenApiRpcClient : IDisposable
         _requestTimeout = requestTimeout;
         _endpoint = new UriBuilder(baseUri) { Path = transport == XenApiTransport.JsonRpc ? "/jsonrpc" : "/" }.Uri;
     }
+
+    /// <summary>Whether <paramref name="exception"/> is one of the failures a call can end with (its own exceptions).</summary>
+    public static bool IsCallFailure(Exception exception) =>
+        exception is XenApiFailureException or XenApiProtocolException or XenApiTransportException;
 
     /// <summary>The wire protocol.</summary>
     public XenApiTransport Transport { get; }
@@ -124,10 +119,10 @@ public sealed class XenApiRpcClient : IDisposable
             using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
             if (!response.IsSuccessStatusCode)
             {
-                throw new HypervisorUnavailableException(
+                throw new XenApiTransportException(
                     $"XenAPI server {_endpoint.GetLeftPart(UriPartial.Authority)} answered HTTP {(int)response.StatusCode} {response.ReasonPhrase} to {method}.")
                 {
-                    NativeCode = ((int)response.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    HttpStatus = (int)response.StatusCode,
                 };
             }
 
@@ -135,15 +130,15 @@ public sealed class XenApiRpcClient : IDisposable
         }
         catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new HypervisorTimeoutException($"XenAPI call {method} got no answer within {_requestTimeout + extraTimeout}.", ex);
+            throw new XenApiTransportException($"XenAPI call {method} got no answer within {_requestTimeout + extraTimeout}.", ex) { TimedOut = true };
         }
         catch (HttpRequestException ex)
         {
-            throw new HypervisorUnavailableException($"XenAPI server {_endpoint.GetLeftPart(UriPartial.Authority)} is unreachable: {ex.Message}", ex);
+            throw new XenApiTransportException($"XenAPI server {_endpoint.GetLeftPart(UriPartial.Authority)} is unreachable: {ex.Message}", ex);
         }
         catch (IOException ex)
         {
-            throw new HypervisorUnavailableException($"The connection to XenAPI server {_endpoint.GetLeftPart(UriPartial.Authority)} broke: {ex.Message}", ex);
+            throw new XenApiTransportException($"The connection to XenAPI server {_endpoint.GetLeftPart(UriPartial.Authority)} broke: {ex.Message}", ex);
         }
     }
 

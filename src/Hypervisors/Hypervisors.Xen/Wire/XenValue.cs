@@ -12,7 +12,7 @@ namespace Hypervisors.Xen.Wire;
 /// XenAPI sends 64-bit integers as decimal strings over XML-RPC and as numbers over JSON-RPC, so the readers here
 /// accept both.
 /// </remarks>
-public static class XenValue
+internal static class XenValue
 {
     /// <summary>XenAPI's null reference.</summary>
     public const string NullRef = "OpaqueRef:NULL";

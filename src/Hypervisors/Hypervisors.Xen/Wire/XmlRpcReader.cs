@@ -6,19 +6,19 @@ namespace Hypervisors.Xen.Wire;
 /// <summary>A decoded <c>methodResponse</c>: either a value or a fault.</summary>
 /// <param name="Value">The single returned value (for XenAPI, the envelope struct), or the fault struct.</param>
 /// <param name="IsFault">Whether the response was a <c>fault</c>.</param>
-public sealed record XmlRpcResponse(object? Value, bool IsFault);
+internal sealed record XmlRpcResponse(object? Value, bool IsFault);
 
 /// <summary>A decoded <c>methodCall</c>.</summary>
 /// <param name="MethodName">The method.</param>
 /// <param name="Parameters">The parameters in order.</param>
-public sealed record XmlRpcCall(string MethodName, object?[] Parameters);
+internal sealed record XmlRpcCall(string MethodName, object?[] Parameters);
 
 /// <summary>
 /// Streaming XML-RPC decoder on <see cref="XmlReader"/>: DTDs are refused, the document, strings and nesting are
 /// bounded by <see cref="XmlRpcLimits"/>, and any malformed input ends in <see cref="XenApiProtocolException"/>.
 /// Values decode to the model described on <see cref="XenValue"/>.
 /// </summary>
-public sealed class XmlRpcReader
+internal sealed class XmlRpcReader
 {
     private readonly XmlReader _reader;
     private readonly XmlRpcLimits _limits;

@@ -10,7 +10,7 @@ namespace Hypervisors.Xen.Wire;
 /// whitespace, strings as bare <c>&lt;value&gt;</c> text, 64-bit integers as decimal strings (XenAPI's
 /// convention), <see cref="int"/> as <c>&lt;i4&gt;</c>, times as <c>20240101T12:00:00Z</c>.
 /// </summary>
-public static class XmlRpcWriter
+internal static class XmlRpcWriter
 {
     private const string Declaration = "<?xml version=\"1.0\"?>";
 

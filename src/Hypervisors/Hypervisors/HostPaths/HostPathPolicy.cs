@@ -17,6 +17,8 @@ public sealed class HostPathPolicy
 {
     private const int MaxLinkHops = 40;
 
+    private IVerifiedImageStore[] _imageStores = [];
+
     private static readonly StringComparison PathComparison =
         OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
 
@@ -28,7 +30,7 @@ public sealed class HostPathPolicy
         var directories = new List<string>();
         foreach (var directory in allowedDirectories)
         {
-            if (string.IsNullOrWhiteSpace(directory) || !Path.IsPathFullyQualified(directory) || directory.Contains('\0', StringComparison.Ordinal))
+            if (!IsValidDirectory(directory))
             {
                 throw new ArgumentException($"An allowed host directory must be an absolute path, was '{directory}'.", nameof(allowedDirectories));
             }
@@ -39,11 +41,64 @@ public sealed class HostPathPolicy
         AllowedDirectories = directories;
     }
 
+    /// <summary>
+    /// For an options class's start-up checks: one failure per entry of <paramref name="allowedDirectories"/> that
+    /// this policy would refuse, naming it as <c>{keyPrefix}:{index}</c> (<c>Drivers:kvm1:AllowedHostDirectories:0</c>).
+    /// </summary>
+    public static IEnumerable<string> Validate(IEnumerable<string> allowedDirectories, string keyPrefix)
+    {
+        ArgumentNullException.ThrowIfNull(allowedDirectories);
+        var index = 0;
+        foreach (var directory in allowedDirectories)
+        {
+            if (!IsValidDirectory(directory))
+            {
+                yield return $"{keyPrefix}:{index.ToString(System.Globalization.CultureInfo.InvariantCulture)}: '{directory}' is not an absolute path.";
+            }
+
+            index++;
+        }
+    }
+
+    private static bool IsValidDirectory(string? directory) =>
+        !string.IsNullOrWhiteSpace(directory) && Path.IsPathFullyQualified(directory) && !directory.Contains('\0', StringComparison.Ordinal);
+
     /// <summary>A policy that allows no host file at all (the default of every driver until configured).</summary>
     public static HostPathPolicy None { get; } = new([]);
 
     /// <summary>The allowed directories, as configured.</summary>
     public IReadOnlyList<string> AllowedDirectories { get; }
+
+    /// <summary>The stores whose verified images are accepted as disk images besides the allowed directories.</summary>
+    public IReadOnlyList<IVerifiedImageStore> VerifiedImageStores => Volatile.Read(ref _imageStores);
+
+    /// <summary>
+    /// Accepts, as disk image references (never as kernels, initrds or volume sources), the files
+    /// <paramref name="store"/> vouches for. Meant for the code that composes a driver (an image-disk decorator
+    /// registering its cache), not for anything a request controls; adding a store twice has no further effect.
+    /// </summary>
+    public void TrustImagesOf(IVerifiedImageStore store)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        if (ReferenceEquals(this, None))
+        {
+            throw new InvalidOperationException("The shared policy that allows nothing cannot trust an image store; give the driver a policy of its own.");
+        }
+
+        while (true)
+        {
+            var current = Volatile.Read(ref _imageStores);
+            if (current.Contains(store))
+            {
+                return;
+            }
+
+            if (ReferenceEquals(Interlocked.CompareExchange(ref _imageStores, [.. current, store], current), current))
+            {
+                return;
+            }
+        }
+    }
 
     /// <summary>
     /// Whether <paramref name="reference"/> names a file of this machine: an absolute or relative path, as opposed to
@@ -117,7 +172,7 @@ public sealed class HostPathPolicy
         ArgumentNullException.ThrowIfNull(spec);
         for (var i = 0; i < spec.Disks.Count; i++)
         {
-            CheckReference(spec.Disks[i].ImageRef, $"spec.Disks[{i}].ImageRef");
+            CheckDiskImage(spec.Disks[i].ImageRef, $"spec.Disks[{i}].ImageRef");
         }
 
         if (spec.KernelBoot is { } boot)
@@ -137,6 +192,31 @@ public sealed class HostPathPolicy
         {
             Resolve(reference, field);
         }
+    }
+
+    /// <summary>
+    /// Refuses a disk's <paramref name="reference"/> when it is a host path that lies neither inside an allowed
+    /// directory nor is an image a trusted store (<see cref="TrustImagesOf"/>) vouches for.
+    /// </summary>
+    public void CheckDiskImage(string? reference, string field)
+    {
+        if (reference is not null && IsHostPath(reference) && !TryResolve(reference, out _) && !IsVerifiedImage(reference))
+        {
+            throw Refusal(field);
+        }
+    }
+
+    /// <summary>Whether a trusted store vouches for the file <paramref name="path"/> names once its links are resolved.</summary>
+    private bool IsVerifiedImage(string path)
+    {
+        var stores = Volatile.Read(ref _imageStores);
+        if (stores.Length == 0 || !Path.IsPathFullyQualified(path) || path.Contains('\0', StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        var resolved = Canonicalize(path);
+        return resolved is not null && stores.Any(store => store.HoldsVerifiedImage(resolved));
     }
 
     /// <summary>The one refusal, worded the same whether or not the file exists.</summary>
