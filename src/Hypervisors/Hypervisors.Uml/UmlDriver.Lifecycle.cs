@@ -41,7 +41,8 @@ public sealed partial class UmlDriver
                     if (image is null)
                     {
                         var file = Path.Combine(directory, DiskFileName(index, ".img"));
-                        await using (var stream = new FileStream(file, FileMode.CreateNew, FileAccess.Write))
+                        var stream = new FileStream(file, FileMode.CreateNew, FileAccess.Write);
+                        await using (stream.ConfigureAwait(false))
                         {
                             stream.SetLength(disk.SizeGiB * 1024L * 1024 * 1024);
                         }

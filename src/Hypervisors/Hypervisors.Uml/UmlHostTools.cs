@@ -191,7 +191,8 @@ internal static class UmlHostTools
             return new ConsoleOutput(string.Empty, false);
         }
 
-        await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        await using var streamDisposal = stream.ConfigureAwait(false);
         var truncated = stream.Length > maxBytes;
         if (truncated)
         {

@@ -69,7 +69,8 @@ internal static class UmlRecordStore
         Hypervisors.Counting.FlowCallCounter.Record("record write");
         var path = Path.Combine(directory, FileName);
         var temporary = path + ".tmp";
-        await using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
+        var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None);
+        await using (stream.ConfigureAwait(false))
         {
             await JsonSerializer.SerializeAsync(stream, record, Json, cancellationToken).ConfigureAwait(false);
             await stream.FlushAsync(cancellationToken).ConfigureAwait(false);

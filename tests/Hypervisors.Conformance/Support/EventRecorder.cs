@@ -24,7 +24,7 @@ public sealed class EventRecorder : IAsyncDisposable
     }
 
     /// <summary>
-    /// Subscribes now; events are buffered until <see cref="ExpectAsync"/> reads them. Disposing stops the watch and
+    /// Subscribes now; events are buffered until an <c>Expect…Async</c> method reads them. Disposing stops the watch and
     /// waits up to <paramref name="stopTimeout"/> (10 s by default) for the stream to end.
     /// </summary>
     public static EventRecorder Start(IHypervisorDriver driver, CancellationToken cancellationToken, TimeSpan? stopTimeout = null)

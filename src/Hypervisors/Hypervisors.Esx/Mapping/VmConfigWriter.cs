@@ -17,6 +17,12 @@ internal static class VmConfigWriter
     /// <summary>SCSI unit 7 belongs to the controller itself.</summary>
     public static IEnumerable<int> ScsiUnits => Enumerable.Range(0, 16).Where(u => u != 7);
 
+    /// <summary>Writes the <c>VirtualMachineConfigSpec</c> of a new VM for <paramref name="spec"/>.</summary>
+    /// <param name="w">The writer of the request body.</param>
+    /// <param name="spec">The instance to create.</param>
+    /// <param name="guestId">The vSphere guest OS identifier.</param>
+    /// <param name="datastore">The datastore name that holds the VM's files.</param>
+    /// <param name="networks">The host's networks by name, for the spec's interfaces.</param>
     /// <param name="diskFiles">Per disk, the existing disk file it is backed by (a copy of its image), or null for a new thin disk.</param>
     public static void WriteCreateSpec(VimWriter w, InstanceSpec spec, string guestId, string datastore, IReadOnlyDictionary<string, ManagedObjectReference> networks,
         IReadOnlyList<string?>? diskFiles = null)

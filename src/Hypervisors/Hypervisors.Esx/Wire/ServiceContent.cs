@@ -3,7 +3,7 @@ using System.Xml.Linq;
 namespace Hypervisors.Esx.Wire;
 
 /// <summary>The parts of the endpoint's <c>ServiceContent</c> the driver uses.</summary>
-public sealed record ServiceContent(
+internal sealed record ServiceContent(
     ManagedObjectReference RootFolder,
     ManagedObjectReference PropertyCollector,
     ManagedObjectReference ViewManager,

@@ -10,7 +10,7 @@ namespace Hypervisors.Esx.Wire;
 /// by one wait at a time and replaced after <see cref="WaitsPerCollector"/> waits, so a wait costs three calls, two
 /// of them on the caller's path (govmomi's costs five: it also creates and destroys a collector each time).
 /// </summary>
-public sealed class TaskWaiter(VimClient client) : IAsyncDisposable
+internal sealed class TaskWaiter(VimClient client) : IAsyncDisposable
 {
     /// <summary>Waits served by one collector before it is destroyed (vcsim keeps every change of the inventory for each live collector, so long-lived ones weigh on it).</summary>
     public const int WaitsPerCollector = 16;

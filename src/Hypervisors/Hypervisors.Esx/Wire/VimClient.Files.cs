@@ -4,7 +4,7 @@ using System.Net.Http.Headers;
 namespace Hypervisors.Esx.Wire;
 
 /// <summary>HTTP file transfers beside the SOAP calls: datastore files (<c>/folder</c>) and NFC lease device URLs.</summary>
-public sealed partial class VimClient
+internal sealed partial class VimClient
 {
     /// <summary>
     /// The <c>/folder</c> URL of <paramref name="path"/> (slash-separated, relative to the datastore's root) on

@@ -5,13 +5,13 @@ namespace Hypervisors.Esx.Wire;
 /// <summary>An object's properties as the PropertyCollector returned them, keyed by property path.</summary>
 /// <param name="Obj">The object.</param>
 /// <param name="Properties">Each returned property's <c>val</c> element.</param>
-public sealed record ObjectContent(ManagedObjectReference Obj, IReadOnlyDictionary<string, XElement> Properties)
+internal sealed record ObjectContent(ManagedObjectReference Obj, IReadOnlyDictionary<string, XElement> Properties)
 {
     /// <summary>The text of a property, or null when it was not returned.</summary>
     public string? Text(string path) => Properties.TryGetValue(path, out var v) ? v.Value : null;
 }
 
-public sealed partial class VimClient
+internal sealed partial class VimClient
 {
     /// <summary>
     /// <c>RetrievePropertiesEx</c> for one filter spec (written by <paramref name="writeSpec"/> inside
@@ -88,7 +88,7 @@ public sealed partial class VimClient
 }
 
 /// <summary>Writers of <c>PropertyFilterSpec</c> contents (inside <c>specSet</c> or <c>spec</c>).</summary>
-public static class PropertySpecs
+internal static class PropertySpecs
 {
     /// <summary>Properties <paramref name="paths"/> of one object.</summary>
     public static void ForObject(VimWriter w, ManagedObjectReference obj, IReadOnlyList<string> paths)

@@ -7,12 +7,12 @@ namespace Hypervisors.Esx.Wire;
 /// <param name="Obj">The object.</param>
 /// <param name="Kind">"enter", "modify" or "leave".</param>
 /// <param name="Changes">Property path to new value (null when the property was removed or is unset).</param>
-public sealed record ObjectUpdate(ManagedObjectReference Filter, ManagedObjectReference Obj, string Kind, IReadOnlyList<KeyValuePair<string, XElement?>> Changes);
+internal sealed record ObjectUpdate(ManagedObjectReference Filter, ManagedObjectReference Obj, string Kind, IReadOnlyList<KeyValuePair<string, XElement?>> Changes);
 
 /// <summary>An <c>UpdateSet</c>: the version to wait from next and the updates.</summary>
-public sealed record UpdateSet(string Version, IReadOnlyList<ObjectUpdate> Updates);
+internal sealed record UpdateSet(string Version, IReadOnlyList<ObjectUpdate> Updates);
 
-public sealed partial class VimClient
+internal sealed partial class VimClient
 {
     /// <summary>Creates a PropertyCollector of this session (<c>CreatePropertyCollector</c>).</summary>
     public Task<ManagedObjectReference> CreatePropertyCollectorAsync(CancellationToken cancellationToken) =>

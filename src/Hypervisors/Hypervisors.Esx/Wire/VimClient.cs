@@ -13,7 +13,7 @@ namespace Hypervisors.Esx.Wire;
 /// re-login when a call fails with <c>NotAuthenticated</c> (a restarted or expired server session).
 /// Faults are thrown as <see cref="VimFaultException"/>; transport failures as the HTTP stack's exceptions.
 /// </summary>
-public sealed partial class VimClient : IAsyncDisposable
+internal sealed partial class VimClient : IAsyncDisposable
 {
     /// <summary>The root object of every vSphere endpoint.</summary>
     public static readonly ManagedObjectReference ServiceInstance = new("ServiceInstance", "ServiceInstance");
@@ -182,7 +182,8 @@ public sealed partial class VimClient : IAsyncDisposable
                 throw new HttpRequestException($"{method}: the server answered HTTP {(int)response.StatusCode} {response.ReasonPhrase}.", null, response.StatusCode);
             }
 
-            await using var content = await ReadBoundedAsync(response.Content, timeout.Token).ConfigureAwait(false);
+            var content = await ReadBoundedAsync(response.Content, timeout.Token).ConfigureAwait(false);
+            await using var contentDisposal = content.ConfigureAwait(false);
             var element = VimXml.ReadBody(content, _options.MaxResponseBytes);
             if (element.Name.LocalName == "Fault")
             {
@@ -212,7 +213,8 @@ public sealed partial class VimClient : IAsyncDisposable
         }
 
         var result = new MemoryStream(content.Headers.ContentLength is { } length ? (int)length : 4096);
-        await using var stream = await content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        var stream = await content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        await using var streamDisposal = stream.ConfigureAwait(false);
         var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
         try
         {

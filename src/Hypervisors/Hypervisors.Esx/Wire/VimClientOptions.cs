@@ -3,7 +3,7 @@ using System.Net;
 namespace Hypervisors.Esx.Wire;
 
 /// <summary>Transport settings of <see cref="VimClient"/>.</summary>
-public sealed record VimClientOptions
+internal sealed record VimClientOptions
 {
     /// <summary>The SDK endpoint, e.g. <c>https://esx.example/sdk</c>.</summary>
     public required Uri SdkUrl { get; init; }

@@ -6,7 +6,7 @@ namespace Hypervisors.Esx.Wire;
 /// A vSphere fault as the server sent it (a SOAP fault or a task's <c>info.error</c>). It never leaves the driver:
 /// <see cref="Mapping.VimErrorMap"/> turns it into the contract's typed error.
 /// </summary>
-public sealed class VimFaultException : Exception
+internal sealed class VimFaultException : Exception
 {
     /// <summary>Creates a fault of <paramref name="faultType"/> ("InvalidPowerState", "ManagedObjectNotFound", ...).</summary>
     public VimFaultException(string faultType, string message, XElement? detail = null)

@@ -8,7 +8,7 @@ namespace Hypervisors.Esx.Wire;
 /// Writes a vim25 SOAP request with <see cref="XmlWriter"/>, so every value is escaped by the writer and never
 /// spliced into markup. Elements must be written in the WSDL's sequence order (real vSphere checks it).
 /// </summary>
-public sealed class VimWriter : IDisposable
+internal sealed class VimWriter : IDisposable
 {
     /// <summary>The vim25 namespace.</summary>
     public const string VimNamespace = "urn:vim25";

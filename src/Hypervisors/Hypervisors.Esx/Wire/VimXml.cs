@@ -5,7 +5,7 @@ using System.Xml.Linq;
 namespace Hypervisors.Esx.Wire;
 
 /// <summary>Reads vim25 responses: a bounded, DTD-free <see cref="XmlReader"/> and helpers over the resulting tree.</summary>
-public static class VimXml
+internal static class VimXml
 {
     /// <summary>The vim25 namespace.</summary>
     public static readonly XNamespace Vim = VimWriter.VimNamespace;

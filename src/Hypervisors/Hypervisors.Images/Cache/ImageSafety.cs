@@ -5,7 +5,7 @@ namespace Hypervisors.Images.Cache;
 /// file or external data file (a crafted header would make QEMU open a host file such as /etc/shadow), no VMDK that
 /// spreads over other files, nothing encrypted, nothing larger than the limit.
 /// </summary>
-public static class ImageSafety
+internal static class ImageSafety
 {
     /// <summary>The disk formats accepted, as qemu-img names them ("vpc" is VHD).</summary>
     public static IReadOnlySet<string> AllowedFormats { get; } = new HashSet<string>(StringComparer.Ordinal) { "raw", "qcow2", "vmdk", "vhdx", "vdi", "vpc" };

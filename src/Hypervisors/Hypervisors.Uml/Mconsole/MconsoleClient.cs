@@ -8,7 +8,7 @@ namespace Hypervisors.Uml.Mconsole;
 /// Each request uses its own socket bound to a fresh abstract address (the kernel answers to the sender's address),
 /// so concurrent requests never read each other's replies and nothing is left on disk.
 /// </summary>
-public sealed class MconsoleClient
+internal sealed class MconsoleClient
 {
     private readonly UnixDomainSocketEndPoint _server;
 

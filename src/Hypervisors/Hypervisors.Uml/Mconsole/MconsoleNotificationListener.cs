@@ -6,9 +6,9 @@ namespace Hypervisors.Uml.Mconsole;
 /// <summary>
 /// Receives what a UML kernel started with <c>mconsole=notify:{path}</c> sends: its mconsole socket at every boot
 /// (also after a reboot, which re-executes the same process), panics, hangs and user notifications from the guest's
-/// <c>/proc/mconsole</c>. Binds <paramref name="path"/> (replacing a stale socket file) until disposed.
+/// <c>/proc/mconsole</c>. Binds the socket path given to the constructor (replacing a stale socket file) until disposed.
 /// </summary>
-public sealed class MconsoleNotificationListener : IAsyncDisposable
+internal sealed class MconsoleNotificationListener : IAsyncDisposable
 {
     private readonly Socket _socket;
     private readonly CancellationTokenSource _stop = new();

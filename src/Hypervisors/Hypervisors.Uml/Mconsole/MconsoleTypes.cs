@@ -10,7 +10,7 @@ public sealed record MconsoleReply(bool IsError, string Text)
 }
 
 /// <summary>What a UML kernel announces on its notify socket (<c>enum</c> in <c>struct mconsole_notify</c>).</summary>
-public enum MconsoleNotificationType
+internal enum MconsoleNotificationType
 {
     /// <summary>The kernel booted and serves mconsole on the socket named in the data.</summary>
     Socket = 0,
@@ -28,10 +28,10 @@ public enum MconsoleNotificationType
 /// <summary>One notification from a UML kernel.</summary>
 /// <param name="Type">What it announces.</param>
 /// <param name="Text">Its data.</param>
-public sealed record MconsoleNotification(MconsoleNotificationType Type, string Text);
+internal sealed record MconsoleNotification(MconsoleNotificationType Type, string Text);
 
 /// <summary>Why an mconsole request got no answer.</summary>
-public enum MconsoleFailure
+internal enum MconsoleFailure
 {
     /// <summary>Nothing serves the socket (the kernel is not running, or not yet).</summary>
     NoKernel,
@@ -41,7 +41,7 @@ public enum MconsoleFailure
 }
 
 /// <summary>An mconsole request that got no answer; the driver maps it to a contract error.</summary>
-public sealed class MconsoleException(MconsoleFailure failure, string message, Exception? innerException = null) : Exception(message, innerException)
+internal sealed class MconsoleException(MconsoleFailure failure, string message, Exception? innerException = null) : Exception(message, innerException)
 {
     /// <summary>Why.</summary>
     public MconsoleFailure Failure { get; } = failure;
