@@ -14,6 +14,8 @@ public sealed class PackageContentTests(PackedSolution packed) : IClassFixture<P
     {
         { "Hypervisors", "src/Hypervisors/Hypervisors" },
         { "Hypervisors.Esx", "src/Hypervisors/Hypervisors.Esx" },
+        { "Hypervisors.Xen", "src/Hypervisors/Hypervisors.Xen" },
+        { "Hypervisors.HyperV", "src/Hypervisors/Hypervisors.HyperV" },
         { "Hypervisors.Libvirt", "src/Hypervisors/Hypervisors.Libvirt" },
         { "Hypervisors.Uml", "src/Hypervisors/Hypervisors.Uml" },
         { "Hypervisors.Images", "src/Hypervisors/Hypervisors.Images" },
@@ -23,17 +25,11 @@ public sealed class PackageContentTests(PackedSolution packed) : IClassFixture<P
         { "Hypervisors.Conformance", "tests/Hypervisors.Conformance" },
     };
 
-    /// <summary>
-    /// Packages still packed with a bare IsPackable=true while their drivers are being reworked; each moves to
-    /// <see cref="Packages"/> when its project switches to HypervisorsPackage=true.
-    /// </summary>
-    private static readonly string[] NotYetOptedIn = ["Hypervisors.Xen", "Hypervisors.HyperV"];
-
     [Fact]
     public void EveryPackedPackageIsListed()
     {
         var packedIds = Directory.GetFiles(packed.Directory, "*.nupkg").Select(PackageId).Order(StringComparer.Ordinal);
-        var listed = Packages.Select(row => row.Data.Item1).Concat(NotYetOptedIn).Order(StringComparer.Ordinal);
+        var listed = Packages.Select(row => row.Data.Item1).Order(StringComparer.Ordinal);
         Assert.Equal(listed, packedIds);
     }
 

@@ -12,7 +12,7 @@ namespace Hypervisors.HyperV;
 public sealed class HyperVDriverOptions : RemoteHypervisorOptions
 {
 
-    /// <summary>The host name or address, used when <see cref="Url"/> is null.</summary>
+    /// <summary>The host name or address, used when <see cref="RemoteHypervisorOptions.Url"/> is null.</summary>
     public string? Host { get; set; }
 
     /// <summary>HTTPS on 5986 (default) or HTTP on 5985 (WinRM's AllowUnencrypted must then be on, and Basic credentials cross in clear).</summary>

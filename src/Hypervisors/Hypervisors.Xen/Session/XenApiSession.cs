@@ -3,7 +3,7 @@ using Hypervisors.Xen.Wire;
 namespace Hypervisors.Xen.Session;
 
 /// <summary>
-/// A logged-in XenAPI session over a <see cref="XenApiRpcClient"/>. <see cref="CallAsync"/> puts the session
+/// A logged-in XenAPI session over a <see cref="XenApiRpcClient"/>. <see cref="CallAsync(string, CancellationToken, object?[])"/> puts the session
 /// reference first; when the server answers <c>SESSION_INVALID</c> (the session expired or was killed) it logs in
 /// again once and repeats the call. Concurrent callers that hit the same dead session share one re-login.
 /// </summary>
