@@ -252,7 +252,7 @@ public sealed class AmqpFaultTests
         TestContext.Current.TestOutputHelper?.WriteLine($"broker restart: {Count - unanswered.Count} calls answered, {unanswered.Count} failed typed ({string.Join(", ", outcomes.Where(o => !o.Answered).GroupBy(o => o.Failure!.GetType().Name).Select(g => $"{g.Key} {g.Count()}"))}) and were repeated");
     }
 
-    private static IEnumerable<Exception> Chain(Exception exception)
+    internal static IEnumerable<Exception> Chain(Exception exception)
     {
         for (var current = exception; current is not null; current = current.InnerException)
         {

@@ -135,25 +135,45 @@ internal sealed class PrivateRabbitNode : IAsyncDisposable
     private readonly string _directory;
     private Process? _process;
 
-    private PrivateRabbitNode(string directory, int port, int distributionPort)
+    private PrivateRabbitNode(string directory, int port, int distributionPort, int? tlsPort)
     {
         _directory = directory;
         Port = port;
         DistributionPort = distributionPort;
+        TlsPort = tlsPort;
     }
 
     public int Port { get; }
+
+    /// <summary>The AMQPS listener's port when the node was started with TLS files; the plain listener stays on <see cref="Port"/>.</summary>
+    public int? TlsPort { get; }
 
     public int DistributionPort { get; }
 
     public static bool IsInstalled => File.Exists(ServerScript);
 
-    public static async Task<PrivateRabbitNode> StartAsync(CancellationToken cancellationToken)
+    public static Task<PrivateRabbitNode> StartAsync(CancellationToken cancellationToken) => StartAsync(null, cancellationToken);
+
+    /// <summary>Starts a node; with <paramref name="tls"/> it also listens for AMQPS with those PEM files (no client certificates asked).</summary>
+    public static async Task<PrivateRabbitNode> StartAsync(RabbitTlsFiles? tls, CancellationToken cancellationToken)
     {
         ExternalParts.Require(IsInstalled, "rabbitmq-server");
         var directory = Directory.CreateTempSubdirectory("hv-rabbit-").FullName;
-        var node = new PrivateRabbitNode(directory, FreePort(), FreePort());
-        await File.WriteAllTextAsync(Path.Combine(directory, "rabbitmq.conf"), $"listeners.tcp.default = 127.0.0.1:{node.Port}\nloopback_users = none\n", cancellationToken);
+        var node = new PrivateRabbitNode(directory, FreePort(), FreePort(), tls is null ? null : FreePort());
+        var config = new System.Text.StringBuilder()
+            .Append(System.Globalization.CultureInfo.InvariantCulture, $"listeners.tcp.default = 127.0.0.1:{node.Port}\n")
+            .Append("loopback_users = none\n");
+        if (tls is not null)
+        {
+            config.Append(System.Globalization.CultureInfo.InvariantCulture, $"listeners.ssl.default = 127.0.0.1:{node.TlsPort}\n")
+                .Append(System.Globalization.CultureInfo.InvariantCulture, $"ssl_options.cacertfile = {tls.CaCertificateFile}\n")
+                .Append(System.Globalization.CultureInfo.InvariantCulture, $"ssl_options.certfile = {tls.CertificateFile}\n")
+                .Append(System.Globalization.CultureInfo.InvariantCulture, $"ssl_options.keyfile = {tls.KeyFile}\n")
+                .Append("ssl_options.verify = verify_none\n")
+                .Append("ssl_options.fail_if_no_peer_cert = false\n");
+        }
+
+        await File.WriteAllTextAsync(Path.Combine(directory, "rabbitmq.conf"), config.ToString(), cancellationToken);
         await File.WriteAllTextAsync(Path.Combine(directory, "enabled_plugins"), "[].\n", cancellationToken);
         await node.StartProcessAsync(cancellationToken);
         return node;
@@ -235,7 +255,7 @@ internal sealed class PrivateRabbitNode : IAsyncDisposable
         process.BeginErrorReadLine();
         _process = process;
         var started = Stopwatch.StartNew();
-        while (!AmqpTestScope.IsListening(Port))
+        while (!AmqpTestScope.IsListening(Port) || (TlsPort is { } tlsPort && !AmqpTestScope.IsListening(tlsPort)))
         {
             if (process.HasExited)
             {
@@ -264,3 +284,6 @@ internal sealed class PrivateRabbitNode : IAsyncDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
+
+/// <summary>The PEM files a TLS listener of <see cref="PrivateRabbitNode"/> serves.</summary>
+internal sealed record RabbitTlsFiles(string CaCertificateFile, string CertificateFile, string KeyFile);
