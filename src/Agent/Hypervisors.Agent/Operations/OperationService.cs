@@ -389,6 +389,14 @@ internal sealed class OperationService(
             var result = await OperationKinds.ExecuteAsync(driver, operation, cancellationToken).ConfigureAwait(false);
             return await FinishAsync(operation, driver, result, null).ConfigureAwait(false);
         }
+        catch (InvalidPowerStateException refused) when (recovering
+            && refused.CurrentState == PowerStateRules.ResultOf(OperationKinds.ContractOperation(operation.Kind, operation.Request)))
+        {
+            // The first run's call was still taking effect when it was read back (a guest shutting down, say): the
+            // instance has since reached the state this operation asked for, so it is done, not refused.
+            Log.OperationReconciled(logger, operation.Id, operation.Kind, operation.InstanceId, operation.Driver, "already done on the hypervisor");
+            return await FinishAsync(operation, driver, null, null).ConfigureAwait(false);
+        }
         catch (Exception exception) when (exception is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             if (exception is not HypervisorException)
