@@ -382,20 +382,11 @@ public sealed partial class XenDriver
             string vdiRef;
             if (disk.ImageRef is null)
             {
-                vdiRef = XenValue.ToText(await CallAsync("VDI.create", cancellationToken, new Dictionary<string, object?>(StringComparer.Ordinal)
-                {
-                    ["name_label"] = $"{spec.Name}-disk{i}",
-                    ["name_description"] = "Created by the Hypervisors SDK",
-                    ["SR"] = sr,
-                    ["virtual_size"] = bytes.ToString(CultureInfo.InvariantCulture),
-                    ["type"] = "user",
-                    ["sharable"] = false,
-                    ["read_only"] = false,
-                    ["other_config"] = marker,
-                    ["xenstore_data"] = new Dictionary<string, string>(),
-                    ["sm_config"] = new Dictionary<string, string>(),
-                    ["tags"] = Array.Empty<string>(),
-                }).ConfigureAwait(false));
+                vdiRef = XenValue.ToText(await CallAsync("VDI.create", cancellationToken, VdiRecord($"{spec.Name}-disk{i}", sr, bytes, marker)).ConfigureAwait(false));
+            }
+            else if (HostPathPolicy.IsHostPath(disk.ImageRef))
+            {
+                vdiRef = await ImportImageDiskAsync(spec, i, sr, marker, cancellationToken).ConfigureAwait(false);
             }
             else
             {

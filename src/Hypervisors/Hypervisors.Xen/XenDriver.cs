@@ -54,7 +54,7 @@ public sealed partial class XenDriver : HypervisorDriverBase
 
     /// <summary>Creates the driver; it connects on first use.</summary>
     public XenDriver(XenDriverOptions options, ILogger<XenDriver>? logger = null, TimeProvider? timeProvider = null, HttpMessageHandler? httpHandler = null)
-        : base(timeProvider)
+        : base(timeProvider, new HostPathPolicy(options?.AllowedHostDirectories ?? []))
     {
         ArgumentNullException.ThrowIfNull(options);
         DriverOptionsRegistration.ThrowIfInvalid<XenDriverOptions>(nameof(XenDriverOptions), options.Validate(nameof(XenDriverOptions)));

@@ -115,6 +115,32 @@ public sealed class RoundTripTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_disk_from_an_image_file_costs_a_task_a_vdi_one_upload_and_the_task_read()
+    {
+        var images = Directory.CreateTempSubdirectory("hv-xen-roundtrip-");
+        try
+        {
+            var image = Path.Combine(images.FullName, "base.raw");
+            await File.WriteAllBytesAsync(image, new byte[64 * 1024], Ct);
+            var options = new XenDriverOptions { Url = _simulator.Url }.UseCredentials("root", "xenroot");
+            options.AllowedHostDirectories.Add(images.FullName);
+            await using var driver = new XenDriver(options);
+            await driver.CreateInstanceAsync(Spec("warm", withDevices: true), Ct);
+            var spec = Spec("from-image") with { Disks = [new DiskSpec(1, image)] };
+
+            // task.create for the import's outcome (xapi answers the PUT before it reads the body), VDI.create, the PUT
+            // itself, one task.get_record (the answer ends when the task is done) and task.destroy; then the VBD.
+            Assert.Equal(Calls(("VM.get_by_name_label", 1), ("VM.create", 1), ("task.create", 1), ("VDI.create", 1), ("PUT /import_raw_vdi", 1),
+                    ("task.get_record", 1), ("task.destroy", 1), ("VBD.create", 1)),
+                await CountAsync(() => driver.CreateInstanceAsync(spec, Ct)));
+        }
+        finally
+        {
+            images.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task Watching_starts_one_event_loop_from_the_token_of_the_first_use()
     {
         await using var driver = NewDriver(XenApiTransport.XmlRpc);

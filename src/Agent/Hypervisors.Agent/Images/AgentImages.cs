@@ -72,10 +72,11 @@ internal static class AgentImages
         var imageDrivers = options.Drivers.Length > 0
             ? options.Drivers.ToHashSet(StringComparer.Ordinal)
             : drivers.Where(d => d.Kind == "libvirt").Select(d => d.Name).ToHashSet(StringComparer.Ordinal);
-        // ESX uploads a raw image as a VMFS flat disk; drivers on local files base qcow2 overlays on the cached file.
+        // ESX uploads a raw image as a VMFS flat disk, Xen imports one into a VDI (/import_raw_vdi); drivers on local
+        // files base qcow2 overlays on the cached file.
         var kinds = drivers.ToDictionary(d => d.Name, d => d.Kind, StringComparer.Ordinal);
         services.AddHypervisors(hypervisors => hypervisors.Use((name, driver, provider) => imageDrivers.Contains(name)
-            ? new ImageDisksDriver(driver, provider.GetRequiredService<ImageCache>(), kinds.GetValueOrDefault(name) == "esx" ? "raw" : "qcow2",
+            ? new ImageDisksDriver(driver, provider.GetRequiredService<ImageCache>(), kinds.GetValueOrDefault(name) is "esx" or "xen" ? "raw" : "qcow2",
                 provider.GetRequiredService<ILogger<ImageDisksDriver>>())
             : driver));
     }
