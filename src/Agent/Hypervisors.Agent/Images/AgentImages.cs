@@ -34,7 +34,7 @@ public sealed class AgentImageOptions
     /// <summary>Free space to keep on the cache's file system, in bytes.</summary>
     public long MinimumFreeBytes { get; set; } = 1L << 30;
 
-    /// <summary>The drivers whose disks come from the cache (ESX ones get raw images, others qcow2); empty means every libvirt driver.</summary>
+    /// <summary>The drivers whose disks come from the cache (ESX and Xen ones get raw images, others qcow2); empty means every libvirt driver.</summary>
     public string[] Drivers { get; set; } = [];
 }
 
