@@ -102,6 +102,27 @@ public sealed class XenImageImportTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_session_that_dies_before_the_upload_is_renewed_and_the_upload_repeated()
+    {
+        var (image, bytes) = await WriteImageAsync("base.raw", 32 * 1024);
+        var options = new XenDriverOptions { Url = Simulator.Url }.UseCredentials("root", "xenroot");
+        options.AllowedHostDirectories.Add(_images.FullName);
+
+        // The first PUT arrives with a session the server has just forgotten (as after a xapi restart): 401.
+        await using var driver = new XenDriver(options, httpHandler: new KillSessionsOnFirstPut(Simulator));
+        var spec = Spec(image);
+        Simulator.Options.Control.ResetCallCounts();
+        await driver.CreateInstanceAsync(spec, Ct);
+
+        var counts = Simulator.Options.Control.CallCounts;
+        Assert.Equal((2, 2), (counts["PUT /import_raw_vdi"], counts["session.login_with_password"]));
+        Assert.Equal(2, driver.Session.LoginCount);
+        var disk = Assert.Single((await driver.GetDevicesAsync(spec.Id, Ct)).Disks);
+        Assert.Equal(bytes, Simulator.ReadVdi(disk.Path!, bytes.Length));
+        Assert.Equal(0, Simulator.TaskCount);
+    }
+
+    [Fact]
     public async Task Files_that_are_not_raw_disk_images_are_refused_before_anything_is_created()
     {
         var qcow2 = new byte[4096];
@@ -176,6 +197,21 @@ public sealed class XenImageImportTests : IAsyncLifetime
 
     private static InstanceSpec Spec(string image, int sizeGiB = 1) =>
         SimulatorDriverScope.Spec("img-" + Guid.NewGuid().ToString("N")[..8], withDevices: false) with { Disks = [new DiskSpec(sizeGiB, image)] };
+
+    private sealed class KillSessionsOnFirstPut(XenApiSimulatorHost simulator) : DelegatingHandler(new SocketsHttpHandler())
+    {
+        private int _puts;
+
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            if (request.Method == HttpMethod.Put && Interlocked.Increment(ref _puts) == 1)
+            {
+                simulator.KillAllSessions();
+            }
+
+            return base.SendAsync(request, cancellationToken);
+        }
+    }
 
     private sealed class OneFileStore(string file) : IVerifiedImageStore
     {
