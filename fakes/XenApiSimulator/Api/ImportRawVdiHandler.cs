@@ -15,7 +15,7 @@ namespace XenApiSimulator.Api;
 /// an unknown one is 404), then <c>200 OK</c> with a <c>task-id</c> header before the body is read, the raw body
 /// written into the VDI from its start, and the outcome in the task: success with the VDI reference as result, or
 /// <c>VDI_IO_ERROR ["Device I/O errors"]</c> when the body runs past the VDI's <c>virtual_size</c> or ends before
-/// its <c>Content-Length</c>. The caller's <c>task_id</c> task receives the outcome; without one a task of the
+/// its <c>Content-Length</c>, <c>VDI_IN_USE</c> or <c>VDI_READONLY</c> when the VDI cannot be plugged for writing. The caller's <c>task_id</c> task receives the outcome; without one a task of the
 /// handler's own carries it and is gone afterwards.
 /// </summary>
 internal sealed class ImportRawVdiHandler(SimDatabase db, XenApiSimulatorOptions options)
@@ -217,6 +217,26 @@ internal sealed class ImportRawVdiHandler(SimDatabase db, XenApiSimulatorOptions
         try
         {
             await response.StartAsync(context.RequestAborted).ConfigureAwait(false);
+            string[]? refusal;
+            lock (db.Gate)
+            {
+                refusal = AttachRefusal(vdi);
+                if (refusal is not null)
+                {
+                    // The plug of the VDI into dom0 fails after the 200: the task carries the error, the body is not read.
+                    XenApiDispatcher.FinishTask(db, task, "failure", string.Empty, refusal);
+                    if (ownTask)
+                    {
+                        db.Remove(task);
+                    }
+                }
+            }
+
+            if (refusal is not null)
+            {
+                return;
+            }
+
             var file = db.Disks.OpenForWrite(vdi.Uuid);
             await using (file.ConfigureAwait(false))
             {
@@ -282,6 +302,21 @@ internal sealed class ImportRawVdiHandler(SimDatabase db, XenApiSimulatorOptions
                 db.Modified(vdi);
             }
         }
+    }
+
+    /// <summary>
+    /// Why the VDI cannot be plugged read-write into dom0 for the import (<c>Xapi_vbd_helpers.valid_operations</c>):
+    /// <c>VDI_READONLY [vdi]</c> for a read-only VDI; <c>VDI_IN_USE [vdi]</c> while a VBD of a VM that is not
+    /// suspended has it attached read-write and it is not sharable. Null when the plug would succeed.
+    /// </summary>
+    private string[]? AttachRefusal(SimObject vdi)
+    {
+        var attachedReadWrite = vdi.Refs("VBDs").Where(r => db.Exists("VBD", r)).Select(r => db.Get("VBD", r)).Any(vbd =>
+            vbd.Bool("currently_attached") && vbd.Text("mode") == "RW"
+            && !(db.Exists("VM", vbd.Text("VM")) && db.Get("VM", vbd.Text("VM")).Text("power_state") == "Suspended"));
+        return !vdi.Bool("sharable") && attachedReadWrite ? ["VDI_IN_USE", vdi.Ref]
+            : vdi.Bool("read_only") ? ["VDI_READONLY", vdi.Ref]
+            : null;
     }
 
     /// <summary>Fails the caller's task (if any) with the error and answers with <paramref name="status"/> and no body, as xapi's header-only answers.</summary>

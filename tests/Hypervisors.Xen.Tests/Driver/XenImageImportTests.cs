@@ -1,3 +1,4 @@
+using Hypervisors.Xen.Wire;
 using XenApiSimulator;
 
 namespace Hypervisors.Xen.Tests.Driver;
@@ -120,6 +121,28 @@ public sealed class XenImageImportTests : IAsyncLifetime
         var disk = Assert.Single((await driver.GetDevicesAsync(spec.Id, Ct)).Disks);
         Assert.Equal(bytes, Simulator.ReadVdi(disk.Path!, bytes.Length));
         Assert.Equal(0, Simulator.TaskCount);
+    }
+
+    [Fact]
+    public async Task An_import_into_a_vdi_a_running_vm_writes_fails_its_task_with_vdi_in_use_and_writes_nothing()
+    {
+        var (image, bytes) = await WriteImageAsync("base.raw", 4096);
+        var spec = Spec(image) with { StartAfterCreate = true };
+        await Driver.CreateInstanceAsync(spec, Ct);
+        var vdiUuid = Assert.Single((await Driver.GetDevicesAsync(spec.Id, Ct)).Disks).Path!;
+
+        using var http = new HttpClient();
+        using var rpc = new XenApiRpcClient(Simulator.Url, XenApiTransport.XmlRpc, http, TimeSpan.FromSeconds(30));
+        var session = XenValue.ToText(await rpc.CallAsync("session.login_with_password", ["root", "xenroot", "1.0", "test"], TimeSpan.Zero, Ct));
+        var vdiRef = XenValue.ToText(await rpc.CallAsync("VDI.get_by_uuid", [session, vdiUuid], TimeSpan.Zero, Ct));
+        var taskRef = XenValue.ToText(await rpc.CallAsync("task.create", [session, "in-use", string.Empty], TimeSpan.Zero, Ct));
+        using var body = new MemoryStream(new byte[512]);
+        await rpc.PutAsync("/import_raw_vdi", [new("session_id", session), new("task_id", taskRef), new("vdi", vdiRef)], body, body.Length, TimeSpan.FromSeconds(30), Ct);
+
+        var task = XenValue.ToStruct(await rpc.CallAsync("task.get_record", [session, taskRef], TimeSpan.Zero, Ct));
+        Assert.Equal("failure", XenValue.ToText(task["status"]));
+        Assert.Equal(["VDI_IN_USE", vdiRef], XenValue.ToStringArray(task["error_info"]));
+        Assert.Equal(bytes, Simulator.ReadVdi(vdiUuid, bytes.Length));
     }
 
     [Fact]

@@ -167,6 +167,17 @@ check(record["status"] == "failure" and record["error_info"] == ["VDI_IO_ERROR",
       "a truncated body fails the task with VDI_IO_ERROR: %r" % (record["error_info"],))
 value(server.task.destroy(session, task))
 
+# A read-only VDI cannot be plugged for writing: the 200 is sent, then the task fails with VDI_READONLY [vdi].
+readonly = value(server.VDI.create(session, {
+    "name_label": "read-only", "name_description": "", "SR": sr, "virtual_size": str(MIB), "type": "user",
+    "sharable": False, "read_only": True, "other_config": {}, "xenstore_data": {}, "sm_config": {}, "tags": []}))
+task = new_task()
+status, _, _ = put({"session_id": session, "task_id": task, "vdi": readonly}, b"\x04" * 512)
+check(status == 200, "a read-only VDI still gets the 200 (got %d)" % status)
+record = finished_task(task)
+check(record["status"] == "failure" and record["error_info"] == ["VDI_READONLY", readonly], "the task failed with VDI_READONLY: %r" % (record["error_info"],))
+value(server.task.destroy(session, task))
+
 value(server.session.logout(session))
 print("IMPORTED %s %d %s" % (vdi_uuid, len(data), hashlib.sha256(data).hexdigest()))
 print("ALL CHECKS PASSED")
