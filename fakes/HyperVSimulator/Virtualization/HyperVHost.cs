@@ -21,6 +21,7 @@ public sealed class HyperVHost : IDisposable
     private readonly Dictionary<string, CimObject> _files = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<string, CimObject> _byInstanceId = new(StringComparer.OrdinalIgnoreCase);
     private readonly Queue<CimObject> _finishedJobs = new();
+    private readonly Dictionary<string, List<CimObject>> _jobEffects = new(StringComparer.OrdinalIgnoreCase);
     private readonly CancellationTokenSource _stopping = new();
     private readonly DateTimeOffset _bootTime = DateTimeOffset.UtcNow.AddDays(-3);
 
@@ -401,7 +402,11 @@ public sealed class HyperVHost : IDisposable
             vm.Snapshots.Remove(snapshot);
             Remove(snapshot);
         });
-        return new MethodResult(4096, [new("Job", CimReference.To(job)), new("ResultingSnapshot", CimReference.To(snapshot))]);
+
+        // As the CIM snapshot profile states and Hyper-V does: with a job, ResultingSnapshot stays empty and the new
+        // snapshot is the job's affected element (Msvm_AffectedJobElement, ElementEffects 5 Create).
+        _jobEffects[job.GetString("InstanceID")!] = [snapshot];
+        return new MethodResult(4096, [new("Job", CimReference.To(job))]);
     }
 
     private MethodResult DestroySnapshot(MethodInput input)
@@ -781,7 +786,9 @@ public sealed class HyperVHost : IDisposable
             _finishedJobs.Enqueue(job);
             while (_finishedJobs.Count > MaxRetainedJobs)
             {
-                Remove(_finishedJobs.Dequeue());
+                var expired = _finishedJobs.Dequeue();
+                _jobEffects.Remove(expired.GetString("InstanceID")!);
+                Remove(expired);
             }
         });
         return job;
@@ -905,6 +912,13 @@ public sealed class HyperVHost : IDisposable
         else if (CimSchema.IsA(source.ClassName, "CIM_ResourceAllocationSettingData") && VmOfInstanceId(source.GetString("InstanceID")!, out var parent))
         {
             yield return ("Msvm_VirtualSystemSettingDataComponent", parent.Settings);
+        }
+        else if (source.ClassName == "Msvm_ConcreteJob" && _jobEffects.TryGetValue(source.GetString("InstanceID")!, out var affected))
+        {
+            foreach (var element in affected.Where(e => _byInstanceId.TryGetValue(e.GetString("InstanceID")!, out var live) && ReferenceEquals(live, e)))
+            {
+                yield return ("Msvm_AffectedJobElement", element);
+            }
         }
         else if (source.ClassName == "Msvm_ShutdownComponent" && _vms.TryGetValue(source.GetString("SystemName")!, out var system))
         {

@@ -169,7 +169,7 @@ public sealed partial class HyperVDriver
             nics.Select((nic, i) =>
             {
                 var port = new EmbeddedInstance("Msvm_SyntheticEthernetPortSettingData").SetUInt16("ResourceType", 10)
-                    .Set("ResourceSubType", SyntheticEthernetPort).Set("ElementName", "nic" + (firstIndex + i).ToString(CultureInfo.InvariantCulture))
+                    .Set("ResourceSubType", SyntheticEthernetPort).Set("ElementName", PortName(firstIndex + i))
                     .SetArray("VirtualSystemIdentifiers", ["{" + Guid.NewGuid().ToString("D").ToUpperInvariant() + "}"])
                     .Set("StaticMacAddress", nic.MacAddress is not null);
                 return nic.MacAddress is null ? port : port.Set("Address", InstanceSpecValidator.NormalizeMac(nic.MacAddress).Replace(":", string.Empty, StringComparison.Ordinal).ToUpperInvariant());
