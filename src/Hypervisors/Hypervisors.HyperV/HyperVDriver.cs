@@ -87,9 +87,10 @@ public sealed partial class HyperVDriver : HypervisorDriverBase
             return _wmi;
         }
 
-        if (serviceKey is null && serviceType == typeof(HostPathPolicy))
+        if (serviceType == typeof(HostPathPolicy) && Equals(serviceKey, HostPathPolicy.DiskImagesKey))
         {
-            // The images of this machine the driver places in its share; Hyper-V host paths are not checked against it.
+            // Only for the images of this machine the driver places in its share: the other references it takes (disk
+            // images and volumes on the Hyper-V host) are no files of this machine, so it offers no unkeyed policy.
             return _localImages;
         }
 

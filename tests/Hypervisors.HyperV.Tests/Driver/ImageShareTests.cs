@@ -42,10 +42,15 @@ public sealed class ImageShareTests : IDisposable
         using var cache = new ImageCache(new ImageCacheOptions { Directory = Path.Combine(_root.FullName, "cache"), MinimumFreeBytes = 0 },
             new ImageDirectoryAllowList([Images]));
 
-        // The driver allows no directory of its own: the cache's verified entries are what it accepts.
+        // The driver allows no directory of its own: the cache's verified entries are what it accepts, through its
+        // policy for disk images of this machine. It offers no unkeyed policy: its host paths and volumes are Hyper-V's.
         var options = HyperVFixture.OptionsFor(server);
         options.ImageShare = new HyperVImageShareOptions { LocalDirectory = Share, HostPath = HyperVFixture.ShareHostPath };
-        await using var driver = new ImageDisksDriver(new HyperVDriver(options), cache, "vhdx");
+        var hyperV = new HyperVDriver(options);
+        Assert.Null(hyperV.GetService<HostPathPolicy>());
+        await using var driver = new ImageDisksDriver(hyperV, cache, "vhdx");
+        var imagePolicy = Assert.IsType<HostPathPolicy>(hyperV.GetService(typeof(HostPathPolicy), HostPathPolicy.DiskImagesKey));
+        Assert.Equal([cache], imagePolicy.VerifiedImageStores);
         var first = Spec(raw);
         var second = Spec(raw);
 

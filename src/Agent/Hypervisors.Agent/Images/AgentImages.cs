@@ -72,13 +72,22 @@ internal static class AgentImages
         var imageDrivers = options.Drivers.Length > 0
             ? options.Drivers.ToHashSet(StringComparer.Ordinal)
             : drivers.Where(d => d.Kind == "libvirt").Select(d => d.Name).ToHashSet(StringComparer.Ordinal);
-        // ESX uploads a raw image as a VMFS flat disk; drivers on local files base qcow2 overlays on the cached file.
+        // ESX uploads a raw image as a VMFS flat disk; Hyper-V places a VHDX in its image share as the parent of
+        // differencing disks; drivers on local files base qcow2 overlays on the cached file.
         var kinds = drivers.ToDictionary(d => d.Name, d => d.Kind, StringComparer.Ordinal);
         services.AddHypervisors(hypervisors => hypervisors.Use((name, driver, provider) => imageDrivers.Contains(name)
-            ? new ImageDisksDriver(driver, provider.GetRequiredService<ImageCache>(), kinds.GetValueOrDefault(name) == "esx" ? "raw" : "qcow2",
+            ? new ImageDisksDriver(driver, provider.GetRequiredService<ImageCache>(), BaseImageFormat(kinds.GetValueOrDefault(name)),
                 provider.GetRequiredService<ILogger<ImageDisksDriver>>())
             : driver));
     }
+
+    /// <summary>The format a driver of <paramref name="kind"/> needs its base images in.</summary>
+    internal static string BaseImageFormat(string? kind) => kind switch
+    {
+        "esx" => "raw",
+        "hyperv" => "vhdx",
+        _ => "qcow2",
+    };
 }
 
 /// <summary>The HTTP client image downloads use (owned by the container, disposed with it).</summary>
