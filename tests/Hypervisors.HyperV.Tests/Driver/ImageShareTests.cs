@@ -97,6 +97,32 @@ public sealed class ImageShareTests : IDisposable
     }
 
     [Fact]
+    public async Task A_create_on_a_placed_image_sends_no_check_first_and_one_on_a_host_path_image_sends_one_get()
+    {
+        var image = await WriteVhdxAsync("counted.vhdx");
+        await using var server = await HyperVFixture.StartWithShareAsync(Share, Ct);
+        server.Host.Behavior.JobDuration = TimeSpan.Zero;
+        await using var driver = new HyperVDriver(HyperVFixture.OptionsWithImageShare(server, Share, Images));
+        await driver.CreateInstanceAsync(Spec(image), Ct); // Warm: index, services, and the image placed.
+
+        // DefineSystem, the sizing read and ModifyResourceSettings (as without disks), the differencing disk, then the
+        // SCSI controller, the drive and the disk: 7 calls, each job polled once. Hyper-V's 32779 answers a missing parent.
+        var expected = new Dictionary<string, int>
+        {
+            ["Enumerate"] = 1, ["DefineSystem"] = 1, ["ModifyResourceSettings"] = 1, ["CreateVirtualHardDisk"] = 1, ["AddResourceSettings"] = 3, ["Get"] = 6,
+        };
+        server.Host.Behavior.ResetRequestCounts();
+        await driver.CreateInstanceAsync(Spec(image), Ct);
+        Assert.Equal(expected.OrderBy(p => p.Key), server.Host.Behavior.RequestCounts.OrderBy(p => p.Key));
+
+        // An image on the Hyper-V host is checked first (CIM_DataFile), so a missing one costs no VM.
+        expected["Get"]++;
+        server.Host.Behavior.ResetRequestCounts();
+        await driver.CreateInstanceAsync(Spec(@"C:\Images\base.vhdx"), Ct);
+        Assert.Equal(expected.OrderBy(p => p.Key), server.Host.Behavior.RequestCounts.OrderBy(p => p.Key));
+    }
+
+    [Fact]
     public async Task A_parent_hyperv_cannot_open_refuses_the_create_and_leaves_no_vm_and_no_disk()
     {
         var image = await WriteVhdxAsync("unreachable.vhdx");
