@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text;
 using System.Text.Json.Nodes;
 using Hypervisors.Agent.Amqp;
@@ -5,6 +6,7 @@ using Hypervisors.Agent.Client;
 using Hypervisors.Agent.Fleet;
 using Hypervisors.Agent.Journal;
 using Hypervisors.Agent.Tests.Infrastructure;
+using Microsoft.Extensions.Logging;
 using RabbitMQ.Client;
 
 namespace Hypervisors.Agent.Tests.Amqp;
@@ -227,6 +229,7 @@ public sealed class AmqpFaultTests
         }).ToList();
 
         await enoughAnswered.Task.WaitAsync(TimeSpan.FromSeconds(120), ct);
+        using var report = new AgentLogReport(agent);
         await node.StopAsync();
         await node.StartAgainAsync(ct);
         var outcomes = await Task.WhenAll(calls);
@@ -237,12 +240,19 @@ public sealed class AmqpFaultTests
         Assert.True(outcomes.Count(o => o.Answered) < Count, "the restart came after every call was answered");
 
         // The unanswered ones are repeated with their message ids: each is done, and none twice.
+        var restarted = Stopwatch.StartNew();
         await AmqpWait.UntilAsync(() => Task.FromResult(agent.Service<AmqpHealth>().IsReady), TimeSpan.FromSeconds(60));
+        var readyAfter = restarted.Elapsed;
+        var slowest = TimeSpan.Zero;
         foreach (var i in unanswered)
         {
+            var started = Stopwatch.GetTimestamp();
             var repeat = await fleet.CallAsync("restarted", "create_instance", Create(i), messageIds[i], TimeSpan.FromSeconds(60), ct);
             Assert.Equal("Succeeded", repeat!["state"]!.GetValue<string>());
+            slowest = TimeSpan.FromTicks(Math.Max(slowest.Ticks, Stopwatch.GetElapsedTime(started).Ticks));
         }
+
+        TestContext.Current.TestOutputHelper?.WriteLine($"ready {readyAfter.TotalSeconds:F1} s after the restart; repeats took {(restarted.Elapsed - readyAfter).TotalSeconds:F1} s, the slowest {slowest.TotalSeconds:F1} s");
 
         var instances = await agent.Driver().ListInstancesAsync(ct);
         Assert.Equal(ids.ToHashSet(), instances.Select(instance => instance.Id).ToHashSet());
@@ -250,6 +260,37 @@ public sealed class AmqpFaultTests
         Assert.Equal(Count, states.GetValueOrDefault(OperationState.Succeeded));
         Assert.False(states.ContainsKey(OperationState.Failed));
         TestContext.Current.TestOutputHelper?.WriteLine($"broker restart: {Count - unanswered.Count} calls answered, {unanswered.Count} failed typed ({string.Join(", ", outcomes.Where(o => !o.Answered).GroupBy(o => o.Failure!.GetType().Name).Select(g => $"{g.Key} {g.Count()}"))}) and were repeated");
+    }
+
+    /// <summary>On dispose, writes what the agent's AMQP side logged (connections, probes, lost replies) to the test output.</summary>
+    private sealed class AgentLogReport(TestAgent agent) : IDisposable
+    {
+        private readonly int _skip = agent.Logs.Entries.Count;
+
+        public void Dispose()
+        {
+            // One line per run of the same event (a dead connection fails every publish the same way).
+            var lines = agent.Logs.Entries.Skip(_skip)
+                .Where(e => e.Category.Contains(".Amqp.", StringComparison.Ordinal) && e.Level >= LogLevel.Information)
+                .Select(e => $"{e.Level} {e.EventId.Id}: {e.Message.Split('\n')[0]}");
+            string? previous = null;
+            var repeats = 0;
+            foreach (var line in lines.Append(null))
+            {
+                if (line == previous)
+                {
+                    repeats++;
+                    continue;
+                }
+
+                if (previous is not null)
+                {
+                    TestContext.Current.TestOutputHelper?.WriteLine(repeats > 1 ? $"{previous} (x{repeats})" : previous);
+                }
+
+                (previous, repeats) = (line, 1);
+            }
+        }
     }
 
     internal static IEnumerable<Exception> Chain(Exception exception)
