@@ -6,6 +6,7 @@ using Hypervisors.Agent.Client;
 using Hypervisors.Agent.Fleet;
 using Hypervisors.Agent.Journal;
 using Hypervisors.Agent.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using RabbitMQ.Client;
 
@@ -82,6 +83,62 @@ public sealed class AmqpFaultTests
         await using var fleet = await FleetClient.ConnectAsync(scope.Broker(), new FleetClientOptions { FollowHeartbeats = false }, ct);
         var pong = await fleet.CallAsync("cancelled", "ping", [], cancellationToken: ct);
         Assert.Equal("cancelled", pong!["host"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_call_whose_operation_outlives_the_agents_connection_is_answered_through_the_next_one()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var scope = AmqpTestScope.OnSharedBroker();
+        var held = new HeldStartDriver(new Hypervisors.Fake.FakeHypervisorDriver(new Hypervisors.Fake.FakeHypervisorOptions()));
+        await using var agent = await TestAgent.StartAsync(scope.AgentSettings("recycled"), services: services => services.AddHypervisors(h => h.AddDriver("held", _ => held)));
+        var health = agent.Service<AmqpHealth>();
+        await using var fleet = await FleetClient.ConnectAsync(scope.Broker(), new FleetClientOptions { FollowHeartbeats = false, CallTimeout = TimeSpan.FromSeconds(60) }, ct);
+        var id = Guid.NewGuid();
+        var instance = new JsonObject { ["driver"] = "held", ["instance_id"] = id.ToString() };
+        await fleet.CallAsync("recycled", "create_instance", new JsonObject
+        {
+            ["driver"] = "held",
+            ["instance_id"] = id.ToString(),
+            ["spec"] = new JsonObject { ["name"] = "held-1", ["vCpus"] = 1, ["memoryMiB"] = 64 },
+        }, cancellationToken: ct);
+
+        // The start is accepted and acknowledged on this connection, and runs on...
+        var start = fleet.CallAsync("recycled", "start_instance", instance, cancellationToken: ct);
+        await held.Entered.Task.WaitAsync(TimeSpan.FromSeconds(30), ct);
+
+        // ...while the agent's connection is recycled (the broker cancelled its consumer).
+        var (connection, channel) = await scope.OpenChannelAsync(ct);
+        await using (connection)
+        await using (channel)
+        {
+            await channel.QueueDeleteAsync(scope.Topology.HostQueue("recycled"), false, false, cancellationToken: ct);
+        }
+
+        await AmqpWait.UntilAsync(() => Task.FromResult(agent.Logs.Entries.Any(entry => entry.EventId.Id == 6002)), TimeSpan.FromSeconds(20));
+        await AmqpWait.UntilAsync(() => Task.FromResult(health.IsReady), TimeSpan.FromSeconds(30));
+        held.Release.TrySetResult();
+
+        // The caller's reply address outlived the agent's old connection: the answer comes through the new one.
+        var operation = await start;
+        Assert.Equal("Succeeded", operation!["state"]!.GetValue<string>());
+        Assert.Equal(PowerState.Running, (await held.GetInstanceAsync(id, ct)).PowerState);
+        Assert.DoesNotContain(agent.Logs.Entries, entry => entry.EventId.Id == 6006);
+    }
+
+    /// <summary>A fake whose instance start waits until the test releases it.</summary>
+    private sealed class HeldStartDriver(IHypervisorDriver inner) : DelegatingHypervisorDriver(inner)
+    {
+        public TaskCompletionSource Entered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public override async Task StartInstanceAsync(Guid instanceId, CancellationToken cancellationToken = default)
+        {
+            Entered.TrySetResult();
+            await Release.Task.WaitAsync(cancellationToken);
+            await base.StartInstanceAsync(instanceId, cancellationToken);
+        }
     }
 
     [Fact]
