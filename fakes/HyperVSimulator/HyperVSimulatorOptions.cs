@@ -30,6 +30,12 @@ public sealed record HyperVSimulatorOptions
     /// <summary>VHDX files that exist at start (base images for differencing disks).</summary>
     public IReadOnlyList<string> ImageFiles { get; init; } = [@"C:\Images\base.vhdx"];
 
+    /// <summary>
+    /// Shares the host reaches, by the path it opens them with (<c>\\fileserver\images</c>) and the directory of this
+    /// machine holding their files: a file put there by another machine is seen by the host at once, as over SMB.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> SharedDirectories { get; init; } = new Dictionary<string, string>();
+
     /// <summary>The largest request envelope accepted, in bytes (WinRM's MaxEnvelopeSizekb is 500 by default).</summary>
     public int MaxEnvelopeSize { get; init; } = 500 * 1024;
 

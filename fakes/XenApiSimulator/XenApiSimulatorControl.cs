@@ -59,6 +59,36 @@ public sealed class XenApiSimulatorControl
         });
     }
 
+    private long _importBreakAfter = -1;
+    private int _importsFail;
+
+    /// <summary>The number of body bytes after which <c>/import_raw_vdi</c> drops the connection, or null.</summary>
+    internal long? ImportBreakAfter => Interlocked.Read(ref _importBreakAfter) is var cut and >= 0 ? cut : null;
+
+    /// <summary>Whether <c>/import_raw_vdi</c> answers 500 (as xapi does when its handler raises) until undone.</summary>
+    internal bool ImportsFail => Volatile.Read(ref _importsFail) != 0;
+
+    /// <summary>
+    /// Makes every <c>PUT /import_raw_vdi</c> drop its connection after reading <paramref name="afterBytes"/> bytes of
+    /// the body (after the 200 and its task-id were sent), failing the task with VDI_IO_ERROR, until the handle is disposed.
+    /// </summary>
+    public IDisposable BreakImports(long afterBytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(afterBytes);
+        Interlocked.Exchange(ref _importBreakAfter, afterBytes);
+        return new Undo(() => Interlocked.Exchange(ref _importBreakAfter, -1));
+    }
+
+    /// <summary>
+    /// Makes every <c>PUT /import_raw_vdi</c> that would start writing answer HTTP 500 instead (the caller's task fails
+    /// with INTERNAL_ERROR), until the handle is disposed.
+    /// </summary>
+    public IDisposable FailImports()
+    {
+        Volatile.Write(ref _importsFail, 1);
+        return new Undo(() => Volatile.Write(ref _importsFail, 0));
+    }
+
     /// <summary>Waits out the delay set for <paramref name="method"/>, if any.</summary>
     internal Task DelayAsync(string method, CancellationToken cancellationToken) =>
         _delays.TryGetValue(method, out var delay) ? Task.Delay(delay, cancellationToken) : Task.CompletedTask;

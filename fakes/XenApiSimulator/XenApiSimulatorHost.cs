@@ -74,6 +74,8 @@ public sealed class XenApiSimulatorHost : IAsyncDisposable
         app.MapPost("/", context => HandleXmlRpcAsync(context, dispatcher));
         app.MapPost("/RPC2", context => HandleXmlRpcAsync(context, dispatcher));
         app.MapPost("/jsonrpc", context => HandleJsonRpcAsync(context, dispatcher));
+        var import = new ImportRawVdiHandler(database, options);
+        app.MapPut(ImportRawVdiHandler.Path, import.HandleAsync);
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         var url = new UriBuilder(address) { Host = "127.0.0.1", Path = "/" }.Uri;
@@ -100,6 +102,20 @@ public sealed class XenApiSimulatorHost : IAsyncDisposable
             Database.Modified(sr);
             return vdi.Uuid;
         }
+    }
+
+    /// <summary>The first <paramref name="count"/> bytes of a VDI (by reference or uuid), zeros where nothing was written.</summary>
+    public byte[] ReadVdi(string vdiRefOrUuid, int count)
+    {
+        ArgumentNullException.ThrowIfNull(vdiRefOrUuid);
+        string uuid;
+        lock (Database.Gate)
+        {
+            uuid = (Database.All("VDI").FirstOrDefault(v => v.Ref == vdiRefOrUuid || v.Uuid == vdiRefOrUuid)
+                ?? throw new XenApiFailureException("HANDLE_INVALID", ["VDI", vdiRefOrUuid])).Uuid;
+        }
+
+        return Database.Disks.Read(uuid, count);
     }
 
     /// <summary>
@@ -137,6 +153,7 @@ public sealed class XenApiSimulatorHost : IAsyncDisposable
         await _app.StopAsync().ConfigureAwait(false);
         await _app.DisposeAsync().ConfigureAwait(false);
         _stopping.Dispose();
+        Database.Disks.Dispose();
     }
 
     private static async Task HandleXmlRpcAsync(HttpContext context, XenApiDispatcher dispatcher)

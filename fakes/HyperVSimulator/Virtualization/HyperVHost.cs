@@ -21,6 +21,7 @@ public sealed class HyperVHost : IDisposable
     private readonly Dictionary<string, CimObject> _files = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<string, CimObject> _byInstanceId = new(StringComparer.OrdinalIgnoreCase);
     private readonly Queue<CimObject> _finishedJobs = new();
+    private readonly Dictionary<string, List<CimObject>> _jobEffects = new(StringComparer.OrdinalIgnoreCase);
     private readonly CancellationTokenSource _stopping = new();
     private readonly DateTimeOffset _bootTime = DateTimeOffset.UtcNow.AddDays(-3);
 
@@ -62,7 +63,7 @@ public sealed class HyperVHost : IDisposable
     {
         lock (_gate)
         {
-            return _files.ContainsKey(path);
+            return HostFileExists(path);
         }
     }
 
@@ -149,7 +150,15 @@ public sealed class HyperVHost : IDisposable
         {
             Refresh();
             RequireClass(className, null);
-            return (Find(className, selectors) ?? throw NotFound(className)).Clone();
+            var found = Find(className, selectors);
+            if (found is null && CimSchema.IsA("CIM_DataFile", className)
+                && selectors.FirstOrDefault(k => string.Equals(k.Key, "Name", StringComparison.OrdinalIgnoreCase)).Value is { } name
+                && SharedFile(name) is { Exists: true } shared)
+            {
+                found = DataFile(name, shared.Length);
+            }
+
+            return (found ?? throw NotFound(className)).Clone();
         }
     }
 
@@ -317,7 +326,7 @@ public sealed class HyperVHost : IDisposable
     private (ushort, string)? CheckResource(CimObject resource)
     {
         var host = resource["HostResource"] is List<string> list ? list.FirstOrDefault() : resource.GetString("HostResource");
-        if (resource.ClassName == "Msvm_StorageAllocationSettingData" && (host is null || !_files.ContainsKey(host)))
+        if (resource.ClassName == "Msvm_StorageAllocationSettingData" && (host is null || !HostFileExists(host)))
         {
             return (32779, $"The file '{host}' does not exist.");
         }
@@ -401,7 +410,11 @@ public sealed class HyperVHost : IDisposable
             vm.Snapshots.Remove(snapshot);
             Remove(snapshot);
         });
-        return new MethodResult(4096, [new("Job", CimReference.To(job)), new("ResultingSnapshot", CimReference.To(snapshot))]);
+
+        // As the CIM snapshot profile states and Hyper-V does: with a job, ResultingSnapshot stays empty and the new
+        // snapshot is the job's affected element (Msvm_AffectedJobElement, ElementEffects 5 Create).
+        _jobEffects[job.GetString("InstanceID")!] = [snapshot];
+        return new MethodResult(4096, [new("Job", CimReference.To(job))]);
     }
 
     private MethodResult DestroySnapshot(MethodInput input)
@@ -436,12 +449,13 @@ public sealed class HyperVHost : IDisposable
             return MethodResult.Code(32773);
         }
 
-        (ushort, string)? failure = _files.ContainsKey(path) ? (32768, $"The file '{path}' already exists.")
-            : type == 4 && (parent is null || !_files.ContainsKey(parent)) ? (32779, $"The parent disk '{parent}' does not exist.")
+        (ushort, string)? failure = HostFileExists(path) ? (32768, $"The file '{path}' already exists.")
+            : type == 4 && (parent is null || !HostFileExists(parent)) ? (32779, $"The parent disk '{parent}' does not exist.")
+            : type == 4 && !IsVirtualHardDisk(parent!) ? (32768, $"The parent '{parent}' is not a virtual hard disk: the file or directory is corrupted and unreadable.")
             : null;
         if (failure is null)
         {
-            AddFile(path, type == 4 ? _files[parent!].GetInt64("FileSize") : disk.GetInt64("MaxInternalSize"));
+            AddFile(path, type == 4 ? SizeOf(parent!) : disk.GetInt64("MaxInternalSize"));
         }
 
         var job = StartJob("CreateVirtualHardDisk", "Creating virtual hard disk", () => failure, () => _files.Remove(path));
@@ -781,7 +795,9 @@ public sealed class HyperVHost : IDisposable
             _finishedJobs.Enqueue(job);
             while (_finishedJobs.Count > MaxRetainedJobs)
             {
-                Remove(_finishedJobs.Dequeue());
+                var expired = _finishedJobs.Dequeue();
+                _jobEffects.Remove(expired.GetString("InstanceID")!);
+                Remove(expired);
             }
         });
         return job;
@@ -906,6 +922,13 @@ public sealed class HyperVHost : IDisposable
         {
             yield return ("Msvm_VirtualSystemSettingDataComponent", parent.Settings);
         }
+        else if (source.ClassName == "Msvm_ConcreteJob" && _jobEffects.TryGetValue(source.GetString("InstanceID")!, out var affected))
+        {
+            foreach (var element in affected.Where(e => _byInstanceId.TryGetValue(e.GetString("InstanceID")!, out var live) && ReferenceEquals(live, e)))
+            {
+                yield return ("Msvm_AffectedJobElement", element);
+            }
+        }
         else if (source.ClassName == "Msvm_ShutdownComponent" && _vms.TryGetValue(source.GetString("SystemName")!, out var system))
         {
             yield return ("Msvm_SystemDevice", system.System);
@@ -944,10 +967,72 @@ public sealed class HyperVHost : IDisposable
         }
     }
 
-    private void AddFile(string path, long size)
+    private void AddFile(string path, long size) => _files[path] = Add(DataFile(path, size));
+
+    private static CimObject DataFile(string path, long size) =>
+        new CimObject(CimSchema.Cimv2, "CIM_DataFile").Set("Name", path).Set("FileSize", size)
+            .Set("Extension", Path.GetExtension(path.Replace('\\', '/')).TrimStart('.'));
+
+    /// <summary>Whether the host sees a file at <paramref name="path"/>: one of its own, or one in a shared directory.</summary>
+    private bool HostFileExists(string path) => _files.ContainsKey(path) || SharedFile(path) is { Exists: true };
+
+    private long SizeOf(string path) => _files.TryGetValue(path, out var file) ? file.GetInt64("FileSize") : SharedFile(path)!.Length;
+
+    /// <summary>
+    /// A host file is a virtual hard disk when the host made it, or when its bytes start with VHDX's file type
+    /// identifier (<c>vhdxfile</c>) or end with a VHD footer (<c>conectix</c>).
+    /// </summary>
+    private bool IsVirtualHardDisk(string path)
     {
-        _files[path] = Add(new CimObject(CimSchema.Cimv2, "CIM_DataFile").Set("Name", path).Set("FileSize", size)
-            .Set("Extension", Path.GetExtension(path.Replace('\\', '/')).TrimStart('.')));
+        if (_files.ContainsKey(path) || SharedFile(path) is not { Exists: true } shared)
+        {
+            return _files.ContainsKey(path);
+        }
+
+        try
+        {
+            using var stream = shared.OpenRead();
+            var head = new byte[8];
+            if (stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false) == head.Length && head.AsSpan().SequenceEqual("vhdxfile"u8))
+            {
+                return true;
+            }
+
+            if (stream.Length < 512)
+            {
+                return false;
+            }
+
+            stream.Seek(-512, SeekOrigin.End);
+            return stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false) == head.Length && head.AsSpan().SequenceEqual("conectix"u8);
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>The file of this machine behind <paramref name="path"/> when it lies in a shared directory, else null.</summary>
+    private FileInfo? SharedFile(string path)
+    {
+        foreach (var (hostPath, localDirectory) in Options.SharedDirectories)
+        {
+            var prefix = hostPath.TrimEnd('\\') + "\\";
+            if (!path.StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
+            {
+                continue;
+            }
+
+            var parts = path[prefix.Length..].Split('\\');
+            if (parts.Any(p => p is "" or "." or ".." || p.Contains('/', StringComparison.Ordinal)))
+            {
+                return null;
+            }
+
+            return new FileInfo(Path.Combine([localDirectory, .. parts]));
+        }
+
+        return null;
     }
 
     private void Seed()

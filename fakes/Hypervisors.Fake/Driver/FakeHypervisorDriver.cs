@@ -32,6 +32,10 @@ public sealed class FakeHypervisorDriver : HypervisorDriverBase
 
     private readonly Lock _gate = new();
     private readonly Dictionary<Guid, FakeInstance> _instances = [];
+
+    // Kept with _instances under _gate, so a create checks its name and the disk in use without a scan of every instance.
+    private readonly Dictionary<string, FakeInstance> _instancesByName = new(StringComparer.Ordinal);
+    private long _diskGiBUsed;
     private readonly InstanceEventHub _events = new();
     private readonly FakeHypervisorOptions _options;
     private readonly IReadOnlyList<string> _architectures;
@@ -183,7 +187,7 @@ public sealed class FakeHypervisorDriver : HypervisorDriverBase
                     : throw new InstanceAlreadyExistsException($"Instance {spec.Id} already exists with a different spec.") { InstanceId = spec.Id };
             }
 
-            if (_instances.Values.FirstOrDefault(i => i.Spec.Name == spec.Name) is { } named)
+            if (_instancesByName.TryGetValue(spec.Name, out var named))
             {
                 throw new InstanceAlreadyExistsException($"The name '{spec.Name}' is taken by instance {named.Spec.Id}.") { InstanceId = spec.Id };
             }
@@ -213,6 +217,8 @@ public sealed class FakeHypervisorDriver : HypervisorDriverBase
             }
 
             _instances.Add(spec.Id, instance);
+            _instancesByName.Add(spec.Name, instance);
+            _diskGiBUsed += instance.Disks.Sum(d => d.SizeGiB);
             Publish(spec.Id, InstanceEventKind.Created, PowerState.Shutdown);
             if (spec.StartAfterCreate)
             {
@@ -282,8 +288,10 @@ public sealed class FakeHypervisorDriver : HypervisorDriverBase
         await Faults.ApplyAsync(InstanceOperation.Delete, TimeProvider, cancellationToken).ConfigureAwait(false);
         lock (_gate)
         {
-            Find(instanceId);
+            var instance = Find(instanceId);
             _instances.Remove(instanceId);
+            _instancesByName.Remove(instance.Spec.Name);
+            _diskGiBUsed -= instance.Disks.Sum(d => d.SizeGiB);
             Publish(instanceId, InstanceEventKind.Deleted, PowerState.NoState);
         }
     }
@@ -463,7 +471,7 @@ public sealed class FakeHypervisorDriver : HypervisorDriverBase
         return (vcpus, memory);
     }
 
-    private long UsedDisk() => _instances.Values.Sum(i => i.Disks.Sum(d => d.SizeGiB));
+    private long UsedDisk() => _diskGiBUsed;
 
     private void EnsureCapacity(InstanceSpec spec)
     {

@@ -43,6 +43,7 @@ internal static class DeviceMethods
             sr["VDIs"] = SimMethodTable.Without(sr.Refs("VDIs"), vdi.Ref);
             db.Modified(sr);
             db.Remove(vdi);
+            db.Disks.Delete(vdi.Uuid);
             return string.Empty;
         });
         table.Add("VDI.clone", 2, a =>
@@ -144,6 +145,7 @@ internal static class DeviceMethods
         record["VBDs"] = Array.Empty<string>();
         record["location"] = Guid.NewGuid().ToString("D");
         var copy = db.Add("VDI", record);
+        db.Disks.Copy(source.Uuid, copy.Uuid);
         AddToSr(db, db.Get("SR", copy.Text("SR")), copy.Ref, copy.Long("virtual_size"));
         return copy.Ref;
     }

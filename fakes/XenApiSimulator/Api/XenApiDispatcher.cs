@@ -159,15 +159,18 @@ public sealed class XenApiDispatcher
         }
     }
 
-    private void Finish(SimObject task, string status, string result, string[] errorInfo)
+    private void Finish(SimObject task, string status, string result, string[] errorInfo) => FinishTask(_db, task, status, result, errorInfo);
+
+    /// <summary>Ends a task: its status, result (an XML-RPC value's text) and error description; call holding the lock.</summary>
+    internal static void FinishTask(SimDatabase db, SimObject task, string status, string result, string[] errorInfo)
     {
         task["status"] = status;
         task["progress"] = 1.0;
         task["result"] = result;
         task["error_info"] = errorInfo;
-        task["finished"] = _db.Clock.GetUtcNow().UtcDateTime;
+        task["finished"] = db.Clock.GetUtcNow().UtcDateTime;
         task["allowed_operations"] = Array.Empty<string>();
-        _db.Modified(task);
+        db.Modified(task);
     }
 
     private bool TryLookup(string method, out SimMethod entry)
@@ -278,6 +281,12 @@ public sealed class XenApiDispatcher
 
             _db.CloseSession(a.Text(0));
             return string.Empty;
+        });
+        _table.Add("task.create", 2, a =>
+        {
+            var record = SimRecords.Task(a.Text(0), _db.First("host").Ref, _db.Clock.GetUtcNow().UtcDateTime);
+            record["name_description"] = a.Text(1);
+            return _db.Add("task", record).Ref;
         });
         _table.Add("task.cancel", 1, a =>
         {

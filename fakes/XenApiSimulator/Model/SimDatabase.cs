@@ -34,6 +34,9 @@ public sealed class SimDatabase
     /// <summary>The VMs whose guests have PV drivers installed (they report them whenever they run); see <see cref="SimGuests"/>.</summary>
     public HashSet<string> GuestsWithPvDrivers { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>The bytes of the VDIs (written by the <c>/import_raw_vdi</c> handler); the host disposes it.</summary>
+    public SimDiskStore Disks { get; } = new();
+
     /// <summary>The time source for timestamps.</summary>
     public TimeProvider Clock { get; init; } = TimeProvider.System;
 

@@ -77,7 +77,7 @@ public sealed partial class HyperVDriver
     {
         // Check what the spec refers to before anything is made, so a bad spec leaves nothing behind.
         var switches = await ResolveSwitchesAsync(spec, cancellationToken).ConfigureAwait(false);
-        await CheckImagesAsync(spec, cancellationToken).ConfigureAwait(false);
+        var parents = await ResolveImagesAsync(spec, cancellationToken).ConfigureAwait(false);
 
         var service = await ServiceReferenceAsync("Msvm_VirtualSystemManagementService", cancellationToken).ConfigureAwait(false);
         var settings = new EmbeddedInstance("Msvm_VirtualSystemSettingData")
@@ -94,7 +94,7 @@ public sealed partial class HyperVDriver
             var configuration = WmiSession.Reference(WmiSession.Virtualization, "Msvm_VirtualSystemSettingData", ("InstanceID", "Microsoft:" + vmGuid));
             if (spec.Disks.Count > 0)
             {
-                await AddDisksAsync(service, configuration, spec, createdDisks, cancellationToken).ConfigureAwait(false);
+                await AddDisksAsync(service, configuration, spec, parents, createdDisks, cancellationToken).ConfigureAwait(false);
             }
 
             if (spec.NetworkInterfaces.Count > 0)
@@ -134,7 +134,7 @@ public sealed partial class HyperVDriver
         ], cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task AddDisksAsync(EndpointReference service, EndpointReference configuration, InstanceSpec spec, List<string> createdDisks, CancellationToken cancellationToken)
+    private async Task AddDisksAsync(EndpointReference service, EndpointReference configuration, InstanceSpec spec, IReadOnlyList<string?> parents, List<string> createdDisks, CancellationToken cancellationToken)
     {
         var imageService = await ServiceReferenceAsync("Msvm_ImageManagementService", cancellationToken).ConfigureAwait(false);
         for (var i = 0; i < spec.Disks.Count; i++)
@@ -142,10 +142,19 @@ public sealed partial class HyperVDriver
             var disk = spec.Disks[i];
             var path = DiskPath(spec, i);
             var vhd = new EmbeddedInstance("Msvm_VirtualHardDiskSettingData").Set("Path", path).SetUInt16("Format", 3);
-            vhd = disk.ImageRef is null
+            vhd = parents[i] is not { } parent
                 ? vhd.SetUInt16("Type", 3).Set("MaxInternalSize", (ulong)disk.SizeGiB << 30)
-                : vhd.SetUInt16("Type", 4).Set("ParentPath", disk.ImageRef);
-            await _wmi.InvokeAsync(imageService, "CreateVirtualHardDisk", [new("VirtualDiskSettingData", vhd)], cancellationToken).ConfigureAwait(false);
+                : vhd.SetUInt16("Type", 4).Set("ParentPath", parent);
+            try
+            {
+                await _wmi.InvokeAsync(imageService, "CreateVirtualHardDisk", [new("VirtualDiskSettingData", vhd)], cancellationToken).ConfigureAwait(false);
+            }
+            catch (WsManException ex) when (parents[i] is not null && HyperVErrorTable.Means(ex, HypervisorErrorKind.NotFound))
+            {
+                // Hyper-V cannot open the parent (32779): an image share Hyper-V does not reach, or a file removed meanwhile.
+                throw new InvalidSpecException($"spec.Disks[{i}].ImageRef", $"Hyper-V cannot open the parent image '{parents[i]}' ({ex.NativeCode}).");
+            }
+
             createdDisks.Add(path);
         }
 
@@ -169,7 +178,7 @@ public sealed partial class HyperVDriver
             nics.Select((nic, i) =>
             {
                 var port = new EmbeddedInstance("Msvm_SyntheticEthernetPortSettingData").SetUInt16("ResourceType", 10)
-                    .Set("ResourceSubType", SyntheticEthernetPort).Set("ElementName", "nic" + (firstIndex + i).ToString(CultureInfo.InvariantCulture))
+                    .Set("ResourceSubType", SyntheticEthernetPort).Set("ElementName", PortName(firstIndex + i))
                     .SetArray("VirtualSystemIdentifiers", ["{" + Guid.NewGuid().ToString("D").ToUpperInvariant() + "}"])
                     .Set("StaticMacAddress", nic.MacAddress is not null);
                 return nic.MacAddress is null ? port : port.Set("Address", InstanceSpecValidator.NormalizeMac(nic.MacAddress).Replace(":", string.Empty, StringComparison.Ordinal).ToUpperInvariant());
@@ -210,26 +219,6 @@ public sealed partial class HyperVDriver
                 new KeyValuePair<string, string>("CreationClassName", found["CreationClassName"] ?? "Msvm_VirtualEthernetSwitch"),
                 new KeyValuePair<string, string>("Name", found["Name"] ?? string.Empty));
         }).ToList();
-    }
-
-    private async Task CheckImagesAsync(InstanceSpec spec, CancellationToken cancellationToken)
-    {
-        for (var i = 0; i < spec.Disks.Count; i++)
-        {
-            if (spec.Disks[i].ImageRef is not { } image)
-            {
-                continue;
-            }
-
-            try
-            {
-                await _wmi.Client.GetAsync(WmiSession.Reference(WmiSession.Cimv2, "CIM_DataFile", ("Name", image)), cancellationToken).ConfigureAwait(false);
-            }
-            catch (WsManException ex) when (HyperVErrorTable.Means(ex, HypervisorErrorKind.NotFound))
-            {
-                throw new InvalidSpecException($"spec.Disks[{i}].ImageRef", $"the host has no file '{image}'.");
-            }
-        }
     }
 
     private async Task RollBackAsync(EndpointReference service, string vmGuid, IReadOnlyList<string> createdDisks)

@@ -27,7 +27,7 @@ public sealed partial class HyperVDriver : HypervisorDriverBase
         SupportsInterfaceAttach = true,
         SupportsSnapshots = true,
         SupportsEvents = true, // From the driver's own operations and a poll of the VM list; see WatchEventsCoreAsync.
-        SupportsImageDisks = true, // Differencing VHDX on a parent image.
+        SupportsImageDisks = true, // Differencing VHDX on a parent image: a path on the host, or a VHDX of this machine placed in the image share.
         SupportsKernelBoot = false,
     };
 
@@ -39,6 +39,7 @@ public sealed partial class HyperVDriver : HypervisorDriverBase
     private readonly ConcurrentDictionary<string, Lazy<Task<EndpointReference>>> _services = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _disposing = new();
     private readonly SemaphoreSlim _indexLoad = new(1, 1);
+    private readonly HostPathPolicy _localImages;
     private readonly KeyedAsyncLock<string> _createLocks = new(StringComparer.Ordinal, StringComparer.Ordinal);
     private volatile bool _indexLoaded;
 
@@ -50,6 +51,7 @@ public sealed partial class HyperVDriver : HypervisorDriverBase
         DriverOptionsRegistration.ThrowIfInvalid<HyperVDriverOptions>(nameof(HyperVDriverOptions), options.Validate(nameof(HyperVDriverOptions)));
 
         _options = options;
+        _localImages = new HostPathPolicy(options.AllowedHostDirectories);
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         var endpoint = options.ResolveEndpoint();
         _http = new HttpClient(options.HttpMessageHandler ?? CreateHandler(options), disposeHandler: options.HttpMessageHandler is null)
@@ -83,6 +85,13 @@ public sealed partial class HyperVDriver : HypervisorDriverBase
         if (serviceKey is null && serviceType == typeof(WmiSession))
         {
             return _wmi;
+        }
+
+        if (serviceType == typeof(HostPathPolicy) && Equals(serviceKey, HostPathPolicy.DiskImagesKey))
+        {
+            // Only for the images of this machine the driver places in its share: the other references it takes (disk
+            // images and volumes on the Hyper-V host) are no files of this machine, so it offers no unkeyed policy.
+            return _localImages;
         }
 
         return base.GetService(serviceType, serviceKey);

@@ -30,6 +30,19 @@ public sealed class HyperVDriverOptions : RemoteHypervisorOptions
     /// <summary>The host directory where the driver creates VHDX files, one sub-directory per instance.</summary>
     public string DiskDirectory { get; set; } = @"C:\ProgramData\Hypervisors\Disks";
 
+    /// <summary>
+    /// Where VHDX images of this machine go so that Hyper-V can open them (see <see cref="HyperVImageShareOptions"/>).
+    /// Null: a disk's <see cref="DiskSpec.ImageRef"/> must be a path on the Hyper-V host.
+    /// </summary>
+    public HyperVImageShareOptions? ImageShare { get; set; }
+
+    /// <summary>
+    /// The directories of this machine whose VHDX images may be named as <see cref="DiskSpec.ImageRef"/>; such a file
+    /// is copied into <see cref="ImageShare"/> once. Empty allows none besides the verified entries of an image cache
+    /// registered with the driver's <see cref="HostPathPolicy"/>.
+    /// </summary>
+    public IList<string> AllowedHostDirectories { get; } = [];
+
     /// <summary>The host volume reported as local instance storage (Win32_LogicalDisk.DeviceID).</summary>
     public string StorageVolume { get; set; } = "C:";
 
@@ -105,6 +118,21 @@ public sealed class HyperVDriverOptions : RemoteHypervisorOptions
         if (string.IsNullOrWhiteSpace(DiskDirectory))
         {
             yield return $"{keyPrefix}:{nameof(DiskDirectory)}: is required.";
+        }
+
+        foreach (var failure in ImageShare?.Validate($"{keyPrefix}:{nameof(ImageShare)}") ?? [])
+        {
+            yield return failure;
+        }
+
+        foreach (var failure in HostPathPolicy.Validate(AllowedHostDirectories, $"{keyPrefix}:{nameof(AllowedHostDirectories)}"))
+        {
+            yield return failure;
+        }
+
+        if (AllowedHostDirectories.Count > 0 && ImageShare is null)
+        {
+            yield return $"{keyPrefix}:{nameof(AllowedHostDirectories)}: images of this machine need {nameof(ImageShare)}, where they are copied for Hyper-V to open.";
         }
     }
 

@@ -166,22 +166,21 @@ public sealed partial class UmlDriver
 
     /// <inheritdoc />
     protected override Task PauseInstanceCoreAsync(Guid instanceId, CancellationToken cancellationToken) =>
-        WithInstanceAsync(instanceId, async instance =>
-        {
-            PowerStateRules.EnsureAllowed(InstanceOperation.Pause, instanceId, instance.PowerState);
-            await SendCheckedAsync(instance, instance.Guest!, "stop", cancellationToken).ConfigureAwait(false);
-            await UpdateRecordAsync(instance, r => r with { Paused = true }, cancellationToken).ConfigureAwait(false);
-            Publish(instanceId, InstanceEventKind.Paused, PowerState.Paused);
-        }, cancellationToken);
+        SetPausedAsync(instanceId, InstanceOperation.Pause, "stop", paused: true, InstanceEventKind.Paused, PowerState.Paused, cancellationToken);
 
     /// <inheritdoc />
     protected override Task UnpauseInstanceCoreAsync(Guid instanceId, CancellationToken cancellationToken) =>
+        SetPausedAsync(instanceId, InstanceOperation.Unpause, "go", paused: false, InstanceEventKind.Resumed, PowerState.Running, cancellationToken);
+
+    /// <summary>Pause and unpause: the mconsole command that stops or resumes the guest's kernel, then the record and the event.</summary>
+    private Task SetPausedAsync(
+        Guid instanceId, InstanceOperation operation, string mconsoleCommand, bool paused, InstanceEventKind eventKind, PowerState stateAfter, CancellationToken cancellationToken) =>
         WithInstanceAsync(instanceId, async instance =>
         {
-            PowerStateRules.EnsureAllowed(InstanceOperation.Unpause, instanceId, instance.PowerState);
-            await SendCheckedAsync(instance, instance.Guest!, "go", cancellationToken).ConfigureAwait(false);
-            await UpdateRecordAsync(instance, r => r with { Paused = false }, cancellationToken).ConfigureAwait(false);
-            Publish(instanceId, InstanceEventKind.Resumed, PowerState.Running);
+            PowerStateRules.EnsureAllowed(operation, instanceId, instance.PowerState);
+            await SendCheckedAsync(instance, instance.Guest!, mconsoleCommand, cancellationToken).ConfigureAwait(false);
+            await UpdateRecordAsync(instance, r => r with { Paused = paused }, cancellationToken).ConfigureAwait(false);
+            Publish(instanceId, eventKind, stateAfter);
         }, cancellationToken);
 
     /// <inheritdoc />

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using Hypervisors.HostTools;
 
 namespace Hypervisors.Uml;
 
@@ -11,48 +12,23 @@ internal static class UmlHostTools
     public static async Task<string> RunAsync(string program, IEnumerable<string> arguments, CancellationToken cancellationToken)
     {
         Hypervisors.Counting.FlowCallCounter.Record("process " + Path.GetFileName(program));
-        var start = new ProcessStartInfo(program)
-        {
-            UseShellExecute = false,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-        };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = new Process { StartInfo = start };
+        var argumentList = arguments.ToList();
+        HostToolResult result;
         try
         {
-            process.Start();
+            result = await HostToolProcess.RunAsync(program, argumentList, cancellationToken).ConfigureAwait(false);
         }
         catch (System.ComponentModel.Win32Exception ex)
         {
             throw new UmlToolException($"Could not run {program}: {ex.Message}", null, ex);
         }
 
-        process.StandardInput.Close();
-        var output = process.StandardOutput.ReadToEndAsync(cancellationToken);
-        var error = process.StandardError.ReadToEndAsync(cancellationToken);
-        try
-        {
-            await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw;
-        }
-
-        var text = await output.ConfigureAwait(false);
-        var errorText = await error.ConfigureAwait(false);
-        if (process.ExitCode != 0)
+        var text = result.Output;
+        if (result.ExitCode != 0)
         {
             throw new UmlToolException(
-                $"{Path.GetFileName(program)} {string.Join(' ', start.ArgumentList)} failed ({process.ExitCode.ToString(CultureInfo.InvariantCulture)}): {errorText.Trim()}{text.Trim()}",
-                process.ExitCode);
+                $"{Path.GetFileName(program)} {string.Join(' ', argumentList)} failed ({result.ExitCode.ToString(CultureInfo.InvariantCulture)}): {result.Error.Trim()}{text.Trim()}",
+                result.ExitCode);
         }
 
         return text;

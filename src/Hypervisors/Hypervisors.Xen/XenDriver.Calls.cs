@@ -382,20 +382,11 @@ public sealed partial class XenDriver
             string vdiRef;
             if (disk.ImageRef is null)
             {
-                vdiRef = XenValue.ToText(await CallAsync("VDI.create", cancellationToken, new Dictionary<string, object?>(StringComparer.Ordinal)
-                {
-                    ["name_label"] = $"{spec.Name}-disk{i}",
-                    ["name_description"] = "Created by the Hypervisors SDK",
-                    ["SR"] = sr,
-                    ["virtual_size"] = bytes.ToString(CultureInfo.InvariantCulture),
-                    ["type"] = "user",
-                    ["sharable"] = false,
-                    ["read_only"] = false,
-                    ["other_config"] = marker,
-                    ["xenstore_data"] = new Dictionary<string, string>(),
-                    ["sm_config"] = new Dictionary<string, string>(),
-                    ["tags"] = Array.Empty<string>(),
-                }).ConfigureAwait(false));
+                vdiRef = XenValue.ToText(await CallAsync("VDI.create", cancellationToken, VdiRecord($"{spec.Name}-disk{i}", sr, bytes, marker)).ConfigureAwait(false));
+            }
+            else if (HostPathPolicy.IsHostPath(disk.ImageRef))
+            {
+                vdiRef = await ImportImageDiskAsync(spec, i, sr, marker, cancellationToken).ConfigureAwait(false);
             }
             else
             {
@@ -423,23 +414,87 @@ public sealed partial class XenDriver
 
     private async Task<string> CreateVifAsync(string vmRef, NetworkInterfaceSpec nic, string device, CancellationToken cancellationToken)
     {
-        var network = await FindByNameOrUuidAsync("network", nic.Network, cancellationToken).ConfigureAwait(false)
-            ?? (_options.Network is { } fallback ? await FindByNameOrUuidAsync("network", fallback, cancellationToken).ConfigureAwait(false) : null)
-            ?? throw new InvalidSpecException("networkInterface.Network", $"no XenAPI network named or with UUID '{nic.Network}' exists.");
-        return XenValue.ToText(await CallAsync("VIF.create", cancellationToken, new Dictionary<string, object?>(StringComparer.Ordinal)
+        for (var attempt = 0; ; attempt++)
         {
-            ["device"] = device,
-            ["network"] = network,
-            ["VM"] = vmRef,
-            ["MAC"] = nic.MacAddress is null ? string.Empty : InstanceSpecValidator.NormalizeMac(nic.MacAddress),
-            ["MTU"] = "1500",
-            ["other_config"] = new Dictionary<string, string>(),
-            ["qos_algorithm_type"] = string.Empty,
-            ["qos_algorithm_params"] = new Dictionary<string, string>(),
-            ["locking_mode"] = "network_default",
-            ["ipv4_allowed"] = Array.Empty<string>(),
-            ["ipv6_allowed"] = Array.Empty<string>(),
-        }).ConfigureAwait(false));
+            var (name, network) = await ResolveNetworkAsync(nic, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                return XenValue.ToText(await CallAsync("VIF.create", cancellationToken, new Dictionary<string, object?>(StringComparer.Ordinal)
+                {
+                    ["device"] = device,
+                    ["network"] = network,
+                    ["VM"] = vmRef,
+                    ["MAC"] = nic.MacAddress is null ? string.Empty : InstanceSpecValidator.NormalizeMac(nic.MacAddress),
+                    ["MTU"] = "1500",
+                    ["other_config"] = new Dictionary<string, string>(),
+                    ["qos_algorithm_type"] = string.Empty,
+                    ["qos_algorithm_params"] = new Dictionary<string, string>(),
+                    ["locking_mode"] = "network_default",
+                    ["ipv4_allowed"] = Array.Empty<string>(),
+                    ["ipv6_allowed"] = Array.Empty<string>(),
+                }).ConfigureAwait(false));
+            }
+            catch (XenApiFailureException ex) when (attempt == 0 && ex.Code == "HANDLE_INVALID"
+                && ex.Parameters.Count > 1 && ex.Parameters[0].Equals("network", StringComparison.OrdinalIgnoreCase) && ex.Parameters[1] == network)
+            {
+                // The network was replaced since it was looked up: forget it and look it up once more.
+                ForgetNetwork(name, network);
+            }
+        }
+    }
+
+    /// <summary>The network an interface joins (the one it names, else <see cref="XenDriverOptions.Network"/>), with the name it was found by.</summary>
+    private async Task<(string Name, string Ref)> ResolveNetworkAsync(NetworkInterfaceSpec nic, CancellationToken cancellationToken)
+    {
+        if (await FindNetworkAsync(nic.Network, cancellationToken).ConfigureAwait(false) is { } named)
+        {
+            return (nic.Network, named);
+        }
+
+        if (_options.Network is { } fallback && await FindNetworkAsync(fallback, cancellationToken).ConfigureAwait(false) is { } found)
+        {
+            return (fallback, found);
+        }
+
+        throw new InvalidSpecException("networkInterface.Network", $"no XenAPI network named or with UUID '{nic.Network}' exists.");
+    }
+
+    /// <summary>
+    /// A network's reference by name or UUID, looked up once per driver: concurrent callers share one lookup, and the
+    /// answer is kept until a call finds the reference invalid (<see cref="ForgetNetwork"/>). A miss or a failed lookup
+    /// is not kept, so a network created later is found.
+    /// </summary>
+    private async Task<string?> FindNetworkAsync(string nameOrUuid, CancellationToken cancellationToken)
+    {
+        var lookup = _networkRefs.GetOrAdd(nameOrUuid, name => new Lazy<Task<string?>>(() => FindByNameOrUuidAsync("network", name, _lifetime.Token)));
+        string? found;
+        try
+        {
+            found = await lookup.Value.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception) when (lookup.Value.IsFaulted || lookup.Value.IsCanceled)
+        {
+            // A failed lookup is not kept: the next create asks again.
+            _networkRefs.TryRemove(new KeyValuePair<string, Lazy<Task<string?>>>(nameOrUuid, lookup));
+            throw;
+        }
+
+        if (found is null)
+        {
+            _networkRefs.TryRemove(new KeyValuePair<string, Lazy<Task<string?>>>(nameOrUuid, lookup));
+        }
+
+        return found;
+    }
+
+    /// <summary>Drops the kept reference of <paramref name="nameOrUuid"/> if it still is <paramref name="staleRef"/>.</summary>
+    private void ForgetNetwork(string nameOrUuid, string staleRef)
+    {
+        if (_networkRefs.TryGetValue(nameOrUuid, out var lookup) && lookup.IsValueCreated
+            && lookup.Value.IsCompletedSuccessfully && lookup.Value.Result == staleRef)
+        {
+            _networkRefs.TryRemove(new KeyValuePair<string, Lazy<Task<string?>>>(nameOrUuid, lookup));
+        }
     }
 
     /// <summary>

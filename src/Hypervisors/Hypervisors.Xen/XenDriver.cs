@@ -45,6 +45,7 @@ public sealed partial class XenDriver : HypervisorDriverBase
     private readonly XenEventPump _events;
     private readonly InstanceEventHub _hub = new();
     private readonly ConcurrentDictionary<Guid, string> _refsById = new();
+    private readonly ConcurrentDictionary<string, Lazy<Task<string?>>> _networkRefs = new(StringComparer.Ordinal);
     private readonly KeyedAsyncLock<string> _createLocks = new(StringComparer.Ordinal, StringComparer.Ordinal);
     private readonly SemaphoreSlim _readyGate = new(1, 1);
     private readonly CancellationTokenSource _lifetime = new();
@@ -54,7 +55,7 @@ public sealed partial class XenDriver : HypervisorDriverBase
 
     /// <summary>Creates the driver; it connects on first use.</summary>
     public XenDriver(XenDriverOptions options, ILogger<XenDriver>? logger = null, TimeProvider? timeProvider = null, HttpMessageHandler? httpHandler = null)
-        : base(timeProvider)
+        : base(timeProvider, new HostPathPolicy(options?.AllowedHostDirectories ?? []))
     {
         ArgumentNullException.ThrowIfNull(options);
         DriverOptionsRegistration.ThrowIfInvalid<XenDriverOptions>(nameof(XenDriverOptions), options.Validate(nameof(XenDriverOptions)));

@@ -26,6 +26,13 @@ public sealed class XenDriverOptions : RemoteHypervisorOptions
     /// <summary>The storage repository for new disks (its <c>name_label</c> or UUID); null uses the pool's default SR.</summary>
     public string? StorageRepository { get; set; }
 
+    /// <summary>
+    /// The directories of this machine whose raw disk images may be named as <see cref="DiskSpec.ImageRef"/>; such a
+    /// file is imported into a new VDI through XenAPI's <c>/import_raw_vdi</c>. Empty allows none (VDI names and
+    /// UUIDs, and the files of an image cache the driver trusts, are always accepted).
+    /// </summary>
+    public IList<string> AllowedHostDirectories { get; } = [];
+
     /// <summary>How long one call may take.</summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
@@ -73,6 +80,11 @@ public sealed class XenDriverOptions : RemoteHypervisorOptions
         if (Limits is null)
         {
             yield return $"{keyPrefix}:{nameof(Limits)}: is required.";
+        }
+
+        foreach (var failure in HostPathPolicy.Validate(AllowedHostDirectories, $"{keyPrefix}:{nameof(AllowedHostDirectories)}"))
+        {
+            yield return failure;
         }
     }
 }

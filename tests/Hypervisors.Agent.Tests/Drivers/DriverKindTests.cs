@@ -33,6 +33,14 @@ public sealed class DriverKindTests : WithSecretFiles
         Assert.DoesNotContain(agent.Logs.Entries, e => e.Message.Contains("label-from-a-file-5c1e", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("libvirt", "qcow2")]
+    [InlineData("esx", "raw")]
+    [InlineData("xen", "raw")]
+    [InlineData("hyperv", "vhdx")]
+    public void Disks_from_images_are_based_on_the_format_their_drivers_kind_needs(string kind, string format) =>
+        Assert.Equal(format, Hypervisors.Agent.Images.AgentImages.BaseImageFormat(kind));
+
     [Fact]
     public async Task An_unknown_kind_is_refused_at_start_listing_every_kind_the_agent_found()
     {

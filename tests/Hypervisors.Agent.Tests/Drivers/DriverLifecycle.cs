@@ -24,6 +24,44 @@ public abstract class WithSecretFiles : IDisposable
 }
 
 /// <summary>
+/// An allowed image directory holding <c>base.raw</c> (random bytes) and an empty cache directory for the agent's image
+/// cache, with the <c>Agent:Images</c> settings that give <paramref name="driver"/> its disks from the cache.
+/// </summary>
+internal sealed class AgentImageFolders : IDisposable
+{
+    private readonly DirectoryInfo _images = Directory.CreateTempSubdirectory("hv-agent-images-");
+    private readonly DirectoryInfo _cache = Directory.CreateTempSubdirectory("hv-agent-cache-");
+
+    public AgentImageFolders(string driver, int length)
+    {
+        Bytes = new byte[length];
+        Random.Shared.NextBytes(Bytes);
+        File.WriteAllBytes(Path.Combine(_images.FullName, "base.raw"), Bytes);
+        Settings = new Dictionary<string, string>
+        {
+            ["Agent:Images:CacheDirectory"] = _cache.FullName,
+            ["Agent:Images:AllowedImageDirectories:0"] = _images.FullName,
+            ["Agent:Images:Drivers:0"] = driver,
+        };
+    }
+
+    /// <summary>The bytes of <c>base.raw</c>.</summary>
+    public byte[] Bytes { get; }
+
+    public IReadOnlyDictionary<string, string> Settings { get; }
+
+    /// <summary>A small instance whose one disk starts from <c>base.raw</c>, named as a file of the allowed image directory.</summary>
+    public static CreateInstanceRequest Request(string name) =>
+        new() { Name = name, VCpus = 1, MemoryMiB = 256, Disks = [new DiskSpec(1, "base.raw")] };
+
+    public void Dispose()
+    {
+        _images.Delete(recursive: true);
+        _cache.Delete(recursive: true);
+    }
+}
+
+/// <summary>
 /// The walk every hosted kind makes through the agent's HTTP API: create, start, stop, snapshot and delete, each a
 /// journaled operation, with the instance read back over the API after each step.
 /// </summary>
@@ -31,8 +69,11 @@ internal static class DriverLifecycle
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(110);
 
-    /// <summary>Drives one instance of <paramref name="driver"/> through its life; deletes it whatever happens.</summary>
-    public static async Task RunAsync(TestAgent agent, string driver, CreateInstanceRequest request, CancellationToken cancellationToken)
+    /// <summary>
+    /// Drives one instance of <paramref name="driver"/> through its life; deletes it whatever happens.
+    /// <paramref name="afterCreate"/> (given the instance id) checks the created instance before it is started.
+    /// </summary>
+    public static async Task RunAsync(TestAgent agent, string driver, CreateInstanceRequest request, CancellationToken cancellationToken, Func<Guid, Task>? afterCreate = null)
     {
         var client = agent.Client;
         var id = Guid.NewGuid();
@@ -46,6 +87,10 @@ internal static class DriverLifecycle
             var created = await client.GetInstanceAsync(driver, id, cancellationToken);
             Assert.Equal((request.Name, request.VCpus, request.MemoryMiB), (created.Name, created.VCpus, created.MemoryMiB));
             Assert.Equal(PowerState.Shutdown, created.PowerState);
+            if (afterCreate is not null)
+            {
+                await afterCreate(id);
+            }
 
             Succeeded(await client.RunActionAsync(driver, id, "start", Wait, cancellationToken: cancellationToken), "start");
             Assert.Equal(PowerState.Running, (await client.GetInstanceAsync(driver, id, cancellationToken)).PowerState);

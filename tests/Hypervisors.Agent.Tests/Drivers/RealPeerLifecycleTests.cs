@@ -85,6 +85,31 @@ public sealed class EsxVcsimAgentTests : WithSecretFiles
     }
 
     [Fact]
+    public async Task An_esx_driver_on_vcsim_creates_a_vm_from_an_image_of_the_agents_cache()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        using var images = new AgentImageFolders("esx1", 128 * 1024);
+        var bytes = images.Bytes;
+        await using var vcsim = await VcsimServer.StartAsync(vcenter: false, tls: true);
+        var settings = Settings(vcsim, vcsim.Sha256!);
+        settings["Agent:Drivers:esx1:Datastore"] = vcsim.Datastore;
+        settings["Agent:Drivers:esx1:SoftReboot"] = "false";
+        await using var agent = await TestAgent.StartAsync(new Dictionary<string, string>(settings.Concat(images.Settings)));
+
+        // The reference is a name inside the allowed image directory; the cache probes it (raw) and the driver
+        // uploads it to the datastore and copies it for the instance.
+        await DriverLifecycle.RunAsync(agent, "esx1", AgentImageFolders.Request("agent-esx-image"), ct, async id =>
+        {
+            var disk = Assert.Single((await agent.Client.GetDevicesAsync("esx1", id, ct)).Disks);
+            Assert.Equal(bytes, await File.ReadAllBytesAsync(Path.Combine(vcsim.DatastoreDirectory, "hypervisors-disks", $"{id:N}-0-flat.vmdk"), ct));
+            Assert.NotNull(disk.ImageRef);
+        });
+
+        var extent = Assert.Single(Directory.GetFiles(Path.Combine(vcsim.DatastoreDirectory, "hypervisors-images"), "*-flat.vmdk"));
+        Assert.Equal(bytes, await File.ReadAllBytesAsync(extent, ct));
+    }
+
+    [Fact]
     public async Task An_esx_driver_whose_pin_does_not_match_fails_its_calls_and_the_agent_stays_up()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -120,14 +145,9 @@ public sealed class XenSimulatorAgentTests : WithSecretFiles
         var ct = TestContext.Current.CancellationToken;
         var options = new XenApiSimulatorOptions();
         await using var simulator = await XenApiSimulatorHost.StartAsync(options, cancellationToken: ct);
-        await using var agent = await TestAgent.StartAsync(new Dictionary<string, string>
-        {
-            ["Agent:Drivers:pool1:Kind"] = "xen",
-            ["Agent:Drivers:pool1:Url"] = simulator.Url.AbsoluteUri,
-            ["Agent:Drivers:pool1:Transport"] = transport,
-            ["Agent:Drivers:pool1:UserName"] = options.UserName,
-            ["Agent:Drivers:pool1:PasswordFile"] = SecretFile("password", options.Password),
-        });
+        var settings = Settings(simulator);
+        settings["Agent:Drivers:pool1:Transport"] = transport;
+        await using var agent = await TestAgent.StartAsync(settings);
 
         await DriverLifecycle.RunAsync(agent, "pool1", new CreateInstanceRequest
         {
@@ -138,6 +158,35 @@ public sealed class XenSimulatorAgentTests : WithSecretFiles
             NetworkInterfaces = [new NetworkInterfaceSpec(options.NetworkName)],
         }, ct);
     }
+
+    [Fact]
+    public async Task A_xen_driver_on_the_xenapi_simulator_creates_a_vm_from_an_image_of_the_agents_cache()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        using var images = new AgentImageFolders("pool1", 96 * 1024);
+        var bytes = images.Bytes;
+        var options = new XenApiSimulatorOptions();
+        await using var simulator = await XenApiSimulatorHost.StartAsync(options, cancellationToken: ct);
+        await using var agent = await TestAgent.StartAsync(new Dictionary<string, string>(Settings(simulator).Concat(images.Settings)));
+
+        // The cache hands the driver a raw file it vouches for; the driver imports it into a VDI (/import_raw_vdi).
+        await DriverLifecycle.RunAsync(agent, "pool1", AgentImageFolders.Request("agent-xen-image"), ct, async id =>
+        {
+            var disk = Assert.Single((await agent.Client.GetDevicesAsync("pool1", id, ct)).Disks);
+            Assert.Equal(bytes, simulator.ReadVdi(disk.Path!, bytes.Length));
+        });
+
+        Assert.Equal(1, simulator.Options.Control.CallCounts["PUT /import_raw_vdi"]);
+    }
+
+    /// <summary>The driver <c>pool1</c> on <paramref name="simulator"/>, the password in a file.</summary>
+    private Dictionary<string, string> Settings(XenApiSimulatorHost simulator) => new()
+    {
+        ["Agent:Drivers:pool1:Kind"] = "xen",
+        ["Agent:Drivers:pool1:Url"] = simulator.Url.AbsoluteUri,
+        ["Agent:Drivers:pool1:UserName"] = simulator.Options.UserName,
+        ["Agent:Drivers:pool1:PasswordFile"] = SecretFile("password", simulator.Options.Password),
+    };
 }
 
 /// <summary>The <c>hyperv</c> kind against the Hyper-V (WS-Management) simulator.</summary>

@@ -11,7 +11,12 @@ namespace Hypervisors.HyperV.Tests;
 /// </summary>
 public class HyperVFixture : DriverFixture, IConnectionLossFixture
 {
+    /// <summary>The image share's path as the simulated host opens it.</summary>
+    public const string ShareHostPath = @"\\fileserver\images";
+
     private readonly PartitionHandler _network = new(new SocketsHttpHandler());
+    private readonly DirectoryInfo _images = Directory.CreateTempSubdirectory("hv-hyperv-kit-images-");
+    private readonly DirectoryInfo _share = Directory.CreateTempSubdirectory("hv-hyperv-kit-share-");
     private HyperVSimulatorServer? _server;
 
     /// <summary>The running simulator.</summary>
@@ -27,7 +32,11 @@ public class HyperVFixture : DriverFixture, IConnectionLossFixture
     public override string NetworkName => "default";
 
     /// <inheritdoc />
-    public override string? ImageRef => @"C:\Images\base.vhdx";
+    /// <remarks>A VHDX of this machine: the driver places it in the image share, which the simulated host reaches.</remarks>
+    public override string? ImageRef => Path.Combine(_images.FullName, "kit-base.vhdx");
+
+    /// <summary>The directory of this machine behind <see cref="ShareHostPath"/>.</summary>
+    public string ShareDirectory => _share.FullName;
 
     /// <inheritdoc />
     public override VolumeSpec CreateVolumeSpec(string volumeId)
@@ -80,15 +89,38 @@ public class HyperVFixture : DriverFixture, IConnectionLossFixture
         return Task.FromResult<IAsyncDisposable>(new Release(new Restore(() => behavior.ReservedMemoryMiB = saved)));
     }
 
+    /// <summary>
+    /// <see cref="OptionsFor"/> with an image share (<paramref name="shareDirectory"/>, which the host opens as
+    /// <see cref="ShareHostPath"/>) and <paramref name="imageDirectory"/> allowed for images.
+    /// </summary>
+    public static HyperVDriverOptions OptionsWithImageShare(HyperVSimulatorServer server, string shareDirectory, string imageDirectory)
+    {
+        var options = OptionsFor(server);
+        options.ImageShare = new HyperVImageShareOptions { LocalDirectory = shareDirectory, HostPath = ShareHostPath };
+        options.AllowedHostDirectories.Add(imageDirectory);
+        return options;
+    }
+
+    /// <summary>A simulator whose host reaches <paramref name="shareDirectory"/> as <see cref="ShareHostPath"/>.</summary>
+    public static Task<HyperVSimulatorServer> StartWithShareAsync(string shareDirectory, CancellationToken cancellationToken = default) =>
+        HyperVSimulatorServer.StartAsync(new HyperVSimulatorOptions
+        {
+            SharedDirectories = new Dictionary<string, string> { [ShareHostPath] = shareDirectory },
+        }, cancellationToken: cancellationToken);
+
     /// <inheritdoc />
     public override Task<IHypervisorDriver> CreateOwnDriverAsync(CancellationToken cancellationToken) =>
-        Task.FromResult<IHypervisorDriver>(new HyperVDriver(OptionsFor(Server)));
+        Task.FromResult<IHypervisorDriver>(new HyperVDriver(OptionsWithImageShare(Server, _share.FullName, _images.FullName)));
 
     /// <inheritdoc />
     protected override async Task<IHypervisorDriver> CreateDriverAsync()
     {
-        _server = await HyperVSimulatorServer.StartAsync();
-        var options = OptionsFor(_server);
+        // Only the file type identifier is read by the driver and the simulated host; ImageShareTests use a real VHDX.
+        var header = new byte[64 * 1024];
+        "vhdxfile"u8.CopyTo(header);
+        await File.WriteAllBytesAsync(ImageRef!, header);
+        _server = await StartWithShareAsync(_share.FullName);
+        var options = OptionsWithImageShare(_server, _share.FullName, _images.FullName);
         options.HttpMessageHandler = _network;
         options.EventPollInterval = TimeSpan.FromMilliseconds(500);
         return new HyperVDriver(options);
@@ -107,7 +139,7 @@ public class HyperVFixture : DriverFixture, IConnectionLossFixture
         {
             if (whileDown is not null)
             {
-                await using var other = new HyperVDriver(OptionsFor(Server));
+                await using var other = new HyperVDriver(OptionsWithImageShare(Server, _share.FullName, _images.FullName));
                 await whileDown(other);
             }
 
@@ -134,6 +166,8 @@ public class HyperVFixture : DriverFixture, IConnectionLossFixture
         }
 
         _network.Dispose();
+        _images.Delete(recursive: true);
+        _share.Delete(recursive: true);
         GC.SuppressFinalize(this);
     }
 }

@@ -38,6 +38,42 @@ public sealed class WinRmClientTests
         Assert.Equal(3, server.Host.EnabledStateOf("py-vm1"));
     }
 
+    [Fact]
+    public async Task Pywinrm_creates_a_differencing_disk_on_a_parent_in_a_share_and_is_refused_one_on_a_missing_parent()
+    {
+        ExternalParts.Require(await PywinrmAvailableAsync(), "python3-winrm (Debian package, for /usr/bin/python3)");
+        var share = Directory.CreateTempSubdirectory("hv-hyperv-winrm-share-");
+        try
+        {
+            var content = new byte[128 * 1024];
+            "vhdxfile"u8.CopyTo(content);
+            await File.WriteAllBytesAsync(Path.Combine(share.FullName, "base.vhdx"), content, TestContext.Current.CancellationToken);
+            await using var server = await HyperVFixture.StartWithShareAsync(share.FullName, TestContext.Current.CancellationToken);
+            var script = Path.Combine(AppContext.BaseDirectory, "IndependentClients", "winrm_vhd_check.py");
+            var (exit, stdout, stderr) = await ExternalProcess.RunAsync("/usr/bin/python3",
+                [script, server.Endpoint.AbsoluteUri, server.Host.Options.UserName, server.Host.Options.Password,
+                    HyperVFixture.ShareHostPath + @"\base.vhdx", HyperVFixture.ShareHostPath + @"\missing.vhdx", @"C:\Disks\ok.vhdx", @"C:\Disks\refused.vhdx"],
+                AppContext.BaseDirectory, new Dictionary<string, string>(), TimeSpan.FromSeconds(60));
+            Assert.True(exit == 0, $"winrm_vhd_check.py exited {exit}: {stdout} {stderr}");
+
+            using var result = JsonDocument.Parse(stdout);
+            var root = result.RootElement;
+            var ok = root.GetProperty("ok");
+            Assert.Equal(("4096", "7", "0", true), (ok.GetProperty("returnValue").GetString(), ok.GetProperty("jobState").GetString(),
+                ok.GetProperty("errorCode").GetString(), ok.GetProperty("exists").GetBoolean()));
+            var refused = root.GetProperty("refused");
+            Assert.Equal(("4096", "10", "32779", false), (refused.GetProperty("returnValue").GetString(), refused.GetProperty("jobState").GetString(),
+                refused.GetProperty("errorCode").GetString(), refused.GetProperty("exists").GetBoolean()));
+            Assert.Equal((128 * 1024).ToString(System.Globalization.CultureInfo.InvariantCulture), root.GetProperty("parentSize").GetString());
+            Assert.True(server.Host.FileExists(@"C:\Disks\ok.vhdx"));
+            Assert.False(server.Host.FileExists(@"C:\Disks\refused.vhdx"));
+        }
+        finally
+        {
+            share.Delete(recursive: true);
+        }
+    }
+
     private static async Task<bool> PywinrmAvailableAsync()
     {
         if (!File.Exists("/usr/bin/python3"))

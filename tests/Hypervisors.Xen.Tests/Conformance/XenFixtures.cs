@@ -12,8 +12,13 @@ namespace Hypervisors.Xen.Tests.Conformance;
 /// </summary>
 /// <param name="transport">XML-RPC or JSON-RPC.</param>
 /// <param name="guestsHavePvDrivers">Whether the simulated guests have PV drivers (and so can shut down, reboot, suspend and hot-plug cleanly).</param>
-public abstract class XenFixture(XenApiTransport transport, bool guestsHavePvDrivers) : DriverFixture, IConnectionLossFixture
+/// <param name="imagesFromFiles">
+/// Whether disks from an image start from a raw file of this machine (imported through <c>/import_raw_vdi</c>) or from
+/// a VDI in the SR (cloned).
+/// </param>
+public abstract class XenFixture(XenApiTransport transport, bool guestsHavePvDrivers, bool imagesFromFiles) : DriverFixture, IConnectionLossFixture
 {
+    private readonly DirectoryInfo _images = Directory.CreateTempSubdirectory("hv-xen-kit-images-");
     private XenApiSimulatorHost? _simulator;
 
     public XenApiSimulatorHost Simulator => _simulator ?? throw new InvalidOperationException("The fixture has not been initialized.");
@@ -30,8 +35,11 @@ public abstract class XenFixture(XenApiTransport transport, bool guestsHavePvDri
         NetworkInterfaces = [new NetworkInterfaceSpec(NetworkName)],
     };
 
-    /// <summary>A base-image VDI the fixture puts in the simulator's SR; disks from it are VDI clones.</summary>
-    public override string? ImageRef => "kit-base-image";
+    /// <summary>
+    /// A raw image file in the driver's allowed directory (imported into a new VDI per disk), or a base-image VDI the
+    /// fixture puts in the simulator's SR (cloned per disk).
+    /// </summary>
+    public override string? ImageRef => imagesFromFiles ? Path.Combine(_images.FullName, "kit-base.raw") : "kit-base-image";
 
     public override VolumeSpec CreateVolumeSpec(string volumeId) => new(volumeId, Simulator.CreateVdi(volumeId, 1L << 30));
 
@@ -94,10 +102,18 @@ public abstract class XenFixture(XenApiTransport transport, bool guestsHavePvDri
     {
         _simulator = await XenApiSimulatorHost.StartAsync(new XenApiSimulatorOptions { GuestsHavePvDrivers = guestsHavePvDrivers });
         _simulator.CreateVdi("kit-base-image", 1L << 30);
+        var image = new byte[64 * 1024];
+        Random.Shared.NextBytes(image);
+        await File.WriteAllBytesAsync(Path.Combine(_images.FullName, "kit-base.raw"), image);
         return NewDriver();
     }
 
-    private XenDriver NewDriver() => new(new XenDriverOptions { Url = Simulator.Url, Transport = transport }.UseCredentials("root", "xenroot"));
+    private XenDriver NewDriver()
+    {
+        var options = new XenDriverOptions { Url = Simulator.Url, Transport = transport }.UseCredentials("root", "xenroot");
+        options.AllowedHostDirectories.Add(_images.FullName);
+        return new XenDriver(options);
+    }
 
     public override async ValueTask DisposeAsync()
     {
@@ -107,21 +123,22 @@ public abstract class XenFixture(XenApiTransport transport, bool guestsHavePvDri
             await _simulator.DisposeAsync();
         }
 
+        _images.Delete(recursive: true);
         GC.SuppressFinalize(this);
     }
 }
 
-/// <summary>The driver over XML-RPC; new guests without PV drivers.</summary>
-public sealed class XenXmlRpcFixture() : XenFixture(XenApiTransport.XmlRpc, guestsHavePvDrivers: false);
+/// <summary>The driver over XML-RPC; new guests without PV drivers; image disks imported from a raw file.</summary>
+public sealed class XenXmlRpcFixture() : XenFixture(XenApiTransport.XmlRpc, guestsHavePvDrivers: false, imagesFromFiles: true);
 
-/// <summary>The driver over JSON-RPC; new guests without PV drivers.</summary>
-public sealed class XenJsonRpcFixture() : XenFixture(XenApiTransport.JsonRpc, guestsHavePvDrivers: false);
+/// <summary>The driver over JSON-RPC; new guests without PV drivers; image disks cloned from a VDI.</summary>
+public sealed class XenJsonRpcFixture() : XenFixture(XenApiTransport.JsonRpc, guestsHavePvDrivers: false, imagesFromFiles: false);
 
-/// <summary>The driver over XML-RPC; guests with PV drivers.</summary>
-public sealed class XenXmlRpcPvDriversFixture() : XenFixture(XenApiTransport.XmlRpc, guestsHavePvDrivers: true);
+/// <summary>The driver over XML-RPC; guests with PV drivers; image disks cloned from a VDI.</summary>
+public sealed class XenXmlRpcPvDriversFixture() : XenFixture(XenApiTransport.XmlRpc, guestsHavePvDrivers: true, imagesFromFiles: false);
 
-/// <summary>The driver over JSON-RPC; guests with PV drivers.</summary>
-public sealed class XenJsonRpcPvDriversFixture() : XenFixture(XenApiTransport.JsonRpc, guestsHavePvDrivers: true);
+/// <summary>The driver over JSON-RPC; guests with PV drivers; image disks imported from a raw file.</summary>
+public sealed class XenJsonRpcPvDriversFixture() : XenFixture(XenApiTransport.JsonRpc, guestsHavePvDrivers: true, imagesFromFiles: true);
 
 /// <summary>Ends a simulator control when the kit disposes it.</summary>
 internal sealed class Release(IDisposable control) : IAsyncDisposable

@@ -93,12 +93,12 @@ public sealed class RoundTripTests : IAsyncLifetime
         await driver.ListInstancesAsync(Ct);
         var spec = Spec("devices", withDevices: true);
 
-        // The default SR is looked up once per driver (pool.get_all, pool.get_default_SR), the network by name per interface.
+        // The default SR (pool.get_all, pool.get_default_SR) and each network (by name) are looked up once per driver.
         Assert.Equal(Calls(("VM.get_by_name_label", 1), ("VM.create", 1), ("pool.get_all", 1), ("pool.get_default_SR", 1), ("VDI.create", 1), ("VBD.create", 1),
                 ("network.get_by_name_label", 1), ("VIF.create", 1)),
             await CountAsync(() => driver.CreateInstanceAsync(spec, Ct)));
         var again = Spec("devices-again", withDevices: true);
-        Assert.Equal(Calls(("VM.get_by_name_label", 1), ("VM.create", 1), ("VDI.create", 1), ("VBD.create", 1), ("network.get_by_name_label", 1), ("VIF.create", 1)),
+        Assert.Equal(Calls(("VM.get_by_name_label", 1), ("VM.create", 1), ("VDI.create", 1), ("VBD.create", 1), ("VIF.create", 1)),
             await CountAsync(() => driver.CreateInstanceAsync(again, Ct)));
 
         // VM.destroy takes the VBDs and VIFs with it; the VDI the driver made is found first and destroyed after.
@@ -112,6 +112,77 @@ public sealed class RoundTripTests : IAsyncLifetime
 
         // A repeated create of an equal spec reads the VM once to compare the stored spec.
         Assert.Equal(Calls(("VM.get_record", 1)), await CountAsync(() => driver.CreateInstanceAsync(again, Ct)));
+    }
+
+    [Fact]
+    public async Task Concurrent_creates_share_one_network_lookup()
+    {
+        await using var driver = NewDriver(XenApiTransport.XmlRpc);
+        await driver.ListInstancesAsync(Ct);
+        using var slow = Control.SlowDown("network.get_by_name_label", TimeSpan.FromMilliseconds(300));
+        var counts = await CountAsync(() => Task.WhenAll(Enumerable.Range(0, 4).Select(i => driver.CreateInstanceAsync(Spec("shared-" + i) with
+        {
+            NetworkInterfaces = [new NetworkInterfaceSpec(new XenApiSimulatorOptions().NetworkName)],
+        }, Ct))));
+
+        Assert.Equal(1, counts["network.get_by_name_label"]);
+        Assert.Equal(4, counts["VIF.create"]);
+    }
+
+    [Fact]
+    public async Task A_replaced_network_is_looked_up_again_once_and_the_interface_created()
+    {
+        await using var driver = NewDriver(XenApiTransport.XmlRpc);
+        await driver.CreateInstanceAsync(Spec("before", withDevices: true), Ct);
+        string replacement;
+        lock (_simulator.Database.Gate)
+        {
+            var network = _simulator.Database.First("network");
+            var record = network.Snapshot();
+            record.Remove("uuid");
+            record["VIFs"] = Array.Empty<string>();
+            _simulator.Database.Remove(network);
+            replacement = _simulator.Database.Add("network", record).Ref;
+        }
+
+        // VIF.create with the kept reference answers HANDLE_INVALID [network, ref]: one new lookup, one more VIF.create.
+        var spec = Spec("after", withDevices: true);
+        Assert.Equal(Calls(("VM.get_by_name_label", 1), ("VM.create", 1), ("VDI.create", 1), ("VBD.create", 1), ("network.get_by_name_label", 1), ("VIF.create", 2)),
+            await CountAsync(() => driver.CreateInstanceAsync(spec, Ct)));
+        lock (_simulator.Database.Gate)
+        {
+            Assert.Single(_simulator.Database.Get("network", replacement).Refs("VIFs"));
+        }
+
+        // And the new reference is kept.
+        Assert.Equal(Calls(("VM.get_by_name_label", 1), ("VM.create", 1), ("VDI.create", 1), ("VBD.create", 1), ("VIF.create", 1)),
+            await CountAsync(() => driver.CreateInstanceAsync(Spec("later", withDevices: true), Ct)));
+    }
+
+    [Fact]
+    public async Task A_disk_from_an_image_file_costs_a_task_a_vdi_one_upload_and_the_task_read()
+    {
+        var images = Directory.CreateTempSubdirectory("hv-xen-roundtrip-");
+        try
+        {
+            var image = Path.Combine(images.FullName, "base.raw");
+            await File.WriteAllBytesAsync(image, new byte[64 * 1024], Ct);
+            var options = new XenDriverOptions { Url = _simulator.Url }.UseCredentials("root", "xenroot");
+            options.AllowedHostDirectories.Add(images.FullName);
+            await using var driver = new XenDriver(options);
+            await driver.CreateInstanceAsync(Spec("warm", withDevices: true), Ct);
+            var spec = Spec("from-image") with { Disks = [new DiskSpec(1, image)] };
+
+            // task.create for the import's outcome (xapi answers the PUT before it reads the body), VDI.create, the PUT
+            // itself, one task.get_record (the answer ends when the task is done) and task.destroy; then the VBD.
+            Assert.Equal(Calls(("VM.get_by_name_label", 1), ("VM.create", 1), ("task.create", 1), ("VDI.create", 1), ("PUT /import_raw_vdi", 1),
+                    ("task.get_record", 1), ("task.destroy", 1), ("VBD.create", 1)),
+                await CountAsync(() => driver.CreateInstanceAsync(spec, Ct)));
+        }
+        finally
+        {
+            images.Delete(recursive: true);
+        }
     }
 
     [Fact]

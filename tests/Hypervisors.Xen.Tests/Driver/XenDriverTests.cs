@@ -103,10 +103,32 @@ public sealed class XenDriverTests
             await Assert.ThrowsAsync<HypervisorUnavailableException>(() => unpinned.Driver.ListInstancesAsync(Ct));
         }
 
-        await using var pinned = await SimulatorDriverScope.StartAsync(
-            simulator: o => o.Certificate = certificate,
-            driver: o => o.Tls.PinnedSha256Thumbprints.Add(string.Join(':', pin.Chunk(2).Select(c => new string(c)))));
-        Assert.Equal("Xen", (await pinned.Driver.GetHostInfoAsync(Ct)).HypervisorType);
+        var images = Directory.CreateTempSubdirectory("hv-xen-tls-images-");
+        try
+        {
+            await using var pinned = await SimulatorDriverScope.StartAsync(
+                simulator: o => o.Certificate = certificate,
+                driver: o =>
+                {
+                    o.Tls.PinnedSha256Thumbprints.Add(string.Join(':', pin.Chunk(2).Select(c => new string(c))));
+                    o.AllowedHostDirectories.Add(images.FullName);
+                });
+            Assert.Equal("Xen", (await pinned.Driver.GetHostInfoAsync(Ct)).HypervisorType);
+
+            // The image upload (PUT /import_raw_vdi) goes through the same pinned connection settings.
+            var image = Path.Combine(images.FullName, "base.raw");
+            var bytes = new byte[8192];
+            Random.Shared.NextBytes(bytes);
+            await File.WriteAllBytesAsync(image, bytes, Ct);
+            var spec = SimulatorDriverScope.Spec("tls-image", withDevices: false) with { Disks = [new DiskSpec(1, image)] };
+            await pinned.Driver.CreateInstanceAsync(spec, Ct);
+            var disk = Assert.Single((await pinned.Driver.GetDevicesAsync(spec.Id, Ct)).Disks);
+            Assert.Equal(bytes, pinned.Simulator.ReadVdi(disk.Path!, bytes.Length));
+        }
+        finally
+        {
+            images.Delete(recursive: true);
+        }
     }
 
     [Fact]

@@ -34,7 +34,7 @@ public sealed class AgentImageOptions
     /// <summary>Free space to keep on the cache's file system, in bytes.</summary>
     public long MinimumFreeBytes { get; set; } = 1L << 30;
 
-    /// <summary>The drivers whose disks come from the cache (ESX ones get raw images, others qcow2); empty means every libvirt driver.</summary>
+    /// <summary>The drivers whose disks come from the cache (ESX and Xen ones get raw images, Hyper-V ones VHDX, others qcow2); empty means every libvirt driver.</summary>
     public string[] Drivers { get; set; } = [];
 }
 
@@ -72,13 +72,23 @@ internal static class AgentImages
         var imageDrivers = options.Drivers.Length > 0
             ? options.Drivers.ToHashSet(StringComparer.Ordinal)
             : drivers.Where(d => d.Kind == "libvirt").Select(d => d.Name).ToHashSet(StringComparer.Ordinal);
-        // ESX uploads a raw image as a VMFS flat disk; drivers on local files base qcow2 overlays on the cached file.
+        // ESX uploads a raw image as a VMFS flat disk; Xen imports a raw image into a VDI (/import_raw_vdi); Hyper-V
+        // places a VHDX in its image share as the parent of differencing disks; drivers on local files base qcow2
+        // overlays on the cached file.
         var kinds = drivers.ToDictionary(d => d.Name, d => d.Kind, StringComparer.Ordinal);
         services.AddHypervisors(hypervisors => hypervisors.Use((name, driver, provider) => imageDrivers.Contains(name)
-            ? new ImageDisksDriver(driver, provider.GetRequiredService<ImageCache>(), kinds.GetValueOrDefault(name) == "esx" ? "raw" : "qcow2",
+            ? new ImageDisksDriver(driver, provider.GetRequiredService<ImageCache>(), BaseImageFormat(kinds.GetValueOrDefault(name)),
                 provider.GetRequiredService<ILogger<ImageDisksDriver>>())
             : driver));
     }
+
+    /// <summary>The format a driver of <paramref name="kind"/> needs its base images in.</summary>
+    internal static string BaseImageFormat(string? kind) => kind switch
+    {
+        "esx" or "xen" => "raw",
+        "hyperv" => "vhdx",
+        _ => "qcow2",
+    };
 }
 
 /// <summary>The HTTP client image downloads use (owned by the container, disposed with it).</summary>

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Hypervisors.HostTools;
 using System.Globalization;
 using System.Text.Json;
 
@@ -95,57 +96,24 @@ public sealed class QemuImgTool(string program = "qemu-img", string? prlimitProg
     private async Task<string> RunAsync(IReadOnlyList<string> arguments, bool limit, CancellationToken cancellationToken)
     {
         var useLimits = limit && prlimitProgram is not null && File.Exists(prlimitProgram);
-        var startInfo = new ProcessStartInfo(useLimits ? prlimitProgram! : program)
-        {
-            RedirectStandardError = true,
-            RedirectStandardOutput = true,
-            UseShellExecute = false,
-        };
-        if (useLimits)
-        {
-            startInfo.ArgumentList.Add("--as=" + ProbeAddressSpaceBytes.ToString(CultureInfo.InvariantCulture));
-            startInfo.ArgumentList.Add("--cpu=" + ProbeCpuSeconds.ToString(CultureInfo.InvariantCulture));
-            startInfo.ArgumentList.Add("--");
-            startInfo.ArgumentList.Add(program);
-        }
-
-        foreach (var argument in arguments)
-        {
-            startInfo.ArgumentList.Add(argument);
-        }
-
-        Process process;
+        List<string> commandLine = useLimits
+            ? ["--as=" + ProbeAddressSpaceBytes.ToString(CultureInfo.InvariantCulture), "--cpu=" + ProbeCpuSeconds.ToString(CultureInfo.InvariantCulture), "--", program, .. arguments]
+            : [.. arguments];
+        HostToolResult result;
         try
         {
-            process = Process.Start(startInfo) ?? throw new HypervisorException($"{program} did not start.");
+            result = await HostToolProcess.RunAsync(useLimits ? prlimitProgram! : program, commandLine, cancellationToken).ConfigureAwait(false);
         }
         catch (System.ComponentModel.Win32Exception ex)
         {
             throw new HypervisorException($"{program} could not be started (is qemu-utils installed?): {ex.Message}", ex);
         }
 
-        using (process)
+        if (result.ExitCode != 0)
         {
-            var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
-            var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
-            try
-            {
-                await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                process.Kill(entireProcessTree: true);
-                throw;
-            }
-
-            var error = await stderr.ConfigureAwait(false);
-            var output = await stdout.ConfigureAwait(false);
-            if (process.ExitCode != 0)
-            {
-                throw new HypervisorException($"{program} {arguments[0]} failed with exit code {process.ExitCode}: {error.Trim()}");
-            }
-
-            return output;
+            throw new HypervisorException($"{program} {arguments[0]} failed with exit code {result.ExitCode}: {result.Error.Trim()}");
         }
+
+        return result.Output;
     }
 }

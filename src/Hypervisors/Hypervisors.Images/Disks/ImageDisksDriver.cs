@@ -14,7 +14,8 @@ namespace Hypervisors.Images.Disks;
 /// </summary>
 /// <remarks>
 /// The cache's files are bases the inner driver must accept, though the operator lists only the directories callers
-/// may name: the decorator registers the cache with the inner driver's <see cref="HostPathPolicy"/>
+/// may name: the decorator registers the cache with the inner driver's <see cref="HostPathPolicy"/> (or, for a driver
+/// whose other references are paths of a remote host, its policy for disk images, <see cref="HostPathPolicy.DiskImagesKey"/>)
 /// (<see cref="HostPathPolicy.TrustImagesOf"/>), which then accepts the cache's verified entries as disk images, and
 /// still refuses every other host path outside its allowed directories.
 /// </remarks>
@@ -29,7 +30,8 @@ public sealed partial class ImageDisksDriver : DelegatingHypervisorDriver
     {
         ArgumentNullException.ThrowIfNull(cache);
         _cache = cache;
-        innerDriver.GetService<HostPathPolicy>()?.TrustImagesOf(cache);
+        (innerDriver.GetService<HostPathPolicy>() ?? innerDriver.GetService(typeof(HostPathPolicy), HostPathPolicy.DiskImagesKey) as HostPathPolicy)
+            ?.TrustImagesOf(cache);
         DiskFormat = diskFormat;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
     }

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
+using Hypervisors.HostTools;
 using System.Globalization;
 
 namespace Hypervisors.Libvirt.Storage;
@@ -48,47 +49,19 @@ internal sealed class QemuImg(string program)
 
     private async Task RunAsync(IReadOnlyList<string> arguments, CancellationToken cancellationToken)
     {
-        var startInfo = new ProcessStartInfo(program)
-        {
-            RedirectStandardError = true,
-            RedirectStandardOutput = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in arguments)
-        {
-            startInfo.ArgumentList.Add(argument);
-        }
-
-        Process process;
+        HostToolResult result;
         try
         {
-            process = Process.Start(startInfo) ?? throw new HypervisorException($"{program} did not start.");
+            result = await HostToolProcess.RunAsync(program, arguments, cancellationToken).ConfigureAwait(false);
         }
         catch (System.ComponentModel.Win32Exception ex)
         {
             throw new HypervisorException($"{program} could not be started (is qemu-utils installed?): {ex.Message}", ex);
         }
 
-        using (process)
+        if (result.ExitCode != 0)
         {
-            var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
-            var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
-            try
-            {
-                await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                process.Kill(entireProcessTree: true);
-                throw;
-            }
-
-            var error = await stderr.ConfigureAwait(false);
-            _ = await stdout.ConfigureAwait(false);
-            if (process.ExitCode != 0)
-            {
-                throw new HypervisorException($"{program} {arguments[0]} failed with exit code {process.ExitCode}: {error.Trim()}");
-            }
+            throw new HypervisorException($"{program} {arguments[0]} failed with exit code {result.ExitCode}: {result.Error.Trim()}");
         }
     }
 }

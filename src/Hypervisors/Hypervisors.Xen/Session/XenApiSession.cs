@@ -56,6 +56,26 @@ internal sealed class XenApiSession : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Runs <paramref name="exchange"/> (an HTTP handler request carrying the session reference it is given); when the
+    /// server answers 401 (the session is no longer valid) it logs in again once and runs it again.
+    /// </summary>
+    public async Task WithSessionAsync(Func<string, Task> exchange, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(exchange);
+        var session = await GetSessionAsync(null, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await exchange(session).ConfigureAwait(false);
+        }
+        catch (XenApiTransportException ex) when (ex.HttpStatus == 401)
+        {
+            session = await GetSessionAsync(session, cancellationToken).ConfigureAwait(false);
+            Relogged?.Invoke(this, EventArgs.Empty);
+            await exchange(session).ConfigureAwait(false);
+        }
+    }
+
     /// <summary>Logs out, if logged in. Failures are ignored: the server drops idle sessions itself.</summary>
     public async ValueTask DisposeAsync()
     {

@@ -66,6 +66,58 @@ internal sealed class XenApiRpcClient : IDisposable
         return Transport == XenApiTransport.JsonRpc ? JsonRpcCodec.DecodeResponse(response, _limits) : UnwrapXmlRpc(response);
     }
 
+    /// <summary>
+    /// Sends <paramref name="length"/> bytes from <paramref name="body"/> with <c>PUT</c> to one of XenAPI's HTTP
+    /// handlers (<c>/import_raw_vdi</c>) on this server, through the same HTTP client (and so the same TLS settings
+    /// and pins) as the calls, and reads the answer to its end. The query is built from escaped name/value pairs.
+    /// A status other than 2xx throws <see cref="XenApiTransportException"/> with the status; broken connections and
+    /// <paramref name="timeout"/> too.
+    /// </summary>
+    public async Task PutAsync(string path, IEnumerable<KeyValuePair<string, string>> query, Stream body, long length, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentNullException.ThrowIfNull(query);
+        ArgumentNullException.ThrowIfNull(body);
+        var target = new UriBuilder(_endpoint)
+        {
+            Path = path,
+            Query = string.Join('&', query.Select(p => Uri.EscapeDataString(p.Key) + "=" + Uri.EscapeDataString(p.Value))),
+        }.Uri;
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout);
+        var content = new StreamContent(body, 1 << 20);
+        content.Headers.ContentLength = length;
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+        using var request = new HttpRequestMessage(HttpMethod.Put, target) { Content = content, Version = HttpVersion.Version11 };
+        var server = _endpoint.GetLeftPart(UriPartial.Authority);
+        try
+        {
+            using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, deadline.Token).ConfigureAwait(false);
+            if (!response.IsSuccessStatusCode)
+            {
+                throw new XenApiTransportException($"XenAPI server {server} answered HTTP {(int)response.StatusCode} {response.ReasonPhrase} to PUT {path}.")
+                {
+                    HttpStatus = (int)response.StatusCode,
+                };
+            }
+
+            // The handler answers before it reads the body and ends the answer when it is done with it.
+            await ReadBoundedAsync(response.Content, deadline.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new XenApiTransportException($"PUT {path} to XenAPI server {server} did not finish within {timeout}.", ex) { TimedOut = true };
+        }
+        catch (HttpRequestException ex)
+        {
+            throw new XenApiTransportException($"PUT {path} to XenAPI server {server} failed: {ex.Message}", ex) { HttpStatus = (int?)ex.StatusCode };
+        }
+        catch (IOException ex)
+        {
+            throw new XenApiTransportException($"The connection to XenAPI server {server} broke during PUT {path}: {ex.Message}", ex);
+        }
+    }
+
     /// <summary>Unwraps a XenAPI XML-RPC response: the envelope's Value, or a failure.</summary>
     public object? UnwrapXmlRpc(ReadOnlyMemory<byte> response)
     {

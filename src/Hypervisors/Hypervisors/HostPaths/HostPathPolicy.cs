@@ -63,6 +63,15 @@ public sealed class HostPathPolicy
     private static bool IsValidDirectory(string? directory) =>
         !string.IsNullOrWhiteSpace(directory) && Path.IsPathFullyQualified(directory) && !directory.Contains('\0', StringComparison.Ordinal);
 
+    /// <summary>
+    /// The service key under which a driver whose references are otherwise resolved by a remote host (a Hyper-V host's
+    /// paths) offers the policy for the disk images of this machine it accepts:
+    /// <c>GetService(typeof(HostPathPolicy), HostPathPolicy.DiskImagesKey)</c>. Such a driver offers no unkeyed
+    /// policy, since its other references are no files of this machine; an image-disk decorator registers its cache
+    /// with whichever of the two the driver offers.
+    /// </summary>
+    public const string DiskImagesKey = "disk-images";
+
     /// <summary>A policy that allows no host file at all (the default of every driver until configured).</summary>
     public static HostPathPolicy None { get; } = new([]);
 
