@@ -71,15 +71,7 @@ public sealed class AmqpFaultTests
         await using var agent = await TestAgent.StartAsync(scope.AgentSettings("cancelled"));
         var health = agent.Service<AmqpHealth>();
         await AmqpWait.UntilAsync(() => Task.FromResult(health.IsReady), TimeSpan.FromSeconds(20));
-        var (connection, channel) = await scope.OpenChannelAsync(ct);
-        await using (connection)
-        await using (channel)
-        {
-            await channel.QueueDeleteAsync(scope.Topology.HostQueue("cancelled"), false, false, cancellationToken: ct);
-        }
-
-        await AmqpWait.UntilAsync(() => Task.FromResult(agent.Logs.Entries.Any(entry => entry.EventId.Id == 6008)), TimeSpan.FromSeconds(20));
-        await AmqpWait.UntilAsync(() => Task.FromResult(health.IsReady), TimeSpan.FromSeconds(30));
+        await DeleteHostQueueAndAwaitRejoinAsync(scope, agent, "cancelled", 6008, ct);
         await using var fleet = await FleetClient.ConnectAsync(scope.Broker(), new FleetClientOptions { FollowHeartbeats = false }, ct);
         var pong = await fleet.CallAsync("cancelled", "ping", [], cancellationToken: ct);
         Assert.Equal("cancelled", pong!["host"]!.GetValue<string>());
@@ -92,7 +84,6 @@ public sealed class AmqpFaultTests
         await using var scope = AmqpTestScope.OnSharedBroker();
         var held = new HeldStartDriver(new Hypervisors.Fake.FakeHypervisorDriver(new Hypervisors.Fake.FakeHypervisorOptions()));
         await using var agent = await TestAgent.StartAsync(scope.AgentSettings("recycled"), services: services => services.AddHypervisors(h => h.AddDriver("held", _ => held)));
-        var health = agent.Service<AmqpHealth>();
         await using var fleet = await FleetClient.ConnectAsync(scope.Broker(), new FleetClientOptions { FollowHeartbeats = false, CallTimeout = TimeSpan.FromSeconds(60) }, ct);
         var id = Guid.NewGuid();
         var instance = new JsonObject { ["driver"] = "held", ["instance_id"] = id.ToString() };
@@ -108,15 +99,7 @@ public sealed class AmqpFaultTests
         await held.Entered.Task.WaitAsync(TimeSpan.FromSeconds(30), ct);
 
         // ...while the agent's connection is recycled (the broker cancelled its consumer).
-        var (connection, channel) = await scope.OpenChannelAsync(ct);
-        await using (connection)
-        await using (channel)
-        {
-            await channel.QueueDeleteAsync(scope.Topology.HostQueue("recycled"), false, false, cancellationToken: ct);
-        }
-
-        await AmqpWait.UntilAsync(() => Task.FromResult(agent.Logs.Entries.Any(entry => entry.EventId.Id == 6002)), TimeSpan.FromSeconds(20));
-        await AmqpWait.UntilAsync(() => Task.FromResult(health.IsReady), TimeSpan.FromSeconds(30));
+        await DeleteHostQueueAndAwaitRejoinAsync(scope, agent, "recycled", 6002, ct);
         held.Release.TrySetResult();
 
         // The caller's reply address outlived the agent's old connection: the answer comes through the new one.
@@ -124,6 +107,20 @@ public sealed class AmqpFaultTests
         Assert.Equal("Succeeded", operation!["state"]!.GetValue<string>());
         Assert.Equal(PowerState.Running, (await held.GetInstanceAsync(id, ct)).PowerState);
         Assert.DoesNotContain(agent.Logs.Entries, entry => entry.EventId.Id == 6006);
+    }
+
+    /// <summary>Deletes <paramref name="host"/>'s queue as an operator would, then waits for log event <paramref name="eventId"/> and for the agent to be ready again.</summary>
+    private static async Task DeleteHostQueueAndAwaitRejoinAsync(AmqpTestScope scope, TestAgent agent, string host, int eventId, CancellationToken ct)
+    {
+        var (connection, channel) = await scope.OpenChannelAsync(ct);
+        await using (connection)
+        await using (channel)
+        {
+            await channel.QueueDeleteAsync(scope.Topology.HostQueue(host), false, false, cancellationToken: ct);
+        }
+
+        await AmqpWait.UntilAsync(() => Task.FromResult(agent.Logs.Entries.Any(entry => entry.EventId.Id == eventId)), TimeSpan.FromSeconds(20));
+        await AmqpWait.UntilAsync(() => Task.FromResult(agent.Service<AmqpHealth>().IsReady), TimeSpan.FromSeconds(30));
     }
 
     /// <summary>A fake whose instance start waits until the test releases it.</summary>
