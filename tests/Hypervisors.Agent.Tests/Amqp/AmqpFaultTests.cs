@@ -139,6 +139,52 @@ public sealed class AmqpFaultTests
     }
 
     [Fact]
+    public async Task A_self_probe_waiting_behind_a_backlog_is_not_taken_for_deafness()
+    {
+        const int Count = 500;
+        var ct = TestContext.Current.CancellationToken;
+        await using var scope = AmqpTestScope.OnSharedBroker();
+
+        // The queue exists (an agent declared it and went away), then a backlog of commands waits in it: each takes
+        // the driver 100 ms, so the agent's 64 at a time need about 0.8 s to work through them.
+        await (await TestAgent.StartAsync(scope.AgentSettings("backlogged"))).DisposeAsync();
+        await using var fleet = await FleetClient.ConnectAsync(scope.Broker(), new FleetClientOptions { FollowHeartbeats = false }, ct);
+        var next = -1;
+        await Task.WhenAll(Enumerable.Range(0, 16).Select(async _ =>
+        {
+            while (Interlocked.Increment(ref next) < Count)
+            {
+                await fleet.CastAsync("backlogged", "list_instances", new JsonObject { ["driver"] = "slow" }, ct);
+            }
+        }));
+
+        // A probe patience shorter than the backlog takes: the first probes sit behind commands that keep arriving.
+        var slow = new SlowListDriver(new Hypervisors.Fake.FakeHypervisorDriver(new Hypervisors.Fake.FakeHypervisorOptions()), TimeSpan.FromMilliseconds(100));
+        var settings = scope.AgentSettings("backlogged", probeInterval: TimeSpan.FromMilliseconds(50));
+        settings["Agent:Amqp:ProbeTimeout"] = "00:00:00.300";
+        await using var agent = await TestAgent.StartAsync(settings, services: services => services.AddHypervisors(h => h.AddDriver("slow", _ => slow)));
+        await AmqpWait.UntilAsync(() => Task.FromResult(Volatile.Read(ref slow.Listed) >= Count), TimeSpan.FromSeconds(60));
+        await AmqpWait.UntilAsync(() => Task.FromResult(agent.Service<AmqpHealth>().IsReady), TimeSpan.FromSeconds(30));
+
+        Assert.DoesNotContain(agent.Logs.Entries, entry => entry.EventId.Id is 6007 or 6002);
+        Assert.Contains(agent.Logs.Entries, entry => entry.EventId.Id == 6011);
+    }
+
+    /// <summary>A fake whose instance listing takes a while.</summary>
+    private sealed class SlowListDriver(IHypervisorDriver inner, TimeSpan delay) : DelegatingHypervisorDriver(inner)
+    {
+        public int Listed;
+
+        public override async Task<IReadOnlyList<InstanceInfo>> ListInstancesAsync(CancellationToken cancellationToken = default)
+        {
+            await Task.Delay(delay, cancellationToken);
+            var instances = await base.ListInstancesAsync(cancellationToken);
+            Interlocked.Increment(ref Listed);
+            return instances;
+        }
+    }
+
+    [Fact]
     public async Task The_self_probe_catches_a_connected_but_deaf_agent_and_the_agent_rejoins()
     {
         var ct = TestContext.Current.CancellationToken;

@@ -357,10 +357,10 @@ internal sealed class AmqpSession : IAsyncDisposable
                     AmqpLog.ProbeAnswered(_logger, _time.GetElapsedTime(started));
                     _health.Set(true, $"the broker delivered the agent's own call on {HostQueue} and its answer");
                 }
-                else if (Interlocked.Read(ref _hostQueueDeliveries) != deliveriesBefore)
+                else if (Interlocked.Read(ref _hostQueueDeliveries) != deliveriesBefore || Volatile.Read(ref _inFlight) > 0)
                 {
-                    // Not deaf, behind: commands kept arriving on the host queue while the probe waited in it (a
-                    // backlog after a restart, or a slow journal). Recycling now would only requeue them and count
+                    // Not deaf, behind: commands kept arriving on the host queue while the probe waited in it, or are
+                    // still being accepted (a backlog after a restart, or a slow journal). Recycling now would only requeue them and count
                     // their deliveries toward the dead-letter limit; probe again at once.
                     AmqpLog.ProbeBehindBacklog(_logger, _options.ProbeTimeout, Interlocked.Read(ref _hostQueueDeliveries) - deliveriesBefore);
                     continue;
