@@ -2,20 +2,23 @@
 # Runs the libvirt benchmark through the .NET driver and through the C API, interleaved, and prints each side's
 # best (minimum) time per phase over the rounds and the ratios driver/C. The minimum is the figure least disturbed
 # by other load on the machine; cpu_ms (process CPU time over the phases) is the least disturbed of all.
-#   bench/libvirt-c/compare.sh [--uri test:///default] [-n 10000] [--rounds 3] [--offload]
+#   bench/libvirt-c/compare.sh [--uri test:///default] [-n 10000] [--rounds 3] [--offload] [--pinvoke]
 # --offload also runs the driver with every call on a thread-pool thread (its default for test: URIs is inline).
+# --pinvoke also runs "dotnet-pinvoke": the calls of "c" from .NET by bare P/Invoke, no driver code, which splits the
+# driver's distance from C into the cost of running libvirt in a .NET process and the driver's own.
 # Each round runs the C reference twice: "c" keeps the contract's checks the driver makes (UUID lookup before define,
 # managed-save check before start, active check before undefine), "c-plain" makes only the bare calls.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-uri="test:///default"; n=10000; rounds=3; offload=0
+uri="test:///default"; n=10000; rounds=3; offload=0; pinvoke=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --uri) uri="$2"; shift 2 ;;
     -n|--n) n="$2"; shift 2 ;;
     --rounds) rounds="$2"; shift 2 ;;
     --offload) offload=1; shift ;;
+    --pinvoke) pinvoke=1; shift ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -34,6 +37,7 @@ for r in $(seq 1 "$rounds"); do
   "$out/libvirt-bench" --uri "$uri" -n "$n" | tee -a "$results"
   "$out/libvirt-bench" --uri "$uri" -n "$n" --plain | tee -a "$results"
   "$driver" libvirt --uri "$uri" -n "$n" | tee -a "$results"
+  if [ "$pinvoke" = 1 ]; then "$driver" libvirt --uri "$uri" -n "$n" --pinvoke | tee -a "$results"; fi
   if [ "$offload" = 1 ]; then "$driver" libvirt --uri "$uri" -n "$n" --offload | tee -a "$results"; fi
 done
 

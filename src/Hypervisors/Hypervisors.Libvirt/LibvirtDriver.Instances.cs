@@ -158,10 +158,10 @@ public sealed partial class LibvirtDriver
 
     private InstanceInfo Define(LibvirtSession session, InstanceRecord record)
     {
-        string xml;
+        ArraySegment<byte> xml;
         try
         {
-            xml = DomainXmlBuilder.Build(record, _shape);
+            xml = DomainXmlBuilder.BuildUtf8(record, _shape);
         }
         catch (ArgumentException ex)
         {

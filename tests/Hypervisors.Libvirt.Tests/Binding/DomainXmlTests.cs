@@ -21,6 +21,25 @@ public sealed class DomainXmlTests
     }
 
     [Fact]
+    public void The_utf8_form_libvirt_is_given_is_the_same_document_nul_terminated()
+    {
+        // What Define passes to virDomainDefineXML: non-ASCII and escaped text byte for byte as the string form has it.
+        var spec = Spec() with { Name = "vm-größe-日本-<&>", Metadata = new Dictionary<string, string> { ["ключ"] = "wert \"ü\"" } };
+        var bytes = DomainXmlBuilder.BuildUtf8(Record(spec), Qemu);
+
+        Assert.Equal(0, bytes[^1]);
+        Assert.Equal(-1, bytes.AsSpan(0, bytes.Count - 1).IndexOf((byte)0));
+        Assert.Equal(DomainXmlBuilder.Build(Record(spec), Qemu), System.Text.Encoding.UTF8.GetString(bytes.AsSpan(0, bytes.Count - 1)));
+        Assert.NotEqual(0xEF, bytes[0]);
+    }
+
+    [Fact]
+    public void A_character_xml_cannot_carry_is_refused_in_the_utf8_form_too()
+    {
+        Assert.Throws<ArgumentException>(() => DomainXmlBuilder.BuildUtf8(Record(Spec() with { Name = "a\u0001b" }), Qemu));
+    }
+
+    [Fact]
     public void The_domain_has_kernel_boot_disks_interfaces_and_a_file_console()
     {
         var spec = Spec() with

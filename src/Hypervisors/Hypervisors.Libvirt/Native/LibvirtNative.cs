@@ -184,10 +184,23 @@ internal static unsafe partial class LibvirtNative
 
     public static SafeDomainHandle DomainLookupByName(SafeConnectHandle conn, string name) => Counted(DomainLookupByNameCore(conn, name), "virDomainLookupByName");
 
-    [LibraryImport(Library, EntryPoint = "virDomainDefineXML", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial SafeDomainHandle DomainDefineXmlCore(SafeConnectHandle conn, string xml);
+    [LibraryImport(Library, EntryPoint = "virDomainDefineXML")]
+    private static partial SafeDomainHandle DomainDefineXmlCore(SafeConnectHandle conn, byte* xml);
 
-    public static SafeDomainHandle DomainDefineXml(SafeConnectHandle conn, string xml) => Counted(DomainDefineXmlCore(conn, xml), "virDomainDefineXML");
+    /// <summary><c>virDomainDefineXML</c> with the document already in NUL-terminated UTF-8 (see <c>SafeXml.WriteUtf8</c>).</summary>
+    /// <exception cref="ArgumentException"><paramref name="xmlUtf8"/> does not end with its NUL.</exception>
+    public static SafeDomainHandle DomainDefineXml(SafeConnectHandle conn, ReadOnlySpan<byte> xmlUtf8)
+    {
+        if (xmlUtf8.IsEmpty || xmlUtf8[^1] != 0)
+        {
+            throw new ArgumentException("The domain XML must end with a NUL byte.", nameof(xmlUtf8));
+        }
+
+        fixed (byte* xml = xmlUtf8)
+        {
+            return Counted(DomainDefineXmlCore(conn, xml), "virDomainDefineXML");
+        }
+    }
 
     [LibraryImport(Library, EntryPoint = "virDomainCreate")]
     private static partial int DomainCreateCore(SafeDomainHandle domain);

@@ -24,6 +24,9 @@ internal static class DomainXmlBuilder
     /// <summary>The domain XML for <paramref name="record"/>, its metadata element included.</summary>
     public static string Build(InstanceRecord record, DomainShape shape) => SafeXml.Write(writer => Write(writer, record, shape));
 
+    /// <summary>The same domain XML as <see cref="Build"/>, as the NUL-terminated UTF-8 <c>virDomainDefineXML</c> takes.</summary>
+    public static ArraySegment<byte> BuildUtf8(InstanceRecord record, DomainShape shape) => SafeXml.WriteUtf8(writer => Write(writer, record, shape));
+
     private static void Write(XmlWriter writer, InstanceRecord record, DomainShape shape)
     {
         var spec = record.Spec;

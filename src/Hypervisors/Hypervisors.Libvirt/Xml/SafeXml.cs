@@ -50,6 +50,24 @@ internal static class SafeXml
         return builder.ToString();
     }
 
+    /// <summary>
+    /// Writes like <see cref="Write(Action{XmlWriter})"/>, straight into NUL-terminated UTF-8, the form libvirt takes:
+    /// no UTF-16 string in between and no second conversion when the text is passed in.
+    /// </summary>
+    /// <returns>The document's bytes, its last byte the terminating NUL.</returns>
+    /// <exception cref="ArgumentException">A value holds a character XML cannot carry.</exception>
+    public static ArraySegment<byte> WriteUtf8(Action<XmlWriter> write)
+    {
+        var stream = new MemoryStream(2048);
+        using (var writer = XmlWriter.Create(stream, WriterSettings))
+        {
+            write(writer);
+        }
+
+        stream.WriteByte(0);
+        return new ArraySegment<byte>(stream.GetBuffer(), 0, (int)stream.Length);
+    }
+
     /// <summary>Serializes an element tree.</summary>
     public static string Write(XElement element) => Write(element.WriteTo);
 }
