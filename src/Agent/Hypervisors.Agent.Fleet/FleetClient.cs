@@ -105,59 +105,80 @@ public sealed class FleetClient : IAsyncDisposable
     {
         ArgumentException.ThrowIfNullOrEmpty(messageId);
         var wait = timeout ?? _options.CallTimeout;
-        var link = await LinkAsync(cancellationToken).ConfigureAwait(false);
-        var pending = new PendingCall(method, link);
-        if (!_pending.TryAdd(messageId, pending))
-        {
-            throw new InvalidOperationException($"A call with message id {messageId} is already waiting.");
-        }
+        var started = _options.Time.GetTimestamp();
 
-        try
+        // A read goes to the host's transient reads queue first: no disk commit on the way. Where that queue does not
+        // exist (the agent is reconnecting, or predates it), the broker returns the call and it goes the durable way.
+        var reads = host is not null && FleetTopology.ReadOnlyMethods.Contains(method);
+        var routingKey = reads ? _topology.ReadsQueue(host!) : RoutingKey(host);
+        var body = OsloEnvelope.Wrap(OsloEnvelope.Request(method, arguments, messageId, null, null));
+        while (true)
         {
-            var body = OsloEnvelope.Wrap(OsloEnvelope.Request(method, arguments, messageId, null, null));
-            var properties = new BasicProperties
+            var link = await LinkAsync(cancellationToken).ConfigureAwait(false);
+            var pending = new PendingCall(method, link);
+            if (!_pending.TryAdd(messageId, pending))
             {
-                ContentType = OsloEnvelope.ContentType,
-                ReplyTo = DirectReplyTo,
-                CorrelationId = messageId,
-                MessageId = messageId,
-                DeliveryMode = DeliveryModes.Persistent,
-            };
-            await _callPublishGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+                throw new InvalidOperationException($"A call with message id {messageId} is already waiting.");
+            }
+
             try
             {
-                await link.CallChannel.BasicPublishAsync(_topology.ControlExchange, RoutingKey(host), true, properties, body, cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception exception) when (exception is AlreadyClosedException or IOException or OperationInterruptedException)
-            {
-                throw new FleetReplyLostException(method, messageId, "the connection to the broker failed while sending: " + exception.Message);
+                var properties = new BasicProperties
+                {
+                    ContentType = OsloEnvelope.ContentType,
+                    ReplyTo = DirectReplyTo,
+                    CorrelationId = messageId,
+                    MessageId = messageId,
+                    DeliveryMode = reads ? DeliveryModes.Transient : DeliveryModes.Persistent,
+                };
+                await _callPublishGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    await link.CallChannel.BasicPublishAsync(_topology.ControlExchange, routingKey, true, properties, body, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception exception) when (exception is AlreadyClosedException or IOException or OperationInterruptedException)
+                {
+                    throw new FleetReplyLostException(method, messageId, "the connection to the broker failed while sending: " + exception.Message);
+                }
+                finally
+                {
+                    _callPublishGate.Release();
+                }
+
+                RpcReply reply;
+                try
+                {
+                    reply = await pending.Reply.Task.WaitAsync(Remaining(wait, started), _options.Time, cancellationToken).ConfigureAwait(false);
+                }
+                catch (TimeoutException)
+                {
+                    throw new FleetCallTimeoutException(method, messageId, wait);
+                }
+                catch (FleetUnroutableException) when (reads && Remaining(wait, started) > TimeSpan.Zero)
+                {
+                    reads = false;
+                    routingKey = RoutingKey(host);
+                    continue;
+                }
+
+                if (reply.Failure is { } failure)
+                {
+                    throw AgentFailures.ToException(failure);
+                }
+
+                return reply.Result;
             }
             finally
             {
-                _callPublishGate.Release();
+                _pending.TryRemove(new KeyValuePair<string, PendingCall>(messageId, pending));
             }
-
-            RpcReply reply;
-            try
-            {
-                reply = await pending.Reply.Task.WaitAsync(wait, _options.Time, cancellationToken).ConfigureAwait(false);
-            }
-            catch (TimeoutException)
-            {
-                throw new FleetCallTimeoutException(method, messageId, wait);
-            }
-
-            if (reply.Failure is { } failure)
-            {
-                throw AgentFailures.ToException(failure);
-            }
-
-            return reply.Result;
         }
-        finally
-        {
-            _pending.TryRemove(messageId, out _);
-        }
+    }
+
+    private TimeSpan Remaining(TimeSpan wait, long started)
+    {
+        var remaining = wait - _options.Time.GetElapsedTime(started);
+        return remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero;
     }
 
     /// <summary>Calls and reads the result as <typeparamref name="T"/> (the agent's JSON wire types).</summary>

@@ -38,6 +38,26 @@ public sealed class FleetTopology(string controlExchange, string topic)
     /// <summary>The queue that keeps dead-lettered commands for an operator.</summary>
     public string DeadLetterQueue => Topic + ".dead";
 
+    /// <summary>
+    /// The methods that change nothing on an agent (answered at once, nothing journaled). The fleet client sends
+    /// them to <see cref="ReadsQueue"/>: a lost read is simply asked again, so it need not wait for a quorum queue's
+    /// disk commit the way a command must.
+    /// </summary>
+    public static IReadOnlySet<string> ReadOnlyMethods { get; } = new HashSet<string>(StringComparer.Ordinal)
+    {
+        "ping", "list_drivers", "get_host", "list_instances", "get_instance", "get_operation", "get_call_result",
+    };
+
+    /// <summary>
+    /// The transient queue (and routing key) of one host's read-only calls: a classic, non-durable, auto-delete
+    /// queue that exists while the agent is connected (<c>{topic}_reads.{host}</c>, beside oslo's <c>{topic}_fanout</c>).
+    /// </summary>
+    public string ReadsQueue(string host)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(host);
+        return Topic + "_reads." + host;
+    }
+
     /// <summary>The queue (and routing key) of one host.</summary>
     public string HostQueue(string host)
     {

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text;
 using System.Text.Json.Nodes;
 using Hypervisors.Agent.Amqp;
@@ -5,6 +6,8 @@ using Hypervisors.Agent.Client;
 using Hypervisors.Agent.Fleet;
 using Hypervisors.Agent.Journal;
 using Hypervisors.Agent.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using RabbitMQ.Client;
 
 namespace Hypervisors.Agent.Tests.Amqp;
@@ -68,18 +71,117 @@ public sealed class AmqpFaultTests
         await using var agent = await TestAgent.StartAsync(scope.AgentSettings("cancelled"));
         var health = agent.Service<AmqpHealth>();
         await AmqpWait.UntilAsync(() => Task.FromResult(health.IsReady), TimeSpan.FromSeconds(20));
+        await DeleteHostQueueAndAwaitRejoinAsync(scope, agent, "cancelled", 6008, ct);
+        await using var fleet = await FleetClient.ConnectAsync(scope.Broker(), new FleetClientOptions { FollowHeartbeats = false }, ct);
+        var pong = await fleet.CallAsync("cancelled", "ping", [], cancellationToken: ct);
+        Assert.Equal("cancelled", pong!["host"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_call_whose_operation_outlives_the_agents_connection_is_answered_through_the_next_one()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var scope = AmqpTestScope.OnSharedBroker();
+        var held = new HeldStartDriver(new Hypervisors.Fake.FakeHypervisorDriver(new Hypervisors.Fake.FakeHypervisorOptions()));
+        await using var agent = await TestAgent.StartAsync(scope.AgentSettings("recycled"), services: services => services.AddHypervisors(h => h.AddDriver("held", _ => held)));
+        await using var fleet = await FleetClient.ConnectAsync(scope.Broker(), new FleetClientOptions { FollowHeartbeats = false, CallTimeout = TimeSpan.FromSeconds(60) }, ct);
+        var id = Guid.NewGuid();
+        var instance = new JsonObject { ["driver"] = "held", ["instance_id"] = id.ToString() };
+        await fleet.CallAsync("recycled", "create_instance", new JsonObject
+        {
+            ["driver"] = "held",
+            ["instance_id"] = id.ToString(),
+            ["spec"] = new JsonObject { ["name"] = "held-1", ["vCpus"] = 1, ["memoryMiB"] = 64 },
+        }, cancellationToken: ct);
+
+        // The start is accepted and acknowledged on this connection, and runs on...
+        var start = fleet.CallAsync("recycled", "start_instance", instance, cancellationToken: ct);
+        await held.Entered.Task.WaitAsync(TimeSpan.FromSeconds(30), ct);
+
+        // ...while the agent's connection is recycled (the broker cancelled its consumer).
+        await DeleteHostQueueAndAwaitRejoinAsync(scope, agent, "recycled", 6002, ct);
+        held.Release.TrySetResult();
+
+        // The caller's reply address outlived the agent's old connection: the answer comes through the new one.
+        var operation = await start;
+        Assert.Equal("Succeeded", operation!["state"]!.GetValue<string>());
+        Assert.Equal(PowerState.Running, (await held.GetInstanceAsync(id, ct)).PowerState);
+        Assert.DoesNotContain(agent.Logs.Entries, entry => entry.EventId.Id == 6006);
+    }
+
+    /// <summary>Deletes <paramref name="host"/>'s queue as an operator would, then waits for log event <paramref name="eventId"/> and for the agent to be ready again.</summary>
+    private static async Task DeleteHostQueueAndAwaitRejoinAsync(AmqpTestScope scope, TestAgent agent, string host, int eventId, CancellationToken ct)
+    {
         var (connection, channel) = await scope.OpenChannelAsync(ct);
         await using (connection)
         await using (channel)
         {
-            await channel.QueueDeleteAsync(scope.Topology.HostQueue("cancelled"), false, false, cancellationToken: ct);
+            await channel.QueueDeleteAsync(scope.Topology.HostQueue(host), false, false, cancellationToken: ct);
         }
 
-        await AmqpWait.UntilAsync(() => Task.FromResult(agent.Logs.Entries.Any(entry => entry.EventId.Id == 6008)), TimeSpan.FromSeconds(20));
-        await AmqpWait.UntilAsync(() => Task.FromResult(health.IsReady), TimeSpan.FromSeconds(30));
+        await AmqpWait.UntilAsync(() => Task.FromResult(agent.Logs.Entries.Any(entry => entry.EventId.Id == eventId)), TimeSpan.FromSeconds(20));
+        await AmqpWait.UntilAsync(() => Task.FromResult(agent.Service<AmqpHealth>().IsReady), TimeSpan.FromSeconds(30));
+    }
+
+    /// <summary>A fake whose instance start waits until the test releases it.</summary>
+    private sealed class HeldStartDriver(IHypervisorDriver inner) : DelegatingHypervisorDriver(inner)
+    {
+        public TaskCompletionSource Entered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public override async Task StartInstanceAsync(Guid instanceId, CancellationToken cancellationToken = default)
+        {
+            Entered.TrySetResult();
+            await Release.Task.WaitAsync(cancellationToken);
+            await base.StartInstanceAsync(instanceId, cancellationToken);
+        }
+    }
+
+    [Fact]
+    public async Task A_self_probe_waiting_behind_a_backlog_is_not_taken_for_deafness()
+    {
+        const int Count = 500;
+        var ct = TestContext.Current.CancellationToken;
+        await using var scope = AmqpTestScope.OnSharedBroker();
+
+        // The queue exists (an agent declared it and went away), then a backlog of commands waits in it: each takes
+        // the driver 100 ms, so the agent's 64 at a time need about 0.8 s to work through them.
+        await (await TestAgent.StartAsync(scope.AgentSettings("backlogged"))).DisposeAsync();
         await using var fleet = await FleetClient.ConnectAsync(scope.Broker(), new FleetClientOptions { FollowHeartbeats = false }, ct);
-        var pong = await fleet.CallAsync("cancelled", "ping", [], cancellationToken: ct);
-        Assert.Equal("cancelled", pong!["host"]!.GetValue<string>());
+        var next = -1;
+        await Task.WhenAll(Enumerable.Range(0, 16).Select(async _ =>
+        {
+            while (Interlocked.Increment(ref next) < Count)
+            {
+                await fleet.CastAsync("backlogged", "list_instances", new JsonObject { ["driver"] = "slow" }, ct);
+            }
+        }));
+
+        // A probe patience shorter than the backlog takes: the first probes sit behind commands that keep arriving.
+        var slow = new SlowListDriver(new Hypervisors.Fake.FakeHypervisorDriver(new Hypervisors.Fake.FakeHypervisorOptions()), TimeSpan.FromMilliseconds(100));
+        var settings = scope.AgentSettings("backlogged", probeInterval: TimeSpan.FromMilliseconds(50));
+        settings["Agent:Amqp:ProbeTimeout"] = "00:00:00.300";
+        await using var agent = await TestAgent.StartAsync(settings, services: services => services.AddHypervisors(h => h.AddDriver("slow", _ => slow)));
+        await AmqpWait.UntilAsync(() => Task.FromResult(Volatile.Read(ref slow.Listed) >= Count), TimeSpan.FromSeconds(60));
+        await AmqpWait.UntilAsync(() => Task.FromResult(agent.Service<AmqpHealth>().IsReady), TimeSpan.FromSeconds(30));
+
+        Assert.DoesNotContain(agent.Logs.Entries, entry => entry.EventId.Id is 6007 or 6002);
+        Assert.Contains(agent.Logs.Entries, entry => entry.EventId.Id == 6011);
+    }
+
+    /// <summary>A fake whose instance listing takes a while.</summary>
+    private sealed class SlowListDriver(IHypervisorDriver inner, TimeSpan delay) : DelegatingHypervisorDriver(inner)
+    {
+        public int Listed;
+
+        public override async Task<IReadOnlyList<InstanceInfo>> ListInstancesAsync(CancellationToken cancellationToken = default)
+        {
+            await Task.Delay(delay, cancellationToken);
+            var instances = await base.ListInstancesAsync(cancellationToken);
+            Interlocked.Increment(ref Listed);
+            return instances;
+        }
     }
 
     [Fact]
@@ -227,6 +329,7 @@ public sealed class AmqpFaultTests
         }).ToList();
 
         await enoughAnswered.Task.WaitAsync(TimeSpan.FromSeconds(120), ct);
+        using var report = new AgentLogReport(agent);
         await node.StopAsync();
         await node.StartAgainAsync(ct);
         var outcomes = await Task.WhenAll(calls);
@@ -237,12 +340,19 @@ public sealed class AmqpFaultTests
         Assert.True(outcomes.Count(o => o.Answered) < Count, "the restart came after every call was answered");
 
         // The unanswered ones are repeated with their message ids: each is done, and none twice.
+        var restarted = Stopwatch.StartNew();
         await AmqpWait.UntilAsync(() => Task.FromResult(agent.Service<AmqpHealth>().IsReady), TimeSpan.FromSeconds(60));
+        var readyAfter = restarted.Elapsed;
+        var slowest = TimeSpan.Zero;
         foreach (var i in unanswered)
         {
+            var started = Stopwatch.GetTimestamp();
             var repeat = await fleet.CallAsync("restarted", "create_instance", Create(i), messageIds[i], TimeSpan.FromSeconds(60), ct);
             Assert.Equal("Succeeded", repeat!["state"]!.GetValue<string>());
+            slowest = TimeSpan.FromTicks(Math.Max(slowest.Ticks, Stopwatch.GetElapsedTime(started).Ticks));
         }
+
+        TestContext.Current.TestOutputHelper?.WriteLine($"ready {readyAfter.TotalSeconds:F1} s after the restart; repeats took {(restarted.Elapsed - readyAfter).TotalSeconds:F1} s, the slowest {slowest.TotalSeconds:F1} s");
 
         var instances = await agent.Driver().ListInstancesAsync(ct);
         Assert.Equal(ids.ToHashSet(), instances.Select(instance => instance.Id).ToHashSet());
@@ -250,6 +360,37 @@ public sealed class AmqpFaultTests
         Assert.Equal(Count, states.GetValueOrDefault(OperationState.Succeeded));
         Assert.False(states.ContainsKey(OperationState.Failed));
         TestContext.Current.TestOutputHelper?.WriteLine($"broker restart: {Count - unanswered.Count} calls answered, {unanswered.Count} failed typed ({string.Join(", ", outcomes.Where(o => !o.Answered).GroupBy(o => o.Failure!.GetType().Name).Select(g => $"{g.Key} {g.Count()}"))}) and were repeated");
+    }
+
+    /// <summary>On dispose, writes what the agent's AMQP side logged (connections, probes, lost replies) to the test output.</summary>
+    private sealed class AgentLogReport(TestAgent agent) : IDisposable
+    {
+        private readonly int _skip = agent.Logs.Entries.Count;
+
+        public void Dispose()
+        {
+            // One line per run of the same event (a dead connection fails every publish the same way).
+            var lines = agent.Logs.Entries.Skip(_skip)
+                .Where(e => e.Category.Contains(".Amqp.", StringComparison.Ordinal) && e.Level >= LogLevel.Information)
+                .Select(e => $"{e.Level} {e.EventId.Id}: {e.Message.Split('\n')[0]}");
+            string? previous = null;
+            var repeats = 0;
+            foreach (var line in lines.Append(null))
+            {
+                if (line == previous)
+                {
+                    repeats++;
+                    continue;
+                }
+
+                if (previous is not null)
+                {
+                    TestContext.Current.TestOutputHelper?.WriteLine(repeats > 1 ? $"{previous} (x{repeats})" : previous);
+                }
+
+                (previous, repeats) = (line, 1);
+            }
+        }
     }
 
     internal static IEnumerable<Exception> Chain(Exception exception)

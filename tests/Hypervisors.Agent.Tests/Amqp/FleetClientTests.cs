@@ -9,6 +9,49 @@ namespace Hypervisors.Agent.Tests.Amqp;
 public sealed class FleetClientTests
 {
     [Fact]
+    public async Task Reads_take_the_agents_transient_reads_queue_and_fall_back_to_its_host_queue_when_that_is_unroutable()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var scope = AmqpTestScope.OnSharedBroker();
+        await using var agent = await TestAgent.StartAsync(scope.AgentSettings("reader"));
+        await using var fleet = await FleetClient.ConnectAsync(scope.Broker(), new FleetClientOptions { FollowHeartbeats = false, CallTimeout = TimeSpan.FromSeconds(30) }, ct);
+        var readsQueue = scope.Topology.ReadsQueue("reader");
+        var hostQueue = scope.Topology.HostQueue("reader");
+        var (connection, channel) = await scope.OpenChannelAsync(ct);
+        await using (connection)
+        await using (channel)
+        {
+            Assert.Equal(1u, (await channel.QueueDeclarePassiveAsync(readsQueue, ct)).ConsumerCount);
+
+            // A spy bound with each route's key gets a copy of what is sent that way.
+            async Task<string> SpyAsync(string routingKey)
+            {
+                var spy = await channel.QueueDeclareAsync(string.Empty, false, true, true, cancellationToken: ct);
+                await channel.QueueBindAsync(spy.QueueName, scope.ControlExchange, routingKey, cancellationToken: ct);
+                return spy.QueueName;
+            }
+
+            async Task<uint> CopiesAsync(string spy) => (await channel.QueueDeclarePassiveAsync(spy, ct)).MessageCount;
+
+            var readsSpy = await SpyAsync(readsQueue);
+            var hostSpy = await SpyAsync(hostQueue);
+            var pong = await fleet.CallAsync("reader", "ping", [], cancellationToken: ct);
+            Assert.Equal("reader", pong!["host"]!.GetValue<string>());
+            await AmqpWait.UntilAsync(async () => await CopiesAsync(readsSpy) == 1, TimeSpan.FromSeconds(10));
+            Assert.Equal(0u, await CopiesAsync(hostSpy));
+
+            // Nothing routes to the reads queue any more (as while the agent reconnects, or an agent without one):
+            // the broker returns the read, and the client sends it the durable way.
+            await channel.QueueUnbindAsync(readsQueue, scope.ControlExchange, readsQueue, cancellationToken: ct);
+            await channel.QueueUnbindAsync(readsSpy, scope.ControlExchange, readsQueue, cancellationToken: ct);
+            var drivers = await fleet.CallAsync("reader", "list_drivers", [], cancellationToken: ct);
+            Assert.Equal("local", drivers!.AsArray().Single()!.GetValue<string>());
+            await AmqpWait.UntilAsync(async () => await CopiesAsync(hostSpy) == 1, TimeSpan.FromSeconds(10));
+            Assert.Equal(1u, await CopiesAsync(readsSpy));
+        }
+    }
+
+    [Fact]
     public async Task Fleet_client_calls_and_casts_agents_and_lists_them_up_then_down_by_heartbeat()
     {
         var ct = TestContext.Current.CancellationToken;

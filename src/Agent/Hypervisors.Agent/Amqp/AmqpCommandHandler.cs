@@ -31,10 +31,7 @@ internal sealed class AmqpCommandHandler(
     IOptions<AmqpAgentOptions> options)
 {
     /// <summary>The methods that change nothing and may be answered without journaling.</summary>
-    public static readonly IReadOnlySet<string> ReadOnlyMethods = new HashSet<string>(StringComparer.Ordinal)
-    {
-        "ping", "list_drivers", "get_host", "list_instances", "get_instance", "get_operation", "get_call_result",
-    };
+    public static IReadOnlySet<string> ReadOnlyMethods => FleetTopology.ReadOnlyMethods;
 
     /// <summary>
     /// Accepts the command: read-only methods run now; mutating ones are journaled. The returned task completes

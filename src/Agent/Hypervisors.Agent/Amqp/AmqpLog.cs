@@ -35,4 +35,7 @@ internal static partial class AmqpLog
 
     [LoggerMessage(EventId = 6010, Level = LogLevel.Debug, Message = "Self-probe answered in {Elapsed}")]
     public static partial void ProbeAnswered(ILogger logger, TimeSpan elapsed);
+
+    [LoggerMessage(EventId = 6011, Level = LogLevel.Information, Message = "Self-probe not answered within {Timeout} while {Deliveries} commands arrived on the host queue: behind a backlog, not deaf; probing again")]
+    public static partial void ProbeBehindBacklog(ILogger logger, TimeSpan timeout, long deliveries);
 }

@@ -20,6 +20,7 @@ internal static class AmqpRegistration
         services.AddSingleton<IValidateOptions<AmqpAgentOptions>, AmqpAgentOptionsValidator>();
         services.AddSingleton(_ => new AmqpCallIndex(Path.Combine(dataDirectory, "amqp-calls.db")));
         services.AddSingleton<AmqpHealth>();
+        services.AddSingleton<AmqpReplyRoute>();
         services.AddSingleton<AmqpCommandHandler>();
         services.AddSingleton<AmqpSessionFactory>();
         services.AddHostedService<AmqpAgentService>();

@@ -17,6 +17,7 @@ internal sealed class AmqpSessionFactory(
     IOptions<AmqpAgentOptions> agentOptions,
     AmqpCommandHandler handler,
     AmqpHealth health,
+    AmqpReplyRoute replies,
     EventLog events,
     IHypervisorDriverRegistry registry,
     TimeProvider time,
@@ -29,7 +30,7 @@ internal sealed class AmqpSessionFactory(
         var clientName = "hypervisors-agent " + host;
         var factory = BrokerConnections.CreateFactory(broker, clientName);
         var connection = await factory.CreateConnectionAsync(BrokerConnections.Endpoints(broker), clientName, cancellationToken).ConfigureAwait(false);
-        var session = new AmqpSession(connection, FleetTopology.For(broker), agentOptions.Value, handler, health, events, registry, time, logger);
+        var session = new AmqpSession(connection, FleetTopology.For(broker), agentOptions.Value, handler, health, replies, events, registry, time, logger);
         try
         {
             await session.SetUpAsync(cancellationToken).ConfigureAwait(false);
@@ -57,6 +58,7 @@ internal sealed class AmqpSession : IAsyncDisposable
     private readonly AmqpAgentOptions _options;
     private readonly AmqpCommandHandler _handler;
     private readonly AmqpHealth _health;
+    private readonly AmqpReplyRoute _replies;
     private readonly EventLog _events;
     private readonly IHypervisorDriverRegistry _registry;
     private readonly TimeProvider _time;
@@ -70,9 +72,10 @@ internal sealed class AmqpSession : IAsyncDisposable
     private IChannel? _eventsChannel;
     private IChannel? _probeChannel;
     private int _inFlight;
+    private long _hostQueueDeliveries;
     private volatile bool _closing;
 
-    public AmqpSession(IConnection connection, FleetTopology topology, AmqpAgentOptions options, AmqpCommandHandler handler, AmqpHealth health, EventLog events,
+    public AmqpSession(IConnection connection, FleetTopology topology, AmqpAgentOptions options, AmqpCommandHandler handler, AmqpHealth health, AmqpReplyRoute replies, EventLog events,
         IHypervisorDriverRegistry registry, TimeProvider time, ILogger logger)
     {
         _connection = connection;
@@ -80,16 +83,20 @@ internal sealed class AmqpSession : IAsyncDisposable
         _options = options;
         _handler = handler;
         _health = health;
+        _replies = replies;
         _events = events;
         _registry = registry;
         _time = time;
         _logger = logger;
         HostQueue = topology.HostQueue(options.EffectiveHost);
+        ReadsQueue = topology.ReadsQueue(options.EffectiveHost);
     }
 
     public FleetTopology Topology { get; }
 
     public string HostQueue { get; }
+
+    public string ReadsQueue { get; }
 
     public string FanoutQueue { get; private set; } = string.Empty;
 
@@ -125,7 +132,7 @@ internal sealed class AmqpSession : IAsyncDisposable
         };
         await _probeChannel.BasicConsumeAsync(DirectReplyTo, true, probeReplies, cancellationToken).ConfigureAwait(false);
 
-        foreach (var queue in new[] { HostQueue, Topology.SharedQueue, FanoutQueue })
+        foreach (var queue in new[] { HostQueue, ReadsQueue, Topology.SharedQueue, FanoutQueue })
         {
             var consumer = new AsyncEventingBasicConsumer(consume);
             consumer.ReceivedAsync += (_, delivery) => OnDeliveryAsync(queue, delivery);
@@ -143,6 +150,8 @@ internal sealed class AmqpSession : IAsyncDisposable
             var tag = await consume.BasicConsumeAsync(queue, false, consumer, cancellationToken).ConfigureAwait(false);
             _consumers.Add((consume, tag));
         }
+
+        _replies.Attach(_replyChannel);
     }
 
     /// <summary>Serves until the session breaks or <paramref name="stopping"/>; returns why it ended.</summary>
@@ -174,6 +183,11 @@ internal sealed class AmqpSession : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _closing = true;
+        if (_replyChannel is not null)
+        {
+            _replies.Detach(_replyChannel);
+        }
+
         await _sessionEnd.CancelAsync().ConfigureAwait(false);
         foreach (var channel in new[] { _probeChannel, _eventsChannel, _replyChannel, _consumeChannel })
         {
@@ -211,6 +225,11 @@ internal sealed class AmqpSession : IAsyncDisposable
         await channel.QueueDeclareAsync(Topology.SharedQueue, true, false, false, CommandQueueArguments(singleActiveConsumer: false), cancellationToken: cancellationToken).ConfigureAwait(false);
         await channel.QueueBindAsync(Topology.SharedQueue, Topology.ControlExchange, Topology.Topic, cancellationToken: cancellationToken).ConfigureAwait(false);
 
+        // Read-only calls from the fleet client: transient and classic, so a read does not wait for a disk commit;
+        // it exists only while this agent consumes it (a caller then falls back to the host queue).
+        await channel.QueueDeclareAsync(ReadsQueue, false, false, true, new Dictionary<string, object?> { ["x-single-active-consumer"] = true }, cancellationToken: cancellationToken).ConfigureAwait(false);
+        await channel.QueueBindAsync(ReadsQueue, Topology.ControlExchange, ReadsQueue, cancellationToken: cancellationToken).ConfigureAwait(false);
+
         var fanout = await channel.QueueDeclareAsync($"{Topology.Topic}_fanout_{Guid.NewGuid():N}", false, true, true, cancellationToken: cancellationToken).ConfigureAwait(false);
         FanoutQueue = fanout.QueueName;
         await channel.QueueBindAsync(FanoutQueue, Topology.FanoutExchange, Topology.Topic, cancellationToken: cancellationToken).ConfigureAwait(false);
@@ -236,6 +255,11 @@ internal sealed class AmqpSession : IAsyncDisposable
     {
         var channel = _consumeChannel!;
         Interlocked.Increment(ref _inFlight);
+        if (string.Equals(queue, HostQueue, StringComparison.Ordinal))
+        {
+            Interlocked.Increment(ref _hostQueueDeliveries);
+        }
+
         try
         {
             RpcRequest request;
@@ -302,10 +326,11 @@ internal sealed class AmqpSession : IAsyncDisposable
             var reply = OsloEnvelope.Reply(request.MessageId!, outcome.Result, outcome.Problem is null ? null : AgentFailures.FromProblem(outcome.Problem));
             try
             {
+                // Through the live session: this command's own connection may have been recycled meanwhile.
                 var properties = new BasicProperties { ContentType = OsloEnvelope.ContentType, CorrelationId = request.MessageId };
-                await _replyChannel!.BasicPublishAsync(string.Empty, replyTo, false, properties, OsloEnvelope.Wrap(reply), CancellationToken.None).ConfigureAwait(false);
+                await _replies.PublishAsync(replyTo, properties, OsloEnvelope.Wrap(reply)).ConfigureAwait(false);
             }
-            catch (Exception exception) when (exception is RabbitMQ.Client.Exceptions.AlreadyClosedException or IOException or RabbitMQ.Client.Exceptions.OperationInterruptedException)
+            catch (Exception exception) when (exception is TimeoutException or OperationCanceledException or ObjectDisposedException)
             {
                 AmqpLog.ReplyFailed(_logger, request.MessageId!, exception);
             }
@@ -326,10 +351,19 @@ internal sealed class AmqpSession : IAsyncDisposable
             while (!cancellationToken.IsCancellationRequested)
             {
                 var started = _time.GetTimestamp();
+                var deliveriesBefore = Interlocked.Read(ref _hostQueueDeliveries);
                 if (await ProbeAsync(cancellationToken).ConfigureAwait(false))
                 {
                     AmqpLog.ProbeAnswered(_logger, _time.GetElapsedTime(started));
                     _health.Set(true, $"the broker delivered the agent's own call on {HostQueue} and its answer");
+                }
+                else if (Interlocked.Read(ref _hostQueueDeliveries) != deliveriesBefore || Volatile.Read(ref _inFlight) > 0)
+                {
+                    // Not deaf, behind: commands kept arriving on the host queue while the probe waited in it, or are
+                    // still being accepted (a backlog after a restart, or a slow journal). Recycling now would only requeue them and count
+                    // their deliveries toward the dead-letter limit; probe again at once.
+                    AmqpLog.ProbeBehindBacklog(_logger, _options.ProbeTimeout, Interlocked.Read(ref _hostQueueDeliveries) - deliveriesBefore);
+                    continue;
                 }
                 else
                 {
@@ -501,5 +535,13 @@ internal sealed class AmqpSession : IAsyncDisposable
         }
     }
 
-    private void Break(string reason) => _broken.TrySetResult(reason);
+    private void Break(string reason)
+    {
+        if (_replyChannel is not null)
+        {
+            _replies.Detach(_replyChannel);
+        }
+
+        _broken.TrySetResult(reason);
+    }
 }
