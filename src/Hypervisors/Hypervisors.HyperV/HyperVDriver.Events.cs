@@ -7,7 +7,6 @@ public sealed partial class HyperVDriver
     private readonly InstanceEventHub _eventHub = new();
     private readonly Lock _eventGate = new();
     private readonly InstanceStateTracker _states = new();
-    private readonly Dictionary<Guid, long> _generations = [];
     private readonly HashSet<Guid> _creating = [];
     private ReconnectingLoop? _poll;
     private TaskCompletionSource _watcherArrived = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -57,7 +56,6 @@ public sealed partial class HyperVDriver
     {
         lock (_eventGate)
         {
-            _generations[instanceId] = _generations.GetValueOrDefault(instanceId) + 1;
             _creating.Remove(instanceId);
             if (!created && state is not null && !_states.Snapshot().ContainsKey(instanceId))
             {
@@ -127,11 +125,8 @@ public sealed partial class HyperVDriver
     /// </summary>
     private async Task PollOnceAsync(bool publish, CancellationToken cancellationToken)
     {
-        Dictionary<Guid, long> before;
-        lock (_eventGate)
-        {
-            before = new Dictionary<Guid, long>(_generations);
-        }
+        // What an operation confirms while the list is read is newer than the list (see the tracker's Mark).
+        var listedAfter = _states.Mark();
 
         IReadOnlyList<InstanceInfo> listed;
         try
@@ -146,25 +141,8 @@ public sealed partial class HyperVDriver
 
         lock (_eventGate)
         {
-            var known = _states.Snapshot();
-            var current = new Dictionary<Guid, PowerState>();
-            foreach (var instance in listed)
-            {
-                if (!_creating.Contains(instance.Id) && _generations.GetValueOrDefault(instance.Id) == before.GetValueOrDefault(instance.Id))
-                {
-                    current[instance.Id] = instance.PowerState;
-                }
-            }
-
-            foreach (var (id, state) in known)
-            {
-                if (_generations.GetValueOrDefault(id) != before.GetValueOrDefault(id))
-                {
-                    current[id] = state; // changed by an operation meanwhile: the operation's word stands
-                }
-            }
-
-            foreach (var change in _states.Reconcile(current, TimeProvider.GetUtcNow()))
+            var current = listed.Where(instance => !_creating.Contains(instance.Id)).Select(instance => KeyValuePair.Create(instance.Id, instance.PowerState));
+            foreach (var change in _states.Reconcile(current, TimeProvider.GetUtcNow(), listedAfter: listedAfter))
             {
                 if (publish || change.Kind != InstanceEventKind.Created)
                 {

@@ -40,14 +40,15 @@ public sealed partial class LibvirtDriver
 
                 var id = new Guid(uuid, bigEndian: true);
                 var state = info.State;
-                if (state == VirConstants.DomainPaused && LibvirtNative.DomainGetState(domain, out _, out var reason, 0) == 0 && reason == VirConstants.PausedStartingUp)
+                if (state == VirConstants.DomainPaused && LibvirtNative.DomainGetState(domain, out var stateNow, out var reason, 0) == 0)
                 {
-                    // Another client's start in progress: it is running as far as anyone asked.
-                    state = VirConstants.DomainRunning;
+                    // Paused while starting up is a start in progress: running as far as anyone asked. The state is
+                    // read again, so a start that finished between the two calls is not taken for a pause.
+                    state = (byte)(stateNow == VirConstants.DomainPaused && reason == VirConstants.PausedStartingUp ? VirConstants.DomainRunning : stateNow);
                 }
 
                 var managedSave = false;
-                if (info.State == VirConstants.DomainShutoff)
+                if (state == VirConstants.DomainShutoff)
                 {
                     var has = LibvirtNative.DomainHasManagedSaveImage(domain, 0);
                     Check(has, "virDomainHasManagedSaveImage");

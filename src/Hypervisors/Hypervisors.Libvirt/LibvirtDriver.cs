@@ -438,6 +438,8 @@ public sealed partial class LibvirtDriver : HypervisorDriverBase, ILibvirtEventS
     {
         Volatile.Write(ref _connectionLost, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
         IReadOnlyList<InstanceInfo> listed;
+        // Events libvirt delivers while the list is read are newer than the list (see the tracker's Mark).
+        var listedAfter = _states.Mark();
         try
         {
             listed = await NativeAsync(InstanceOperation.WatchEvents, null, session =>
@@ -453,7 +455,7 @@ public sealed partial class LibvirtDriver : HypervisorDriverBase, ILibvirtEventS
         }
         lock (_publishGate)
         {
-            foreach (var change in _states.Reconcile(listed.Select(i => KeyValuePair.Create(i.Id, i.PowerState)), TimeProvider.GetUtcNow(), afterLoss))
+            foreach (var change in _states.Reconcile(listed.Select(i => KeyValuePair.Create(i.Id, i.PowerState)), TimeProvider.GetUtcNow(), afterLoss, listedAfter))
             {
                 if (change.Kind == InstanceEventKind.Deleted)
                 {

@@ -36,6 +36,48 @@ public sealed class AmqpFaultTests
     }
 
     [Fact]
+    public async Task A_broker_that_accepts_the_socket_and_never_answers_is_given_up_on_within_the_setup_timeout()
+    {
+        // A broker still starting (or wedged) may accept the TCP connection and never answer; the agent must not wait
+        // on it forever: each attempt ends at Agent:Amqp:SessionSetupTimeout and the agent tries again, not ready.
+        using var silent = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        silent.Start();
+        var accepted = new List<System.Net.Sockets.TcpClient>();
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        var accepting = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                accepted.Add(await silent.AcceptTcpClientAsync(stop.Token));
+            }
+        }, CancellationToken.None);
+        await using var scope = new AmqpTestScope(((System.Net.IPEndPoint)silent.LocalEndpoint).Port);
+        var settings = scope.AgentSettings("silent");
+        settings["Agent:Amqp:SessionSetupTimeout"] = "00:00:01";
+        settings["Agent:Amqp:ReconnectDelay"] = "00:00:00.100";
+        settings["Agent:Amqp:MaxReconnectDelay"] = "00:00:00.200";
+        try
+        {
+            var started = Stopwatch.StartNew();
+            await using var agent = await TestAgent.StartAsync(settings);
+            Assert.True(started.Elapsed < TimeSpan.FromSeconds(8), $"the agent waited {started.Elapsed} for a broker that never answered");
+            Assert.False(agent.Service<AmqpHealth>().IsReady);
+            Assert.Contains("SessionSetupTimeout", agent.Service<AmqpHealth>().Description, StringComparison.Ordinal);
+
+            // It keeps trying, one bounded attempt after another.
+            await AmqpWait.UntilAsync(() => Task.FromResult(agent.Logs.Entries.Count(e => e.EventId.Id == 6001 && e.Message.Contains("SessionSetupTimeout", StringComparison.Ordinal)) >= 2), TimeSpan.FromSeconds(15));
+            Assert.True(accepted.Count >= 2, $"{accepted.Count} connection attempts reached the silent endpoint");
+        }
+        finally
+        {
+            silent.Stop();
+            await stop.CancelAsync();
+            await Task.WhenAny(accepting, Task.Delay(TimeSpan.FromSeconds(5), CancellationToken.None));
+            accepted.ForEach(client => client.Dispose());
+        }
+    }
+
+    [Fact]
     public async Task A_poison_message_is_dead_lettered_after_the_delivery_limit_and_the_agent_keeps_serving()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -341,7 +383,8 @@ public sealed class AmqpFaultTests
 
         // The unanswered ones are repeated with their message ids: each is done, and none twice.
         var restarted = Stopwatch.StartNew();
-        await AmqpWait.UntilAsync(() => Task.FromResult(agent.Service<AmqpHealth>().IsReady), TimeSpan.FromSeconds(60));
+        // Ready on a connection made after the restart (the readiness of the old one may not have been withdrawn yet).
+        await AmqpWait.UntilAsync(() => Task.FromResult(report.ConnectedSince && agent.Service<AmqpHealth>().IsReady), TimeSpan.FromSeconds(60));
         var readyAfter = restarted.Elapsed;
         var slowest = TimeSpan.Zero;
         foreach (var i in unanswered)
@@ -366,26 +409,31 @@ public sealed class AmqpFaultTests
     private sealed class AgentLogReport(TestAgent agent) : IDisposable
     {
         private readonly int _skip = agent.Logs.Entries.Count;
+        private readonly DateTime _started = DateTime.UtcNow;
+
+        /// <summary>Whether the agent has connected to the broker since the report began.</summary>
+        public bool ConnectedSince => agent.Logs.Entries.Skip(_skip).Any(e => e.EventId.Id == 6000);
 
         public void Dispose()
         {
-            // One line per run of the same event (a dead connection fails every publish the same way).
+            // One line per run of the same event (a dead connection fails every publish the same way), with the
+            // seconds since the report began.
             var lines = agent.Logs.Entries.Skip(_skip)
-                .Where(e => e.Category.Contains(".Amqp.", StringComparison.Ordinal) && e.Level >= LogLevel.Information)
-                .Select(e => $"{e.Level} {e.EventId.Id}: {e.Message.Split('\n')[0]}");
-            string? previous = null;
+                .Where(e => e.Category.Contains(".Amqp.", StringComparison.Ordinal) && e.Level >= LogLevel.Debug && e.EventId.Id != 6010)
+                .Select(e => (Text: $"{e.Level} {e.EventId.Id}: {e.Message.Split('\n')[0]}", Seconds: (e.At - _started).TotalSeconds));
+            (string Text, double Seconds)? previous = null;
             var repeats = 0;
-            foreach (var line in lines.Append(null))
+            foreach (var line in lines.Select(l => ((string Text, double Seconds)?)l).Append(null))
             {
-                if (line == previous)
+                if (line is { } current && previous is { } last && current.Text == last.Text)
                 {
                     repeats++;
                     continue;
                 }
 
-                if (previous is not null)
+                if (previous is { } done)
                 {
-                    TestContext.Current.TestOutputHelper?.WriteLine(repeats > 1 ? $"{previous} (x{repeats})" : previous);
+                    TestContext.Current.TestOutputHelper?.WriteLine($"{done.Seconds,6:F1} s {done.Text}{(repeats > 1 ? $" (x{repeats})" : string.Empty)}");
                 }
 
                 (previous, repeats) = (line, 1);

@@ -98,9 +98,9 @@ internal sealed class TestAgent : IAsyncDisposable
 /// <summary>Every log message the agent wrote, rendered, for assertions about what is (not) logged.</summary>
 internal sealed class CapturedLogs : ILoggerProvider
 {
-    private readonly ConcurrentQueue<(string Category, EventId EventId, string Message, LogLevel Level)> _entries = new();
+    private readonly ConcurrentQueue<(string Category, EventId EventId, string Message, LogLevel Level, DateTime At)> _entries = new();
 
-    public IReadOnlyCollection<(string Category, EventId EventId, string Message, LogLevel Level)> Entries => _entries;
+    public IReadOnlyCollection<(string Category, EventId EventId, string Message, LogLevel Level, DateTime At)> Entries => _entries;
 
     public ILogger CreateLogger(string categoryName) => new Logger(categoryName, _entries);
 
@@ -108,7 +108,7 @@ internal sealed class CapturedLogs : ILoggerProvider
     {
     }
 
-    private sealed class Logger(string category, ConcurrentQueue<(string, EventId, string, LogLevel)> entries) : ILogger
+    private sealed class Logger(string category, ConcurrentQueue<(string, EventId, string, LogLevel, DateTime)> entries) : ILogger
     {
         public IDisposable? BeginScope<TState>(TState state)
             where TState : notnull => null;
@@ -116,7 +116,7 @@ internal sealed class CapturedLogs : ILoggerProvider
         public bool IsEnabled(LogLevel logLevel) => true;
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            entries.Enqueue((category, eventId, formatter(state, exception) + (exception is null ? string.Empty : " " + exception), logLevel));
+            entries.Enqueue((category, eventId, formatter(state, exception) + (exception is null ? string.Empty : " " + exception), logLevel, DateTime.UtcNow));
     }
 }
 

@@ -95,6 +95,41 @@ public sealed class ReconnectingLoopTests
         Assert.Equal(InstanceEventKind.Resumed, tracker.Observe(kept, PowerState.Running, now)?.Kind);
     }
 
+    [Fact]
+    public void A_listing_read_before_a_live_event_does_not_undo_it()
+    {
+        // The libvirt reconnect race: the list is read while a start is under way (paused), the live Started event
+        // arrives before the list is applied; the stale Paused must not be published after it.
+        var tracker = new InstanceStateTracker();
+        var starting = Guid.NewGuid();
+        var deleted = Guid.NewGuid();
+        var created = Guid.NewGuid();
+        var unchanged = Guid.NewGuid();
+        var now = DateTimeOffset.UnixEpoch;
+        tracker.Reconcile([new(starting, PowerState.Shutdown), new(deleted, PowerState.Running), new(unchanged, PowerState.Shutdown)], now, publishDifferences: false);
+
+        var mark = tracker.Mark();
+        Assert.Equal(InstanceEventKind.Started, tracker.Observe(starting, PowerState.Running, now)?.Kind);
+        Assert.Equal(InstanceEventKind.Deleted, tracker.Observe(deleted, null, now)?.Kind);
+        Assert.Equal(InstanceEventKind.Created, tracker.Observe(created, PowerState.Shutdown, now)?.Kind);
+        var listedBeforeTheEvents = new KeyValuePair<Guid, PowerState>[] { new(starting, PowerState.Paused), new(deleted, PowerState.Running), new(unchanged, PowerState.Running) };
+
+        var events = tracker.Reconcile(listedBeforeTheEvents, now, listedAfter: mark);
+
+        // Only the instance no live event touched follows the list.
+        Assert.Equal([new InstanceEvent(unchanged, InstanceEventKind.Started, PowerState.Running, now)], events);
+        Assert.Equal(PowerState.Running, tracker.Snapshot()[starting]);
+        Assert.False(tracker.Snapshot().ContainsKey(deleted));
+        Assert.Equal(PowerState.Shutdown, tracker.Snapshot()[created]);
+
+        // A listing read after those events is newer than them: it applies in full.
+        var later = tracker.Mark();
+        var next = tracker.Reconcile([new(starting, PowerState.Paused), new(unchanged, PowerState.Running)], now, listedAfter: later);
+        Assert.Contains(new InstanceEvent(starting, InstanceEventKind.Paused, PowerState.Paused, now), next);
+        Assert.Contains(new InstanceEvent(created, InstanceEventKind.Deleted, PowerState.NoState, now), next);
+        Assert.Equal(2, next.Count);
+    }
+
     [Theory]
     [InlineData(null, PowerState.Shutdown, InstanceEventKind.Created)]
     [InlineData(PowerState.Shutdown, PowerState.Running, InstanceEventKind.Started)]

@@ -33,6 +33,12 @@ public sealed class AmqpAgentOptions
     /// <summary>The longest a call waits for its operation to finish before it is answered with the pending operation.</summary>
     public TimeSpan MaxCallWait { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>
+    /// The longest the agent waits for a new connection to open and its queues and consumers to be set up; past it the
+    /// attempt is dropped and retried (a broker that is still starting may accept the socket and then not answer).
+    /// </summary>
+    public TimeSpan SessionSetupTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>The first and the longest pause between reconnection attempts.</summary>
     public TimeSpan ReconnectDelay { get; set; } = TimeSpan.FromMilliseconds(500);
 

@@ -38,4 +38,16 @@ internal static partial class AmqpLog
 
     [LoggerMessage(EventId = 6011, Level = LogLevel.Information, Message = "Self-probe not answered within {Timeout} while {Deliveries} commands arrived on the host queue: behind a backlog, not deaf; probing again")]
     public static partial void ProbeBehindBacklog(ILogger logger, TimeSpan timeout, long deliveries);
+
+    [LoggerMessage(EventId = 6012, Level = LogLevel.Debug, Message = "Opening a RabbitMQ connection")]
+    public static partial void Opening(ILogger logger);
+
+    [LoggerMessage(EventId = 6013, Level = LogLevel.Debug, Message = "RabbitMQ connection open; declaring the queues and consumers")]
+    public static partial void SettingUp(ILogger logger);
+
+    [LoggerMessage(EventId = 6014, Level = LogLevel.Debug, Message = "Closing the ended session's channels and connection")]
+    public static partial void Closing(ILogger logger);
+
+    [LoggerMessage(EventId = 6015, Level = LogLevel.Warning, Message = "Closing the ended session took longer than {Timeout}; cut its socket")]
+    public static partial void CloseAbandoned(ILogger logger, TimeSpan timeout);
 }

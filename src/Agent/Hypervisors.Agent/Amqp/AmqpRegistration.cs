@@ -46,9 +46,9 @@ internal sealed class AmqpAgentOptionsValidator : IValidateOptions<AmqpAgentOpti
             return ValidateOptionsResult.Fail("Agent:Amqp:DeliveryLimit and Agent:Amqp:Prefetch must be at least 1.");
         }
 
-        if (options.ReportInterval <= TimeSpan.Zero || options.ProbeInterval <= TimeSpan.Zero || options.ProbeTimeout <= TimeSpan.Zero)
+        if (options.ReportInterval <= TimeSpan.Zero || options.ProbeInterval <= TimeSpan.Zero || options.ProbeTimeout <= TimeSpan.Zero || options.SessionSetupTimeout <= TimeSpan.Zero)
         {
-            return ValidateOptionsResult.Fail("Agent:Amqp:ReportInterval, ProbeInterval and ProbeTimeout must be positive.");
+            return ValidateOptionsResult.Fail("Agent:Amqp:ReportInterval, ProbeInterval, ProbeTimeout and SessionSetupTimeout must be positive.");
         }
 
         return ValidateOptionsResult.Success;

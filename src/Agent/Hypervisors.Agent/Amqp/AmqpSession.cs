@@ -23,23 +23,94 @@ internal sealed class AmqpSessionFactory(
     TimeProvider time,
     ILogger<AmqpSession> logger)
 {
+    /// <summary>
+    /// Opens a connection and sets up a session on it, within <see cref="AmqpAgentOptions.SessionSetupTimeout"/>. The
+    /// limit is kept whether or not the client honours cancellation (its <c>basic.consume</c> does not, and a broker
+    /// recovering from a crash may never answer one): a setup past it is abandoned and its connection closed.
+    /// </summary>
     public async Task<AmqpSession> OpenAsync(CancellationToken cancellationToken)
     {
         var broker = brokerOptions.Value;
-        var host = agentOptions.Value.EffectiveHost;
-        var clientName = "hypervisors-agent " + host;
-        var factory = BrokerConnections.CreateFactory(broker, clientName);
-        var connection = await factory.CreateConnectionAsync(BrokerConnections.Endpoints(broker), clientName, cancellationToken).ConfigureAwait(false);
-        var session = new AmqpSession(connection, FleetTopology.For(broker), agentOptions.Value, handler, health, replies, events, registry, time, logger);
+        var setupTimeout = agentOptions.Value.SessionSetupTimeout;
+        using var setup = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        setup.CancelAfter(setupTimeout);
+        var gate = new Lock();
+        AmqpSession? session = null;
+        var givenUp = false;
+        // The sockets this attempt opens, so a connection the client cannot close can still be cut (see AmqpSession.Sever).
+        var sockets = new System.Collections.Concurrent.ConcurrentQueue<ITcpClient>();
+        void Sever()
+        {
+            while (sockets.TryDequeue(out var socket))
+            {
+                socket.Dispose();
+            }
+        }
+
+        async Task OpenCoreAsync()
+        {
+            var clientName = "hypervisors-agent " + agentOptions.Value.EffectiveHost;
+            var factory = BrokerConnections.CreateFactory(broker, clientName);
+            factory.SocketFactory = family =>
+            {
+                var socket = ConnectionFactoryBase.DefaultSocketFactory(family);
+                sockets.Enqueue(socket);
+                return socket;
+            };
+            AmqpLog.Opening(logger);
+            var connection = await factory.CreateConnectionAsync(BrokerConnections.Endpoints(broker), clientName, setup.Token).ConfigureAwait(false);
+            var opened = new AmqpSession(connection, Sever, FleetTopology.For(broker), agentOptions.Value, handler, health, replies, events, registry, time, logger);
+            lock (gate)
+            {
+                session = givenUp ? null : opened;
+            }
+
+            if (session is null)
+            {
+                // Given up on meanwhile.
+                await opened.DisposeAsync().ConfigureAwait(false);
+                throw new OperationCanceledException(setup.Token);
+            }
+
+            AmqpLog.SettingUp(logger);
+            await opened.SetUpAsync(setup.Token).ConfigureAwait(false);
+        }
+
+        var opening = OpenCoreAsync();
         try
         {
-            await session.SetUpAsync(cancellationToken).ConfigureAwait(false);
-            AmqpLog.Connected(logger, connection.Endpoint.ToString(), broker.VirtualHost, session.HostQueue, session.Topology.SharedQueue, session.FanoutQueue);
+            await opening.WaitAsync(setupTimeout, time, cancellationToken).ConfigureAwait(false);
+            AmqpLog.Connected(logger, session!.Endpoint, broker.VirtualHost, session.HostQueue, session.Topology.SharedQueue, session.FanoutQueue);
             return session;
         }
-        catch
+        catch (Exception exception)
         {
-            await session.DisposeAsync().ConfigureAwait(false);
+            await setup.CancelAsync().ConfigureAwait(false);
+            AmqpSession? started;
+            lock (gate)
+            {
+                givenUp = true;
+                started = session;
+            }
+
+            if (started is not null)
+            {
+                // Closing its connection also ends a call the client still waits on.
+                await started.DisposeAsync().ConfigureAwait(false);
+            }
+            else
+            {
+                // Still connecting: a connection that opens now has nothing to serve.
+                Sever();
+            }
+
+            // Observed here: the setup may still fail after it was given up on.
+            _ = opening.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            if (exception is TimeoutException || (exception is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+            {
+                throw new TimeoutException($"The RabbitMQ connection and the agent's queues were not set up within {setupTimeout} (Agent:Amqp:SessionSetupTimeout).", exception);
+            }
+
             throw;
         }
     }
@@ -55,6 +126,7 @@ internal sealed class AmqpSession : IAsyncDisposable
     private const string DirectReplyTo = "amq.rabbitmq.reply-to";
 
     private readonly IConnection _connection;
+    private readonly Action _sever;
     private readonly AmqpAgentOptions _options;
     private readonly AmqpCommandHandler _handler;
     private readonly AmqpHealth _health;
@@ -74,11 +146,13 @@ internal sealed class AmqpSession : IAsyncDisposable
     private int _inFlight;
     private long _hostQueueDeliveries;
     private volatile bool _closing;
+    private int _disposed;
 
-    public AmqpSession(IConnection connection, FleetTopology topology, AmqpAgentOptions options, AmqpCommandHandler handler, AmqpHealth health, AmqpReplyRoute replies, EventLog events,
+    public AmqpSession(IConnection connection, Action sever, FleetTopology topology, AmqpAgentOptions options, AmqpCommandHandler handler, AmqpHealth health, AmqpReplyRoute replies, EventLog events,
         IHypervisorDriverRegistry registry, TimeProvider time, ILogger logger)
     {
         _connection = connection;
+        _sever = sever;
         Topology = topology;
         _options = options;
         _handler = handler;
@@ -93,6 +167,9 @@ internal sealed class AmqpSession : IAsyncDisposable
     }
 
     public FleetTopology Topology { get; }
+
+    /// <summary>The broker endpoint of the session's connection.</summary>
+    public string Endpoint => _connection.Endpoint.ToString();
 
     public string HostQueue { get; }
 
@@ -180,34 +257,67 @@ internal sealed class AmqpSession : IAsyncDisposable
         return reason;
     }
 
+    /// <summary>How long closing an ended session may take before it is abandoned: the next session must not wait on a dead one.</summary>
+    private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(10);
+
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
         _closing = true;
         if (_replyChannel is not null)
         {
             _replies.Detach(_replyChannel);
         }
 
+        AmqpLog.Closing(_logger);
         await _sessionEnd.CancelAsync().ConfigureAwait(false);
+        // On the pool: a close that blocks its caller (as the client's may on a dead connection) is bounded too.
+        var closing = Task.Run(CloseAsync);
+        try
+        {
+            await closing.WaitAsync(CloseTimeout, _time).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // The client waits for a broker that does not answer (one recovering from a crash may never send
+            // close-ok, and its half-dead connection would keep this agent's single-active-consumer slot). Cutting
+            // the socket ends it on both sides; what is left of the close finishes in the background.
+            AmqpLog.CloseAbandoned(_logger, CloseTimeout);
+            _sever();
+        }
+    }
+
+    private async Task CloseAsync()
+    {
         foreach (var channel in new[] { _probeChannel, _eventsChannel, _replyChannel, _consumeChannel })
         {
             if (channel is not null)
             {
-                await channel.DisposeAsync().ConfigureAwait(false);
+                await QuietlyAsync(channel.DisposeAsync().AsTask()).ConfigureAwait(false);
             }
         }
 
+        // Unacknowledged commands go back to their queues when the broker sees the connection close (or die).
+        await QuietlyAsync(_connection.CloseAsync(CloseTimeout)).ConfigureAwait(false);
+        await QuietlyAsync(_connection.DisposeAsync().AsTask()).ConfigureAwait(false);
+        _sessionEnd.Dispose();
+    }
+
+    private static async Task QuietlyAsync(Task closing)
+    {
         try
         {
-            await _connection.CloseAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            await closing.ConfigureAwait(false);
         }
-        catch (Exception exception) when (exception is IOException or RabbitMQ.Client.Exceptions.AlreadyClosedException or TimeoutException or OperationCanceledException)
+        catch (Exception exception) when (exception is IOException or TimeoutException or OperationCanceledException or ObjectDisposedException
+            or RabbitMQ.Client.Exceptions.AlreadyClosedException or RabbitMQ.Client.Exceptions.OperationInterruptedException)
         {
-            // Already gone; the broker requeues whatever was not acknowledged.
+            // Already gone.
         }
-
-        await _connection.DisposeAsync().ConfigureAwait(false);
-        _sessionEnd.Dispose();
     }
 
     private async Task DeclareTopologyAsync(IChannel channel, CancellationToken cancellationToken)

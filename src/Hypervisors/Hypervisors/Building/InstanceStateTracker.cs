@@ -5,10 +5,19 @@ namespace Hypervisors;
 /// implementation of "which event does this state change mean" and of the resynchronisation after a lost connection
 /// (<see cref="Reconcile"/>). Thread-safe.
 /// </summary>
+/// <remarks>
+/// A listing is a snapshot of the moment it was read, and live events may arrive while it is read. Take
+/// <see cref="Mark"/> before reading the list and pass it to <see cref="Reconcile"/>: an instance observed live after
+/// the mark keeps what the live observation said, so a listing read a moment earlier cannot undo a newer event.
+/// </remarks>
 public sealed class InstanceStateTracker
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<Guid, PowerState> _known = [];
+
+    // Which observation last touched each instance (deleted ones included), counted by _version.
+    private readonly Dictionary<Guid, long> _observedAt = [];
+    private long _version;
 
     /// <summary>The instances known now, with their states.</summary>
     public IReadOnlyDictionary<Guid, PowerState> Snapshot()
@@ -42,7 +51,20 @@ public sealed class InstanceStateTracker
     {
         lock (_gate)
         {
+            _observedAt[instanceId] = ++_version;
             return Apply(instanceId, state, timestamp);
+        }
+    }
+
+    /// <summary>
+    /// The point in the live observations reached now: take it before reading a listing and pass it to
+    /// <see cref="Reconcile"/> as <c>listedAfter</c>.
+    /// </summary>
+    public long Mark()
+    {
+        lock (_gate)
+        {
+            return _version;
         }
     }
 
@@ -59,9 +81,11 @@ public sealed class InstanceStateTracker
     /// Replaces what is known with <paramref name="current"/> (the hypervisor's full list after a reconnect) and
     /// returns one event per difference: Created for an instance not known before, Deleted for one no longer listed,
     /// and the event of the new state for one whose state changed; in a stable order (deletions, then the rest by id).
-    /// With <paramref name="publishDifferences"/> false it only records (the first subscription).
+    /// With <paramref name="publishDifferences"/> false it only records (the first subscription). Instances observed live
+    /// after <paramref name="listedAfter"/> (a <see cref="Mark"/> taken before the list was read) keep their live state:
+    /// the listing is older than that observation, whether it lists them or not.
     /// </summary>
-    public IReadOnlyList<InstanceEvent> Reconcile(IEnumerable<KeyValuePair<Guid, PowerState>> current, DateTimeOffset timestamp, bool publishDifferences = true)
+    public IReadOnlyList<InstanceEvent> Reconcile(IEnumerable<KeyValuePair<Guid, PowerState>> current, DateTimeOffset timestamp, bool publishDifferences = true, long listedAfter = long.MaxValue)
     {
         ArgumentNullException.ThrowIfNull(current);
         var now = new Dictionary<Guid, PowerState>();
@@ -73,6 +97,24 @@ public sealed class InstanceStateTracker
         var events = new List<InstanceEvent>();
         lock (_gate)
         {
+            foreach (var (id, at) in _observedAt.ToList())
+            {
+                if (at > listedAfter)
+                {
+                    // Seen live after the listing was read: the live word stands.
+                    now.Remove(id);
+                    if (_known.TryGetValue(id, out var live))
+                    {
+                        now[id] = live;
+                    }
+                }
+                else
+                {
+                    // The listing is newer than this observation; it needs no remembering any more.
+                    _observedAt.Remove(id);
+                }
+            }
+
             foreach (var gone in _known.Keys.Where(id => !now.ContainsKey(id)).Order().ToList())
             {
                 if (Apply(gone, null, timestamp) is { } deleted)
