@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using Hypervisors.HyperV.Mapping;
 using Hypervisors.HyperV.Wire;
@@ -19,7 +18,7 @@ public sealed partial class HyperVDriver
 {
     private const int CopyBufferBytes = 1 << 20;
 
-    private readonly ConcurrentDictionary<ImageFileKey, Lazy<Task<string>>> _sharePlacements = new();
+    private readonly KeyedSingleFlight<ImageFileKey, string> _sharePlacements = new(keep: _ => true);
 
     /// <summary>A file of this machine as it was when placed: a changed file (length or time) is placed again.</summary>
     private readonly record struct ImageFileKey(string Path, long Length, long LastWriteTicks);
@@ -113,25 +112,14 @@ public sealed partial class HyperVDriver
 
             await CheckVhdxAsync(file, field, cancellationToken).ConfigureAwait(false);
             var key = new ImageFileKey(file.FullName, file.Length, file.LastWriteTimeUtc.Ticks);
-            var placing = _sharePlacements.GetOrAdd(key, k => new Lazy<Task<string>>(() => CopyIntoShareAsync(k, share, _disposing.Token)));
-            string name;
-            try
-            {
-                name = await placing.Value.WaitAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception) when (placing.Value.IsFaulted || placing.Value.IsCanceled)
-            {
-                _sharePlacements.TryRemove(new KeyValuePair<ImageFileKey, Lazy<Task<string>>>(key, placing));
-                throw;
-            }
-
+            var (name, _) = await _sharePlacements.RunAsync(key, k => CopyIntoShareAsync(k, share, _disposing.Token), cancellationToken).ConfigureAwait(false);
             if (File.Exists(Path.Combine(share.LocalDirectory, name)) || attempt > 0)
             {
                 return share.HostPathOf(name);
             }
 
             // Removed from the share since it was placed (an operator's clean-up): placed again, once.
-            _sharePlacements.TryRemove(new KeyValuePair<ImageFileKey, Lazy<Task<string>>>(key, placing));
+            _sharePlacements.Forget(key, placed => placed == name);
         }
     }
 

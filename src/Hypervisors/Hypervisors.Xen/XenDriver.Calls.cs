@@ -464,38 +464,12 @@ public sealed partial class XenDriver
     /// answer is kept until a call finds the reference invalid (<see cref="ForgetNetwork"/>). A miss or a failed lookup
     /// is not kept, so a network created later is found.
     /// </summary>
-    private async Task<string?> FindNetworkAsync(string nameOrUuid, CancellationToken cancellationToken)
-    {
-        var lookup = _networkRefs.GetOrAdd(nameOrUuid, name => new Lazy<Task<string?>>(() => FindByNameOrUuidAsync("network", name, _lifetime.Token)));
-        string? found;
-        try
-        {
-            found = await lookup.Value.WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception) when (lookup.Value.IsFaulted || lookup.Value.IsCanceled)
-        {
-            // A failed lookup is not kept: the next create asks again.
-            _networkRefs.TryRemove(new KeyValuePair<string, Lazy<Task<string?>>>(nameOrUuid, lookup));
-            throw;
-        }
-
-        if (found is null)
-        {
-            _networkRefs.TryRemove(new KeyValuePair<string, Lazy<Task<string?>>>(nameOrUuid, lookup));
-        }
-
-        return found;
-    }
+    private async Task<string?> FindNetworkAsync(string nameOrUuid, CancellationToken cancellationToken) =>
+        (await _networkRefs.RunAsync(nameOrUuid, name => FindByNameOrUuidAsync("network", name, _lifetime.Token), cancellationToken).ConfigureAwait(false)).Value;
 
     /// <summary>Drops the kept reference of <paramref name="nameOrUuid"/> if it still is <paramref name="staleRef"/>.</summary>
-    private void ForgetNetwork(string nameOrUuid, string staleRef)
-    {
-        if (_networkRefs.TryGetValue(nameOrUuid, out var lookup) && lookup.IsValueCreated
-            && lookup.Value.IsCompletedSuccessfully && lookup.Value.Result == staleRef)
-        {
-            _networkRefs.TryRemove(new KeyValuePair<string, Lazy<Task<string?>>>(nameOrUuid, lookup));
-        }
-    }
+    private void ForgetNetwork(string nameOrUuid, string staleRef) =>
+        _networkRefs.Forget(nameOrUuid, kept => kept == staleRef);
 
     /// <summary>
     /// Destroys a halted VM and the VDIs the driver made for it (every VDI, for a snapshot, whose disks are its own

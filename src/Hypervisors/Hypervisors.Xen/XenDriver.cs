@@ -45,7 +45,7 @@ public sealed partial class XenDriver : HypervisorDriverBase
     private readonly XenEventPump _events;
     private readonly InstanceEventHub _hub = new();
     private readonly ConcurrentDictionary<Guid, string> _refsById = new();
-    private readonly ConcurrentDictionary<string, Lazy<Task<string?>>> _networkRefs = new(StringComparer.Ordinal);
+    private readonly KeyedSingleFlight<string, string?> _networkRefs = new(keep: found => found is not null, StringComparer.Ordinal);
     private readonly KeyedAsyncLock<string> _createLocks = new(StringComparer.Ordinal, StringComparer.Ordinal);
     private readonly SemaphoreSlim _readyGate = new(1, 1);
     private readonly CancellationTokenSource _lifetime = new();

@@ -42,7 +42,7 @@ public sealed partial class ImageCache : IDisposable, IVerifiedImageStore
     private readonly QemuImgTool _qemuImg;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly ConcurrentDictionary<string, Lazy<Task<CachedImage>>> _fetches = new(StringComparer.Ordinal);
+    private readonly KeyedSingleFlight<string, CachedImage> _fetches = new(comparer: StringComparer.Ordinal);
     private readonly ConcurrentDictionary<Guid, (GlanceImage Image, DateTimeOffset ReusableUntil)> _glanceAnswers = new();
     private readonly SemaphoreSlim _entryLock = new(1, 1);
     private readonly CancellationTokenSource _lifetime = new();
@@ -242,7 +242,7 @@ public sealed partial class ImageCache : IDisposable, IVerifiedImageStore
         {
             foreach (var entry in List())
             {
-                if (entry.Instances.Count == 0 && now - entry.LastUsed >= _options.MaxUnusedAge && !_fetches.ContainsKey(entry.Name))
+                if (entry.Instances.Count == 0 && now - entry.LastUsed >= _options.MaxUnusedAge && !_fetches.Contains(entry.Name))
                 {
                     Remove(entry.Name);
                     evicted.Add(entry.Name);
@@ -506,11 +506,7 @@ public sealed partial class ImageCache : IDisposable, IVerifiedImageStore
             return new ResolvedImage(hit.Path, hit.Format, hit.VirtualSize, hit, false);
         }
 
-        // Lazy: GetOrAdd may run a factory more than once under a race, a Lazy's value is made once.
-        var mine = new Lazy<Task<CachedImage>>(() => FetchAsync(reference, digest, format, claimedFormat, downloadSize, fetch, name));
-        var task = _fetches.GetOrAdd(name, mine);
-        var created = ReferenceEquals(task, mine);
-        var entry = await task.Value.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var (entry, created) = await _fetches.RunAsync(name, _ => FetchAsync(reference, digest, format, claimedFormat, downloadSize, fetch, name), cancellationToken).ConfigureAwait(false);
         if (!created)
         {
             _hits.Add(1);
@@ -585,7 +581,6 @@ public sealed partial class ImageCache : IDisposable, IVerifiedImageStore
             DeleteQuietly(download);
             DeleteQuietly(converted);
             DeleteQuietly(Path.Combine(_images, name + ".json.tmp"));
-            _fetches.TryRemove(name, out _);
         }
     }
 
