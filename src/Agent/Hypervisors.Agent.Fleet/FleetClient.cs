@@ -131,18 +131,39 @@ public sealed class FleetClient : IAsyncDisposable
                     MessageId = messageId,
                     DeliveryMode = reads ? DeliveryModes.Transient : DeliveryModes.Persistent,
                 };
-                await _callPublishGate.WaitAsync(cancellationToken).ConfigureAwait(false);
                 try
                 {
-                    await link.CallChannel.BasicPublishAsync(_topology.ControlExchange, routingKey, true, properties, body, cancellationToken).ConfigureAwait(false);
+                    if (reads)
+                    {
+                        // Reads are not confirmed: a lost one is asked again, and a return comes back as FleetUnroutableException.
+                        await _callPublishGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+                        try
+                        {
+                            await link.CallChannel.BasicPublishAsync(_topology.ControlExchange, routingKey, true, properties, body, cancellationToken).ConfigureAwait(false);
+                        }
+                        finally
+                        {
+                            _callPublishGate.Release();
+                        }
+                    }
+                    else
+                    {
+                        // A command is confirmed by the broker before its answer is awaited: one the queue refuses fails
+                        // now, typed, instead of being dropped and timing out.
+                        await link.CommandChannel.BasicPublishAsync(_topology.ControlExchange, routingKey, true, properties, body, cancellationToken).ConfigureAwait(false);
+                    }
+                }
+                catch (PublishException exception) when (exception.IsReturn)
+                {
+                    throw new FleetUnroutableException(routingKey);
+                }
+                catch (PublishException exception)
+                {
+                    throw new FleetCallRefusedException(method, messageId, exception);
                 }
                 catch (Exception exception) when (exception is AlreadyClosedException or IOException or OperationInterruptedException)
                 {
                     throw new FleetReplyLostException(method, messageId, "the connection to the broker failed while sending: " + exception.Message);
-                }
-                finally
-                {
-                    _callPublishGate.Release();
                 }
 
                 RpcReply reply;
@@ -248,6 +269,10 @@ public sealed class FleetClient : IAsyncDisposable
         {
             throw new FleetUnroutableException(routingKey);
         }
+        catch (PublishException exception)
+        {
+            throw new FleetCallRefusedException(message["method"]?.GetValue<string>() ?? "cast", messageId, exception);
+        }
     }
 
     private async Task<Link> LinkAsync(CancellationToken cancellationToken)
@@ -327,6 +352,17 @@ public sealed class FleetClient : IAsyncDisposable
         };
         await link.CallChannel.BasicConsumeAsync(DirectReplyTo, true, replies, cancellationToken).ConfigureAwait(false);
         link.ConfirmChannel = await connection.CreateChannelAsync(new CreateChannelOptions(true, true), cancellationToken).ConfigureAwait(false);
+
+        // Commands are published with confirms; direct reply-to answers on the channel that published, so this
+        // channel consumes its own replies.
+        link.CommandChannel = await connection.CreateChannelAsync(new CreateChannelOptions(true, true), cancellationToken).ConfigureAwait(false);
+        var commandReplies = new AsyncEventingBasicConsumer(link.CommandChannel);
+        commandReplies.ReceivedAsync += (_, delivery) =>
+        {
+            OnReply(delivery);
+            return Task.CompletedTask;
+        };
+        await link.CommandChannel.BasicConsumeAsync(DirectReplyTo, true, commandReplies, cancellationToken).ConfigureAwait(false);
 
         if (_options.FollowHeartbeats)
         {
@@ -441,6 +477,8 @@ public sealed class FleetClient : IAsyncDisposable
         public IChannel CallChannel { get; set; } = null!;
 
         public IChannel ConfirmChannel { get; set; } = null!;
+
+        public IChannel CommandChannel { get; set; } = null!;
 
         public IChannel? HeartbeatChannel { get; set; }
 

@@ -22,6 +22,13 @@ public sealed class FleetCallTimeoutException(string method, string messageId, T
 public sealed class FleetReplyLostException(string method, string messageId, string reason)
     : FleetCallException($"The answer to {method} (message {messageId}) cannot arrive: {reason}.", messageId);
 
+/// <summary>
+/// The broker refused the message (a negative publisher confirm: the queue is unavailable or full): the agent never
+/// got it, so repeating it with the same message id is safe.
+/// </summary>
+public sealed class FleetCallRefusedException(string method, string messageId, Exception? innerException = null)
+    : FleetCallException($"The broker refused {method} (message {messageId}); it did not reach the agent and may be repeated.", messageId, innerException);
+
 /// <summary>No queue takes the message: no agent of that host name ever joined the broker (or its queue was deleted).</summary>
 public sealed class FleetUnroutableException(string routingKey)
     : Exception($"No queue is bound to '{routingKey}': no such agent on this broker.")

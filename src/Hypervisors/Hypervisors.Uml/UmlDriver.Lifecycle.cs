@@ -394,6 +394,10 @@ public sealed partial class UmlDriver
             {
                 return false;
             }
+            catch (MconsoleException ex) when (ex.Failure == MconsoleFailure.Timeout && TimeProvider.GetUtcNow() <= deadline)
+            {
+                // A kernel still booting on a loaded host may answer late: ask again until the boot deadline.
+            }
 
             if (guest.HasExited)
             {

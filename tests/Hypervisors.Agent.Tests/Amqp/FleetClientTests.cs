@@ -9,6 +9,39 @@ namespace Hypervisors.Agent.Tests.Amqp;
 public sealed class FleetClientTests
 {
     [Fact]
+    public async Task A_command_or_cast_the_broker_refuses_fails_at_once_typed_instead_of_timing_out()
+    {
+        // A queue that refuses every message (full, overflow reject-publish) stands for one the broker cannot take
+        // a message into: the negative confirm must reach the caller, not a silent drop and a timeout.
+        var ct = TestContext.Current.CancellationToken;
+        await using var scope = AmqpTestScope.OnSharedBroker();
+        var hostQueue = scope.Topology.HostQueue("full");
+        var (connection, channel) = await scope.OpenChannelAsync(ct);
+        await using (connection)
+        await using (channel)
+        {
+            await channel.ExchangeDeclareAsync(scope.ControlExchange, RabbitMQ.Client.ExchangeType.Topic, false, false, cancellationToken: ct);
+            await channel.QueueDeclareAsync(hostQueue, false, false, false, new Dictionary<string, object?> { ["x-max-length"] = 0, ["x-overflow"] = "reject-publish" }, cancellationToken: ct);
+            await channel.QueueBindAsync(hostQueue, scope.ControlExchange, hostQueue, cancellationToken: ct);
+            try
+            {
+                await using var fleet = await FleetClient.ConnectAsync(scope.Broker(), new FleetClientOptions { FollowHeartbeats = false }, ct);
+                var started = System.Diagnostics.Stopwatch.StartNew();
+                var refused = await Assert.ThrowsAsync<FleetCallRefusedException>(() =>
+                    fleet.CallAsync("full", "start_instance", new JsonObject { ["driver"] = "local", ["instance_id"] = Guid.NewGuid().ToString() }, "refused-call-1", TimeSpan.FromSeconds(30), ct));
+                Assert.Equal("refused-call-1", refused.MessageId);
+                Assert.True(started.Elapsed < TimeSpan.FromSeconds(10), $"the refusal took {started.Elapsed}");
+                await Assert.ThrowsAsync<FleetCallRefusedException>(() => fleet.CastAsync("full", "start_instance", new JsonObject { ["driver"] = "local", ["instance_id"] = Guid.NewGuid().ToString() }, ct));
+                Assert.Equal(0u, (await channel.QueueDeclarePassiveAsync(hostQueue, ct)).MessageCount);
+            }
+            finally
+            {
+                await channel.QueueDeleteAsync(hostQueue, false, false, cancellationToken: ct);
+            }
+        }
+    }
+
+    [Fact]
     public async Task Reads_take_the_agents_transient_reads_queue_and_fall_back_to_its_host_queue_when_that_is_unroutable()
     {
         var ct = TestContext.Current.CancellationToken;
