@@ -37,7 +37,7 @@ internal sealed class AmqpSessionFactory(
         var gate = new Lock();
         AmqpSession? session = null;
         var givenUp = false;
-        // The sockets this attempt opens, so a connection the client cannot close can still be cut (see AmqpSession.Sever).
+        // The sockets this attempt opens, so a connection the client cannot close can still be cut (see AmqpSession.DisposeAsync).
         var sockets = new System.Collections.Concurrent.ConcurrentQueue<ITcpClient>();
         void Sever()
         {
