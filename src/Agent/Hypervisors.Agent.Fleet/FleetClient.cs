@@ -150,7 +150,7 @@ public sealed class FleetClient : IAsyncDisposable
                     {
                         // A command is confirmed by the broker before its answer is awaited: one the queue refuses fails
                         // now, typed, instead of being dropped and timing out.
-                        await link.CommandChannel.BasicPublishAsync(_topology.ControlExchange, routingKey, true, properties, body, cancellationToken).ConfigureAwait(false);
+                        await link.ConfirmChannel.BasicPublishAsync(_topology.ControlExchange, routingKey, true, properties, body, cancellationToken).ConfigureAwait(false);
                     }
                 }
                 catch (PublishException exception) when (exception.IsReturn)
@@ -344,25 +344,12 @@ public sealed class FleetClient : IAsyncDisposable
 
             return Task.CompletedTask;
         };
-        var replies = new AsyncEventingBasicConsumer(link.CallChannel);
-        replies.ReceivedAsync += (_, delivery) =>
-        {
-            OnReply(delivery);
-            return Task.CompletedTask;
-        };
-        await link.CallChannel.BasicConsumeAsync(DirectReplyTo, true, replies, cancellationToken).ConfigureAwait(false);
-        link.ConfirmChannel = await connection.CreateChannelAsync(new CreateChannelOptions(true, true), cancellationToken).ConfigureAwait(false);
+        await ConsumeRepliesAsync(link.CallChannel, cancellationToken).ConfigureAwait(false);
 
-        // Commands are published with confirms; direct reply-to answers on the channel that published, so this
-        // channel consumes its own replies.
-        link.CommandChannel = await connection.CreateChannelAsync(new CreateChannelOptions(true, true), cancellationToken).ConfigureAwait(false);
-        var commandReplies = new AsyncEventingBasicConsumer(link.CommandChannel);
-        commandReplies.ReceivedAsync += (_, delivery) =>
-        {
-            OnReply(delivery);
-            return Task.CompletedTask;
-        };
-        await link.CommandChannel.BasicConsumeAsync(DirectReplyTo, true, commandReplies, cancellationToken).ConfigureAwait(false);
+        // Commands and casts are published with confirms. Direct reply-to answers on the channel that published, so
+        // this channel consumes its own replies too.
+        link.ConfirmChannel = await connection.CreateChannelAsync(new CreateChannelOptions(true, true), cancellationToken).ConfigureAwait(false);
+        await ConsumeRepliesAsync(link.ConfirmChannel, cancellationToken).ConfigureAwait(false);
 
         if (_options.FollowHeartbeats)
         {
@@ -379,6 +366,17 @@ public sealed class FleetClient : IAsyncDisposable
             };
             await channel.BasicConsumeAsync(queue.QueueName, true, heartbeats, cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    private async Task ConsumeRepliesAsync(IChannel channel, CancellationToken cancellationToken)
+    {
+        var replies = new AsyncEventingBasicConsumer(channel);
+        replies.ReceivedAsync += (_, delivery) =>
+        {
+            OnReply(delivery);
+            return Task.CompletedTask;
+        };
+        await channel.BasicConsumeAsync(DirectReplyTo, true, replies, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task ReconnectForHeartbeatsAsync()
@@ -477,8 +475,6 @@ public sealed class FleetClient : IAsyncDisposable
         public IChannel CallChannel { get; set; } = null!;
 
         public IChannel ConfirmChannel { get; set; } = null!;
-
-        public IChannel CommandChannel { get; set; } = null!;
 
         public IChannel? HeartbeatChannel { get; set; }
 
