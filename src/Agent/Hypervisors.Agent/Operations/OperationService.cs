@@ -33,6 +33,7 @@ internal sealed class OperationService(
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _driverLimits = new();
     private readonly Lock _gate = new();
     private readonly Dictionary<(string Driver, Guid InstanceId), Task> _tails = [];
+    private readonly OperationIds _ids = new();
 
     /// <summary>The driver named <paramref name="name"/>, or <see cref="UnknownDriverException"/>.</summary>
     public IHypervisorDriver GetDriver(string name) =>
@@ -265,7 +266,7 @@ internal sealed class OperationService(
     private StoredOperation NewOperation(string driver, Guid instanceId, string kind, OperationRequest request, string? key)
     {
         var now = time.GetUtcNow();
-        return new StoredOperation(Guid.CreateVersion7(now).ToString("N"), key, driver, instanceId, kind, request, OperationState.Pending, null, null, now, now);
+        return new StoredOperation(_ids.Next(now), key, driver, instanceId, kind, request, OperationState.Pending, null, null, now, now);
     }
 
     private SubmittedOperation Accept(StoredOperation operation)
@@ -437,6 +438,53 @@ internal sealed class OperationService(
         metrics.Operations.Add(1, new("driver", operation.Driver), new("kind", operation.Kind), new("state", final.State.ToString()));
         Activity.Current?.SetTag("hypervisors.operation_state", final.State.ToString());
         return final;
+    }
+}
+
+/// <summary>
+/// Operation ids: UUIDv7 text (RFC 9562) that sorts in the order the operations were accepted, as the operation list
+/// pages by id. <see cref="Guid.CreateVersion7(DateTimeOffset)"/> fills everything after the millisecond with random bits,
+/// so two operations of one millisecond could list in either order; here the 12 bits after the timestamp count
+/// within the millisecond (RFC 9562 section 6.2, method 1), and the clock never goes back.
+/// </summary>
+internal sealed class OperationIds
+{
+    private readonly Lock _gate = new();
+    private long _lastMilliseconds;
+    private int _sequence;
+
+    public string Next(DateTimeOffset now)
+    {
+        long milliseconds;
+        int sequence;
+        lock (_gate)
+        {
+            milliseconds = now.ToUnixTimeMilliseconds();
+            if (milliseconds <= _lastMilliseconds)
+            {
+                milliseconds = _lastMilliseconds;
+                if (++_sequence > 0xFFF)
+                {
+                    milliseconds++;
+                    _sequence = 0;
+                }
+            }
+            else
+            {
+                _sequence = 0;
+            }
+
+            _lastMilliseconds = milliseconds;
+            sequence = _sequence;
+        }
+
+        Span<byte> bytes = stackalloc byte[16];
+        System.Security.Cryptography.RandomNumberGenerator.Fill(bytes[8..]);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt64BigEndian(bytes, milliseconds << 16);
+        bytes[6] = (byte)(0x70 | (sequence >> 8));
+        bytes[7] = (byte)sequence;
+        bytes[8] = (byte)(0x80 | (bytes[8] & 0x3F));
+        return Convert.ToHexStringLower(bytes);
     }
 }
 
